@@ -1,0 +1,17 @@
+"""pyrovae: see and fix what goes wrong in variational autoencoders, in Pyro.
+
+Layers (imports flow one way, top to bottom; nothing imports ``cli`` or ``experiments``)::
+
+    ops          pure torch math: kernels, MMD estimators, logmeanexp
+    nets         plain torch.nn modules (MLP, 28x28 conv); never call pyro.sample / pyro.param
+    models       generative models p(x, z) as Pyro callables / PyroModules; likelihoods;
+                 the linear-Gaussian oracle (pPCA)
+    infer        objectives, each a thin ``pyro.infer.ELBO`` subclass in its own file; training loop
+    data         the two-point dataset, binarized MNIST / MNIST loaders
+    experiments  one module per reproduced claim (``pyrovae demo``, ``pyrovae reproduce``)
+    cli          thin argparse front over the library
+
+The model / guide contract every objective relies on is documented in :mod:`pyrovae.models`.
+"""
+
+__version__ = "0.1.0"

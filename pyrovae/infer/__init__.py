@@ -1,0 +1,23 @@
+"""Objectives (each a thin ``pyro.infer.ELBO`` subclass) and the training loop."""
+
+from .beta_vae import ELBO, BetaVAE
+from .checkpoint import load_checkpoint, save_checkpoint
+from .divergences import AdversarialDivergence, MMDDivergence, SteinDivergence
+from .infovae import InfoVAE
+from .iwae import IWAE
+from .train import TrainingDiverged, TrainResult, train
+
+__all__ = [
+    "ELBO",
+    "IWAE",
+    "AdversarialDivergence",
+    "BetaVAE",
+    "InfoVAE",
+    "MMDDivergence",
+    "SteinDivergence",
+    "TrainResult",
+    "TrainingDiverged",
+    "load_checkpoint",
+    "save_checkpoint",
+    "train",
+]

@@ -1,0 +1,254 @@
+"""The training loop: SVI with Adam on minibatches, per-term history, checkpoints, NaN guard.
+
+Each step evaluates ``objective.loss_and_grads(model, guide, batch, num_data=N)`` under a Pyro
+param capture (as ``pyro.infer.SVI`` does) and steps one ``torch.optim.Adam`` over every parameter
+the step touched (new parameters, e.g. a discriminator built on first use, join as they appear).
+"""
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import pyro
+import pyro.poutine as poutine
+import torch
+from tqdm.auto import tqdm
+
+from .beta_vae import ELBO
+from .checkpoint import load_checkpoint, save_checkpoint
+
+
+class TrainingDiverged(FloatingPointError):
+    """A loss term or gradient became NaN / inf. ``result`` holds the history up to the last good
+    step; the parameters (and the checkpoint, when one was requested) hold the last good state."""
+
+    def __init__(self, message, result):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class TrainResult:
+    """``history``: one dict per recorded step, terms in nats per data point."""
+
+    history: List[dict] = field(default_factory=list)
+    steps: int = 0
+    checkpoint: Optional[str] = None
+    param_names: List[str] = field(default_factory=list)
+
+    def last(self, key="loss"):
+        return self.history[-1][key] if self.history else float("nan")
+
+
+def validate_data(data, model=None):
+    """``ValueError`` naming the fix for data that cannot be trained on."""
+    if not torch.is_tensor(data):
+        raise ValueError(f"data must be a torch.Tensor of shape (N, ...), got {type(data).__name__}; "
+                         "use torch.as_tensor(data, dtype=torch.float32)")
+    if data.dim() < 2:
+        raise ValueError(f"data must have shape (N, ...) with data points along dim 0, got "
+                         f"{tuple(data.shape)}; use data.reshape(N, -1) (or data[:, None] for scalars)")
+    if data.shape[0] == 0:
+        raise ValueError("data is empty (0 data points)")
+    if not torch.is_floating_point(data):
+        raise ValueError(f"data must be floating point, got {data.dtype}; use data.float()")
+    if not torch.isfinite(data).all():
+        bad = (~torch.isfinite(data)).reshape(data.shape[0], -1).any(-1).nonzero()[:5, 0].tolist()
+        raise ValueError(f"data contains NaN or inf (first bad rows: {bad}); clean or drop them")
+    owner = getattr(model, "__self__", None)
+    if hasattr(owner, "validate_data"):
+        owner.validate_data(data)
+
+
+def _batch_indices(step, n, batch_size, seed, device, _cache={}):
+    """Minibatch indices of a step: a fixed permutation per epoch, so a resumed run continues
+    with exactly the batches the uninterrupted run would have seen. A last partial batch is
+    dropped when n > batch_size (MMD-type divergences want equal batch sizes)."""
+    per_epoch = max(n // batch_size, 1)
+    epoch, i = divmod(step, per_epoch)
+    key = (n, seed, epoch, str(device))
+    if key not in _cache:
+        _cache.clear()
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        _cache[key] = torch.randperm(n, generator=gen).to(device)
+    return _cache[key][i * batch_size:(i + 1) * batch_size]
+
+
+def _to_device(fn, device):
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, torch.nn.Module):
+        owner.to(device)
+
+
+def _rng_state():
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state):
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class _Stepper:
+    """Holds the optimizer and the ordered name -> unconstrained-parameter map across steps."""
+
+    def __init__(self, lr, optim_args):
+        self.lr, self.optim_args = lr, dict(optim_args or {})
+        self.names, self.params, self.optimizer = [], [], None
+        self._known = set()
+
+    def register(self, named_params):
+        new = []
+        for name, p in named_params:
+            if name not in self._known:
+                self._known.add(name)
+                self.names.append(name)
+                self.params.append(p)
+                new.append(p)
+        if new:
+            if self.optimizer is None:
+                self.optimizer = torch.optim.Adam(new, lr=self.lr, **self.optim_args)
+            else:
+                self.optimizer.add_param_group({"params": new})
+
+    def capture(self, trace):
+        self.register((name, site["value"].unconstrained()) for name, site in trace.nodes.items()
+                      if site["type"] == "param")
+
+
+def _grad_norm(params):
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.stack([g.norm() for g in grads]).norm()
+
+
+def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_size=128, lr=1e-3,
+          optim_args=None, device=None, seed=0, checkpoint=None, checkpoint_every=None, resume=False,
+          history_path=None, progress=True, clear_param_store=True, config=None) -> TrainResult:
+    """Train ``model`` / ``guide`` (the :mod:`pyrovae.models.contract`) on ``data`` (N, ...).
+
+    :param objective: a pyrovae objective (default :class:`~pyrovae.infer.ELBO`) or any
+        ``pyro.infer.ELBO`` (then only the loss is recorded).
+    :param steps: number of optimizer steps; or ``epochs`` (passes over the data set).
+    :param batch_size: minibatch size B; the data plate scales by N / B.
+    :param device: move data (and the modules owning ``model`` / ``guide``) there; default: the
+        data's device.
+    :param seed: seeds Pyro / torch and the minibatch order.
+    :param checkpoint: path of a checkpoint written atomically every ``checkpoint_every`` steps
+        and at the end; with ``resume=True`` training continues from it when it exists.
+    :param history_path: where to write the history as JSON (also written next to a checkpoint).
+    :param clear_param_store: clear Pyro's global param store first (a stale store silently
+        trains old weights); ignored on resume.
+    :raises TrainingDiverged: a term or gradient is NaN / inf; parameters keep the last good state.
+    :returns: :class:`TrainResult` with one history row per step, terms in nats per data point.
+    """
+    validate_data(data, model)
+    n = data.shape[0]
+    if (steps is None) == (epochs is None):
+        raise ValueError("give exactly one of steps= or epochs=")
+    batch_size = min(int(batch_size), n)
+    if batch_size < 1:
+        raise ValueError("batch_size must be ≥ 1")
+    total = int(steps) if steps is not None else int(epochs) * max(n // batch_size, 1)
+    device = torch.device(device) if device is not None else data.device
+    data = data.to(device)
+    for fn in (model, guide):
+        _to_device(fn, device)
+    objective = objective if objective is not None else ELBO()
+
+    pyro.set_rng_seed(seed)
+    if clear_param_store and not resume:
+        pyro.clear_param_store()
+    stepper = _Stepper(lr, optim_args)
+    result = TrainResult(checkpoint=os.fspath(checkpoint) if checkpoint else None)
+    start = 0
+    if resume and checkpoint and os.path.exists(checkpoint):
+        start = _resume(checkpoint, stepper, objective, model, guide, data[:batch_size], n, result,
+                        device)
+
+    def save(step):
+        if checkpoint:
+            state = {"step": step, "param_names": list(stepper.names),
+                     "params": {k: p.detach().cpu() for k, p in zip(stepper.names, stepper.params)},
+                     "optimizer": stepper.optimizer.state_dict() if stepper.optimizer else {},
+                     "history": result.history, "rng": _rng_state(),
+                     "config": config or {}}
+            save_checkpoint(checkpoint, state)
+        if history_path or checkpoint:
+            path = history_path or os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "history.json")
+            with open(path, "w") as f:
+                json.dump(result.history, f)
+
+    bar = tqdm(range(start, total), disable=not progress, desc=type(objective).__name__, leave=False)
+    step = start
+    for step in bar:
+        idx = _batch_indices(step, n, batch_size, seed, device)
+        xb = data.index_select(0, idx)
+        with poutine.trace(param_only=True) as capture:
+            loss = objective.loss_and_grads(model, guide, xb, num_data=n)
+        stepper.capture(capture.trace)
+        terms = dict(getattr(objective, "last_terms", {}) or {})
+        num = float(terms.pop("num_data", n))
+        keys = list(terms)
+        checks = torch.stack([torch.as_tensor(terms[k], dtype=torch.float64, device="cpu")
+                              if not torch.is_tensor(terms[k]) else terms[k].double().cpu()
+                              for k in keys] + [_grad_norm(stepper.params).double().cpu()])
+        values = checks.tolist()
+        bad = None
+        if not math.isfinite(loss):
+            bad = "loss"
+        else:
+            bad = next((k for k, v in zip(keys + ["gradient norm"], values) if not math.isfinite(v)), None)
+        if bad is not None:
+            if stepper.optimizer is not None:
+                stepper.optimizer.zero_grad(set_to_none=True)
+            result.steps = step
+            save(step)
+            where = f"; checkpoint {checkpoint} holds it" if checkpoint else ""
+            raise TrainingDiverged(
+                f"training diverged at step {step + 1}: {bad} is not finite. The parameters keep the "
+                f"state after step {step}{where}. Try a lower learning rate, a variance floor "
+                "(min_variance) for Gaussian decoders, or a smaller divergence weight.", result)
+        row = {"step": step + 1, "loss": loss / num}
+        row.update({k: v / num for k, v in zip(keys, values[:-1]) if k != "loss"})
+        row["grad_norm"] = values[-1]
+        result.history.append(row)
+        stepper.optimizer.step()
+        stepper.optimizer.zero_grad(set_to_none=True)
+        if progress and (step % 50 == 0 or step == total - 1):
+            bar.set_postfix(loss=f"{row['loss']:.3f}")
+        if checkpoint_every and (step + 1) % checkpoint_every == 0:
+            result.steps = step + 1
+            save(step + 1)
+    result.steps = total
+    result.param_names = list(stepper.names)
+    save(total)
+    return result
+
+
+def _resume(path, stepper, objective, model, guide, first_batch, n, result, device):
+    state = load_checkpoint(path, map_location=device)
+    with poutine.trace(param_only=True) as capture:
+        objective.loss(model, guide, first_batch, num_data=n)  # creates the parameters
+    store = dict(pyro.get_param_store().named_parameters())
+    missing = [k for k in state["param_names"] if k not in store]
+    if missing:
+        raise ValueError(f"checkpoint {path} has parameters the model does not create: {missing[:5]}")
+    with torch.no_grad():
+        for name in state["param_names"]:
+            store[name].copy_(state["params"][name])
+    # the checkpoint's order first, so the optimizer state lines up with the parameters
+    stepper.register((name, store[name]) for name in state["param_names"])
+    stepper.capture(capture.trace)
+    if state["optimizer"]:
+        stepper.optimizer.load_state_dict(state["optimizer"])
+    _set_rng_state(state["rng"])
+    result.history = list(state["history"])
+    return int(state["step"])

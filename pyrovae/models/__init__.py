@@ -1,0 +1,22 @@
+"""Generative models p(x, z) in Pyro syntax, their likelihoods, and the linear-Gaussian oracle.
+
+The model / guide contract is documented in :mod:`pyrovae.models.contract`.
+"""
+
+from .contract import DATA_PLATE, data_plate
+from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
+from .linear_gaussian import LinearGaussianVAE, PPCAFit, ppca_mle
+from .vae import VAE
+
+__all__ = [
+    "DATA_PLATE",
+    "Bernoulli",
+    "DecoderGaussian",
+    "Gaussian",
+    "LearnedGaussian",
+    "LinearGaussianVAE",
+    "PPCAFit",
+    "VAE",
+    "data_plate",
+    "ppca_mle",
+]

@@ -1,0 +1,50 @@
+r"""The model / guide contract that every pyrovae objective and estimator relies on.
+
+A VAE in Pyro syntax is a pair of callables ``model(x, num_data=None)`` and
+``guide(x, num_data=None)``:
+
+1. ``x`` is a minibatch with data points along dimension 0; ``num_data`` is the size ``N`` of the
+   whole data set (``None`` means the minibatch is the whole data set). The training loop always
+   passes ``num_data``.
+2. Both open the *data plate* ``pyro.plate("data", N, subsample=...)`` over dimension 0 of ``x``
+   -- use :func:`data_plate`, which scales every site inside it by ``N / B`` so minibatch losses
+   are unbiased estimates of full-data sums.
+3. Inside the data plate the model samples its latent site(s) (``"z"`` for our models) from the
+   prior and observes ``x`` at one or more sites with ``obs=x``; event dimensions are declared with
+   ``.to_event``. The guide samples the same latent site(s) inside the same plate from
+   reparameterizable distributions (``has_rsample``).
+4. Latent sites outside the data plate (global latents) are allowed by the ELBO-type objectives
+   (they enter the KL term) but not by IWAE or the aggregate-posterior divergence of InfoVAE.
+
+Example::
+
+    def model(x, num_data=None):
+        pyro.module("decoder", decoder)
+        with data_plate(x, num_data):
+            z = pyro.sample("z", dist.Normal(x.new_zeros(len(x), 2), 1.0).to_event(1))
+            pyro.sample("x", dist.Bernoulli(logits=decoder(z)).to_event(1), obs=x)
+
+    def guide(x, num_data=None):
+        pyro.module("encoder", encoder)
+        with data_plate(x, num_data):
+            loc, scale = encoder(x)
+            pyro.sample("z", dist.Normal(loc, scale).to_event(1))
+"""
+
+from typing import Optional
+
+import pyro
+import torch
+
+DATA_PLATE = "data"
+
+
+def data_plate(x: torch.Tensor, num_data: Optional[int] = None, name: str = DATA_PLATE):
+    """The data plate over dimension 0 of ``x``, scaled to a data set of ``num_data`` points."""
+    batch = x.shape[0]
+    if num_data is None or int(num_data) == batch:
+        return pyro.plate(name, batch, device=x.device)
+    if int(num_data) < batch:
+        raise ValueError(f"num_data={num_data} is smaller than the minibatch ({batch} points)")
+    # the indices are never used to index x (the caller already subsampled); they set the scale N/B
+    return pyro.plate(name, int(num_data), subsample=torch.arange(batch, device=x.device))
