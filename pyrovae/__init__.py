@@ -2,11 +2,14 @@
 
 Layers (imports flow one way, top to bottom; nothing imports ``cli`` or ``experiments``)::
 
+    checkpoint   atomic, code-free checkpoint files (used by infer and models)
     ops          pure torch math: kernels, MMD estimators, logmeanexp
     nets         plain torch.nn modules (MLP, 28x28 conv); never call pyro.sample / pyro.param
     models       generative models p(x, z) as Pyro callables / PyroModules; likelihoods;
                  the linear-Gaussian oracle (pPCA)
     infer        objectives, each a thin ``pyro.infer.ELBO`` subclass in its own file; training loop
+    diagnostics  numbers about a fitted model (aggregate posterior, mutual information)
+    plotting     matplotlib figures from tensors / records; never trains
     data         the two-point dataset, binarized MNIST / MNIST loaders
     experiments  one module per reproduced claim (``pyrovae demo``, ``pyrovae reproduce``)
     cli          thin argparse front over the library

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .beta_vae import ELBO
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 
 
 class TrainingDiverged(FloatingPointError):

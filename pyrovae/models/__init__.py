@@ -6,6 +6,7 @@ The model / guide contract is documented in :mod:`pyrovae.models.contract`.
 from .contract import DATA_PLATE, data_plate
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .linear_gaussian import LinearGaussianVAE, PPCAFit, ppca_mle
+from .factory import build_vae, load_vae
 from .vae import VAE
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "LinearGaussianVAE",
     "PPCAFit",
     "VAE",
+    "build_vae",
+    "load_vae",
     "data_plate",
     "ppca_mle",
 ]

@@ -154,18 +154,23 @@ class LearnedGaussian(_GaussianBase):
 class DecoderGaussian(_GaussianBase):
     """Gaussian whose mean and variance σ²(z) both come from the decoder (2 outputs per dim).
 
-    σ²(z) = ξ + exp(r(z)); without a floor (ξ = 0) the likelihood is unbounded (see module doc).
+    σ²(z) = ξ + exp(r(z) + c), r(z) the decoder's second output and c = ``init_log_variance``, the
+    log variance a decoder output of 0 stands for (a small c starts training with a sharp
+    likelihood, which keeps the decoder from collapsing onto the data's marginal at the start).
+    Without a floor (ξ = 0) the likelihood is unbounded (see module doc).
     """
 
     num_outputs = 2
 
-    def __init__(self, min_variance=0.0):
+    def __init__(self, min_variance=0.0, init_log_variance=0.0):
         super().__init__()
         self.min_variance = _check_floor(min_variance)
+        self.init_log_variance = float(init_log_variance)
 
     def variance_of(self, out, data_shape):
-        return _floored(_split(out, 2, data_shape)[1], self.min_variance)
+        raw = _split(out, 2, data_shape)[1]
+        return _floored(raw + self.init_log_variance, self.min_variance)
 
     def forward(self, out, data_shape):
-        loc, raw = _split(out, 2, data_shape)
-        return self._normal(loc, _floored(raw, self.min_variance), data_shape)
+        loc = _split(out, 2, data_shape)[0]
+        return self._normal(loc, self.variance_of(out, data_shape), data_shape)

@@ -1,0 +1,164 @@
+"""``pyrovae`` command line: a thin argparse front over the library.
+
+    pyrovae demo [--out DIR] [--steps N] [--device cpu|cuda] [--seed N]
+    pyrovae train --dataset binarized-mnist --data PATH --objective infovae --lam 1000 ...
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+from .data import DATASETS, load_dataset
+from .infer.factory import OBJECTIVES, make_objective
+from .models.factory import LIKELIHOODS, build_vae
+
+EPILOG = ("Data are never downloaded: pass --data PATH or set PYROVAE_DATA to a folder holding "
+          "binarized_mnist.npz / the MNIST idx files.")
+
+
+def _int_list(text):
+    return [int(t) for t in text.split(",") if t.strip()]
+
+
+def _device(name):
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name} requested but torch sees no CUDA device "
+                         "(install a CUDA build of torch, or use --device cpu)")
+    return torch.device(name)
+
+
+def _add_demo(sub):
+    p = sub.add_parser("demo", help="ELBO vs InfoVAE-MMD on the two-point data (no files needed)",
+                       description="Train ELBO and InfoVAE-MMD (alpha=0, lambda=500) on the data "
+                       "{-1, +1} of InfoVAE Proposition 1; write results.json, two_point.png "
+                       "(q(z|x) against p(z), InfoVAE Figure 1) and history.png; print a table.")
+    p.add_argument("--out", default="pyrovae-demo", help="output folder (default ./pyrovae-demo)")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps per objective (default 6000)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train a VAE with a chosen objective", epilog=EPILOG,
+                       description="Train a VAE and write checkpoint.pt, history.json, history.png "
+                       "and sample / reconstruction figures into --out.")
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=DATASETS, default="binarized-mnist")
+    g.add_argument("--data", default=None, help="file or folder of the data set (or $PYROVAE_DATA)")
+    g.add_argument("--split", default="train")
+    g.add_argument("--limit", type=int, default=None, help="use only the first N data points")
+    g = p.add_argument_group("model")
+    g.add_argument("--net", choices=("mlp", "conv"), default="mlp")
+    g.add_argument("--hidden", type=_int_list, default=[400], help="MLP widths, e.g. 400 or 200,200")
+    g.add_argument("--z-dim", type=int, default=2)
+    g.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
+    g.add_argument("--sigma", type=float, default=1.0, help="fixed σ, or initial σ when learned")
+    g.add_argument("--min-variance", type=float, default=0.0,
+                   help="floor ξ on learned σ² (Mattei & Frellsen 2018); 0 = none")
+    g.add_argument("--per-dimension", action="store_true", help="one learned σ per data dimension")
+    g = p.add_argument_group("objective")
+    g.add_argument("--objective", choices=OBJECTIVES, default="elbo")
+    g.add_argument("--beta", type=float, default=1.0, help="β of beta-vae")
+    g.add_argument("--alpha", type=float, default=0.0, help="α of infovae")
+    g.add_argument("--lam", type=float, default=1.0, help="λ of infovae")
+    g.add_argument("--divergence", choices=("mmd", "stein", "adversarial"), default="mmd")
+    g.add_argument("--kernel", choices=("rbf", "imq", "multiscale"), default="rbf")
+    g.add_argument("--bandwidth", default="dim", help="'dim', 'infovae', 'median' or a float")
+    g.add_argument("--particles", type=int, default=1, help="samples per data point (K of iwae)")
+    g.add_argument("--analytic-kl", action="store_true", help="closed-form KL where available")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=int, default=None)
+    g.add_argument("--epochs", type=int, default=None)
+    g.add_argument("--batch-size", type=int, default=128)
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--device", default="cpu")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", default="runs/train")
+    g.add_argument("--checkpoint-every", type=int, default=1000)
+    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    g.add_argument("--no-progress", action="store_true")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="pyrovae", epilog=EPILOG, description=(
+        "See and fix what goes wrong in VAEs: train with ELBO / beta-VAE / IWAE / InfoVAE."))
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_demo(sub)
+    _add_train(sub)
+    return parser
+
+
+def cmd_demo(args):
+    from .experiments.demo import format_table, run_demo
+
+    results = run_demo(args.out, steps=args.steps, seed=args.seed, device=_device(args.device),
+                       progress=not args.no_progress)
+    print(format_table(results))
+    print(f"wrote {os.path.join(args.out, 'results.json')}, two_point.png, history.png")
+
+
+def _bandwidth(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def cmd_train(args):
+    from .infer import TrainingDiverged, train
+    from .plotting import plot_history, plot_image_rows
+
+    if args.steps is None and args.epochs is None:
+        args.steps = 1000
+    data = load_dataset(args.dataset, args.data, args.split)
+    if args.limit:
+        data = data[: args.limit]
+    model_cfg = dict(data_shape=list(data.shape[1:]), z_dim=args.z_dim, net=args.net,
+                     hidden=args.hidden, likelihood=args.likelihood, sigma=args.sigma,
+                     min_variance=args.min_variance, per_dimension=args.per_dimension)
+    torch.manual_seed(args.seed)
+    vae = build_vae(model_cfg)
+    div_opts = {}
+    if args.objective == "infovae" and args.divergence == "mmd":
+        div_opts = dict(kernel=args.kernel, bandwidth=_bandwidth(args.bandwidth))
+    objective = make_objective(args.objective, beta=args.beta, alpha=args.alpha, lam=args.lam,
+                               divergence=args.divergence, particles=args.particles,
+                               analytic_kl=args.analytic_kl, **div_opts)
+    os.makedirs(args.out, exist_ok=True)
+    config = {"model": model_cfg, "args": {k: v for k, v in vars(args).items() if k != "func"}}
+    ckpt = os.path.join(args.out, "checkpoint.pt")
+    try:
+        result = train(vae.model, vae.guide, data, objective, steps=args.steps, epochs=args.epochs,
+                       batch_size=args.batch_size, lr=args.lr, device=_device(args.device),
+                       seed=args.seed, checkpoint=ckpt, checkpoint_every=args.checkpoint_every,
+                       resume=args.resume, progress=not args.no_progress, config=config)
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    plot_history({args.objective: result.history}, os.path.join(args.out, "history.png"))
+    if data.shape[1:].numel() == 784:
+        xs = data[:12].to(next(vae.parameters()).device)
+        plot_image_rows({"data": xs, "reconstruction": vae.reconstruct(xs), "prior sample": vae.sample(12)},
+                        os.path.join(args.out, "samples.png"))
+    last = result.history[-1]
+    print(json.dumps({k: round(v, 4) for k, v in last.items()}))
+    print(f"wrote {ckpt}, history.json, history.png to {args.out}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        code = {"demo": cmd_demo, "train": cmd_train}[args.command](args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""Data sets: the InfoVAE two-point data, binarized MNIST and labelled MNIST, from local files.
+
+Nothing here downloads. Loaders take a path, or read the folder named by the environment variable
+``PYROVAE_DATA``, and raise ``FileNotFoundError`` naming the file they need.
+"""
+
+from .mnist import load_binarized_mnist, load_mnist_idx
+from .paths import DATA_ENV, resolve_data_file
+from .registry import DATASETS, load_dataset
+from .two_point import two_point
+
+__all__ = ["DATASETS", "DATA_ENV", "load_dataset", "load_binarized_mnist", "load_mnist_idx", "resolve_data_file", "two_point"]

@@ -1,0 +1,72 @@
+"""Binarized MNIST (Larochelle & Murray 2011 fixed binarization) and MNIST idx files."""
+
+import gzip
+import os
+import struct
+
+import numpy as np
+import torch
+
+from .paths import resolve_data_file
+
+SPLITS = ("train", "valid", "test")
+
+
+def load_binarized_mnist(path=None, split="train", dtype=torch.float32) -> torch.Tensor:
+    """Binarized MNIST as a float tensor (N, 784) of 0/1.
+
+    :param path: ``binarized_mnist.npz`` (arrays ``train`` 50000x784, ``valid``, ``test``), the
+        amat file ``binarized_mnist_{split}.amat``, or a folder with either. Default: ``$PYROVAE_DATA``.
+    :param split: "train", "valid" or "test".
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    file = resolve_data_file(path, ["binarized_mnist.npz", f"binarized_mnist_{split}.amat"],
+                             "binarized MNIST")
+    if file.endswith(".npz"):
+        with np.load(file) as arrays:
+            if split not in arrays:
+                raise ValueError(f"{file} has no array {split!r} (has {sorted(arrays.files)})")
+            x = arrays[split]
+    else:
+        x = np.loadtxt(file, dtype=np.uint8)
+    if x.ndim != 2 or x.shape[1] != 784:
+        raise ValueError(f"{file}: expected (N, 784) images, got {x.shape}")
+    return torch.as_tensor(x.astype(np.float32), dtype=dtype)
+
+
+def _read_idx(file):
+    opener = gzip.open if file.endswith(".gz") else open
+    with opener(file, "rb") as f:
+        magic = f.read(4)
+        if len(magic) != 4 or magic[:2] != b"\x00\x00" or magic[2] != 0x08:
+            raise ValueError(f"{file} is not an unsigned-byte idx file")
+        ndim = magic[3]
+        shape = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+        data = np.frombuffer(f.read(), dtype=np.uint8)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{file} is truncated: expected {shape}, got {data.size} values")
+    return data.reshape(shape)
+
+
+def load_mnist_idx(path=None, split="test"):
+    """Grey-scale MNIST with labels from the official idx(.gz) files.
+
+    :param path: a folder holding ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``
+        (``train-...`` for ``split="train"``); default ``$PYROVAE_DATA`` or its ``mnist/`` subfolder.
+    :returns: images (N, 784) float in [0, 1] and labels (N,) int64.
+    """
+    prefix = {"test": "t10k", "train": "train"}.get(split)
+    if prefix is None:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    names = {kind: [f"{prefix}-{kind}-idx{d}-ubyte.gz", f"{prefix}-{kind}-idx{d}-ubyte",
+                    f"mnist/{prefix}-{kind}-idx{d}-ubyte.gz"]
+             for kind, d in (("images", 3), ("labels", 1))}
+    if path is not None and os.path.isfile(path):
+        path = os.path.dirname(path)
+    images = _read_idx(resolve_data_file(path, names["images"], "MNIST images"))
+    labels = _read_idx(resolve_data_file(path, names["labels"], "MNIST labels"))
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError("MNIST images and labels differ in number")
+    x = torch.as_tensor(images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
+    return x, torch.as_tensor(labels.astype(np.int64))

@@ -1,0 +1,1 @@
+"""Experiments that reproduce claims of the source papers; each writes results.json and PNGs."""

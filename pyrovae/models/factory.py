@@ -1,0 +1,79 @@
+"""Build a :class:`VAE` from a plain, JSON-serializable config, and restore one from a checkpoint.
+
+The config is what ``pyrovae train`` stores in its checkpoint, so a trained model can be rebuilt
+without pickled code. Keys (defaults in :data:`DEFAULT_CONFIG`): ``data_shape``, ``z_dim``,
+``net`` ("mlp" or "conv"), ``hidden`` (MLP widths), ``likelihood`` ("bernoulli", "gaussian",
+"gaussian-learned", "gaussian-decoder"), ``sigma``, ``min_variance``, ``per_dimension``,
+``init_log_variance``.
+"""
+
+import math
+
+import torch
+
+from ..nets import MLP, ConvDecoder28, ConvEncoder28
+from ..checkpoint import load_checkpoint
+from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
+from .vae import VAE
+
+DEFAULT_CONFIG = dict(z_dim=2, net="mlp", hidden=[400], likelihood="bernoulli", sigma=1.0,
+                      min_variance=0.0, per_dimension=False, init_log_variance=0.0)
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "gaussian-decoder")
+
+
+def build_likelihood(cfg):
+    name = cfg["likelihood"]
+    if name == "bernoulli":
+        return Bernoulli()
+    if name == "gaussian":
+        return Gaussian(cfg["sigma"])
+    if name == "gaussian-learned":
+        return LearnedGaussian(init_sigma=cfg["sigma"], per_dimension=cfg["per_dimension"],
+                               data_shape=cfg["data_shape"], min_variance=cfg["min_variance"])
+    if name == "gaussian-decoder":
+        return DecoderGaussian(min_variance=cfg["min_variance"],
+                               init_log_variance=cfg["init_log_variance"])
+    raise ValueError(f"unknown likelihood {name!r}; choose from {LIKELIHOODS}")
+
+
+def build_vae(config: dict) -> VAE:
+    """A fresh VAE for ``config`` (must hold ``data_shape``)."""
+    cfg = dict(DEFAULT_CONFIG, **config)
+    if "data_shape" not in config:
+        raise ValueError("config needs data_shape, e.g. [784]")
+    data_shape = tuple(cfg["data_shape"])
+    likelihood = build_likelihood(cfg)
+    d, z, m = math.prod(data_shape), int(cfg["z_dim"]), likelihood.num_outputs
+    if cfg["net"] == "mlp":
+        encoder, decoder = MLP(d, cfg["hidden"], 2 * z), MLP(z, list(cfg["hidden"])[::-1], m * d)
+    elif cfg["net"] == "conv":
+        if d != 784:
+            raise ValueError(f"the conv nets are for 28x28 images (784 values), data has {d}")
+        encoder, decoder = ConvEncoder28(2 * z), ConvDecoder28(z, out_channels=m)
+    else:
+        raise ValueError(f"unknown net {cfg['net']!r}; use 'mlp' or 'conv'")
+    return VAE(encoder, decoder, likelihood, z, data_shape)
+
+
+def load_params_into(vae: VAE, params: dict):
+    """Copy Pyro param-store entries (``"encoder$$$net.0.weight"``, unconstrained) into ``vae``."""
+    modules = dict(vae.named_children())
+    with torch.no_grad():
+        for name, value in params.items():
+            module_name, _, param_name = name.partition("$$$")
+            if module_name not in modules or not param_name:
+                raise ValueError(f"checkpoint parameter {name!r} does not belong to this VAE")
+            target = modules[module_name].get_parameter(param_name)
+            target.copy_(value.to(target.device, target.dtype))
+    return vae
+
+
+def load_vae(path, map_location="cpu") -> VAE:
+    """Rebuild the VAE saved by ``pyrovae train`` (or :func:`pyrovae.infer.train` with a
+    ``config`` holding a ``model`` entry) from its checkpoint."""
+    state = load_checkpoint(path, map_location=map_location)
+    cfg = state.get("config", {}).get("model")
+    if not cfg:
+        raise ValueError(f"{path} stores no model config; rebuild the model yourself and load "
+                         "state['params'] with pyrovae.models.factory.load_params_into")
+    return load_params_into(build_vae(cfg), state["params"])
