@@ -36,8 +36,9 @@ def linear_oracle(d=10, k=3, seed=0, sigma2=0.3):
 def linear_data(vae, n=64, seed=2):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        z = torch.randn(n, vae.k, generator=gen)
-        return z @ vae.W.T + vae.mu + vae.sigma2.sqrt() * torch.randn(n, vae.d, generator=gen)
+        z = torch.randn(n, vae.k, generator=gen, dtype=vae.W.dtype)
+        noise = torch.randn(n, vae.d, generator=gen, dtype=vae.W.dtype)
+        return z @ vae.W.T + vae.mu + vae.sigma2.sqrt() * noise
 
 
 class HandWritten:

@@ -8,6 +8,9 @@ from ..models.contract import DATA_PLATE
 from ._traces import kl_term, latent_pairs, num_data_points, observed_log_likelihood, run_traces
 
 
+EXTENSIVE_TERMS = frozenset({"loss", "log_likelihood", "kl", "elbo", "iwae_bound"})
+
+
 class VAEObjective(ELBO):
     """Shared machinery; subclasses implement :meth:`_particle`.
 
@@ -15,7 +18,8 @@ class VAEObjective(ELBO):
     the minibatch sum is scaled by N / B); divide by N for nats per data point.
     After each call, ``self.last_terms`` holds detached per-term tensors of the same units
     (``log_likelihood`` = E_q log p(x|z), ``kl`` = KL(q(z|x) ‖ p(z)), ``elbo``, objective-specific
-    terms, and ``num_data`` = N), which :func:`pyrovae.infer.train` records.
+    terms, and ``num_data`` = N), which :func:`pyrovae.infer.train` records; ``extensive_terms``
+    names the ones that are sums over the data set.
 
     :param analytic_kl: use the closed-form KL(q ‖ p) where one is registered (as
         ``TraceMeanField_ELBO``) instead of the single-sample estimate log q(z) − log p(z) (as
@@ -29,6 +33,8 @@ class VAEObjective(ELBO):
         self.analytic_kl = bool(analytic_kl)
         self.plate_name = plate_name
         self.last_terms = {}
+
+    extensive_terms = EXTENSIVE_TERMS
 
     # ----- per-trace decomposition ----------------------------------------------------------
     def _get_trace(self, model, guide, args, kwargs):

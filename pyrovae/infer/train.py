@@ -16,6 +16,7 @@ import pyro.poutine as poutine
 import torch
 from tqdm.auto import tqdm
 
+from ._objective import EXTENSIVE_TERMS
 from .beta_vae import ELBO
 from ..checkpoint import load_checkpoint, save_checkpoint
 
@@ -31,7 +32,9 @@ class TrainingDiverged(FloatingPointError):
 
 @dataclass
 class TrainResult:
-    """``history``: one dict per recorded step, terms in nats per data point."""
+    """``history``: one dict per step. Data-set sums (loss, log_likelihood, kl, elbo, iwae_bound)
+    are divided by N (nats per data point); the divergence and discriminator loss are as
+    estimated (they are properties of the aggregate posterior, not sums over data points)."""
 
     history: List[dict] = field(default_factory=list)
     steps: int = 0
@@ -145,7 +148,7 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
         and at the end; with ``resume=True`` training continues from it when it exists.
     :param history_path: where to write the history as JSON (also written next to a checkpoint).
     :param clear_param_store: clear Pyro's global param store first (a stale store silently
-        trains old weights); ignored on resume.
+        trains old weights; on resume the checkpoint then provides every value).
     :raises TrainingDiverged: a term or gradient is NaN / inf; parameters keep the last good state.
     :returns: :class:`TrainResult` with one history row per step, terms in nats per data point.
     """
@@ -164,7 +167,7 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
     objective = objective if objective is not None else ELBO()
 
     pyro.set_rng_seed(seed)
-    if clear_param_store and not resume:
+    if clear_param_store:
         pyro.clear_param_store()
     stepper = _Stepper(lr, optim_args)
     result = TrainResult(checkpoint=os.fspath(checkpoint) if checkpoint else None)
@@ -194,6 +197,11 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
         with poutine.trace(param_only=True) as capture:
             loss = objective.loss_and_grads(model, guide, xb, num_data=n)
         stepper.capture(capture.trace)
+        if stepper.optimizer is None:
+            raise ValueError(
+                "the model and guide touched no Pyro parameters, so there is nothing to train: "
+                "register nn.Modules with pyro.module(name, net) inside model/guide, and decorate "
+                "PyroModule methods other than forward with @pyro.nn.pyro_method")
         terms = dict(getattr(objective, "last_terms", {}) or {})
         num = float(terms.pop("num_data", n))
         keys = list(terms)
@@ -217,7 +225,8 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
                 f"state after step {step}{where}. Try a lower learning rate, a variance floor "
                 "(min_variance) for Gaussian decoders, or a smaller divergence weight.", result)
         row = {"step": step + 1, "loss": loss / num}
-        row.update({k: v / num for k, v in zip(keys, values[:-1]) if k != "loss"})
+        extensive = getattr(objective, "extensive_terms", EXTENSIVE_TERMS)
+        row.update({k: v / num if k in extensive else v for k, v in zip(keys, values[:-1]) if k != "loss"})
         row["grad_norm"] = values[-1]
         result.history.append(row)
         stepper.optimizer.step()

@@ -4,8 +4,9 @@ Each likelihood is a plain ``torch.nn.Module`` (learned variances are its parame
 
 * ``num_outputs``: how many decoder outputs it needs per data dimension (1, or 2 for σ(z));
 * ``validate(x)``: a ``ValueError`` naming the fix for data it cannot score;
-* ``forward(out, data_shape)``: the distribution over ``x`` with ``len(data_shape)`` event dims;
-* ``mean(out, data_shape)``: the mean of that distribution (reconstructions, samples).
+* ``forward(out, data_shape, batch_shape=None)``: the distribution over ``x`` with
+  ``len(data_shape)`` event dims (``batch_shape``: the latent's batch shape, ``z.shape[:-1]``);
+* ``mean(out, data_shape, batch_shape=None)``: its mean (reconstructions, samples).
 
 The decoder output may be flat ``(*batch, num_outputs * prod(data_shape))`` or channel-first
 ``(*batch, num_outputs, *image)``; it is reshaped to ``(*batch, num_outputs, *data_shape)``.
@@ -25,9 +26,16 @@ from pyro import distributions as dist
 from torch import nn
 
 
-def _split(out: torch.Tensor, num_outputs: int, data_shape):
-    """Reshape a decoder output to (num_outputs, *batch, *data_shape) chunks."""
+def _split(out: torch.Tensor, num_outputs: int, data_shape, batch_shape=None):
+    """Reshape a decoder output to ``num_outputs`` chunks of shape (*batch, *data_shape).
+
+    ``batch_shape`` (the latent's batch shape) makes the reshape unambiguous; without it the
+    batch dims are the leading dims left after the trailing ones that hold the values.
+    """
     numel = math.prod(data_shape) * num_outputs
+    if batch_shape is not None:
+        out = out.reshape(*batch_shape, num_outputs, *data_shape)
+        return out.unbind(len(batch_shape))
     n_tail, prod = 0, 1
     while prod < numel and n_tail < out.dim():
         n_tail += 1
@@ -73,13 +81,13 @@ class Bernoulli(nn.Module):
                 "likelihood, or pass Bernoulli(allow_fractional=True) for data in [0, 1]"
             )
 
-    def forward(self, out, data_shape):
-        (logits,) = _split(out, 1, data_shape)
+    def forward(self, out, data_shape, batch_shape=None):
+        (logits,) = _split(out, 1, data_shape, batch_shape)
         validate = False if self.allow_fractional else None
         return dist.Bernoulli(logits=logits, validate_args=validate).to_event(len(data_shape))
 
-    def mean(self, out, data_shape):
-        return torch.sigmoid(_split(out, 1, data_shape)[0])
+    def mean(self, out, data_shape, batch_shape=None):
+        return torch.sigmoid(_split(out, 1, data_shape, batch_shape)[0])
 
 
 class _GaussianBase(nn.Module):
@@ -89,8 +97,8 @@ class _GaussianBase(nn.Module):
     def _normal(self, loc, variance, data_shape):
         return dist.Normal(loc, variance.sqrt()).to_event(len(data_shape))
 
-    def mean(self, out, data_shape):
-        return _split(out, self.num_outputs, data_shape)[0]
+    def mean(self, out, data_shape, batch_shape=None):
+        return _split(out, self.num_outputs, data_shape, batch_shape)[0]
 
 
 def _floored(raw: torch.Tensor, min_variance: float) -> torch.Tensor:
@@ -115,8 +123,8 @@ class Gaussian(_GaussianBase):
             raise ValueError(f"sigma must be positive, got {sigma}")
         self.sigma = float(sigma)
 
-    def forward(self, out, data_shape):
-        (loc,) = _split(out, 1, data_shape)
+    def forward(self, out, data_shape, batch_shape=None):
+        (loc,) = _split(out, 1, data_shape, batch_shape)
         return dist.Normal(loc, self.sigma).to_event(len(data_shape))
 
     def variance(self):
@@ -146,8 +154,8 @@ class LearnedGaussian(_GaussianBase):
     def variance(self):
         return _floored(self.raw_variance, self.min_variance)
 
-    def forward(self, out, data_shape):
-        (loc,) = _split(out, 1, data_shape)
+    def forward(self, out, data_shape, batch_shape=None):
+        (loc,) = _split(out, 1, data_shape, batch_shape)
         return self._normal(loc, self.variance().expand(loc.shape), data_shape)
 
 
@@ -167,10 +175,10 @@ class DecoderGaussian(_GaussianBase):
         self.min_variance = _check_floor(min_variance)
         self.init_log_variance = float(init_log_variance)
 
-    def variance_of(self, out, data_shape):
-        raw = _split(out, 2, data_shape)[1]
+    def variance_of(self, out, data_shape, batch_shape=None):
+        raw = _split(out, 2, data_shape, batch_shape)[1]
         return _floored(raw + self.init_log_variance, self.min_variance)
 
-    def forward(self, out, data_shape):
-        loc = _split(out, 2, data_shape)[0]
-        return self._normal(loc, self.variance_of(out, data_shape), data_shape)
+    def forward(self, out, data_shape, batch_shape=None):
+        loc = _split(out, 2, data_shape, batch_shape)[0]
+        return self._normal(loc, self.variance_of(out, data_shape, batch_shape), data_shape)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pyro
 import torch
 from pyro import distributions as dist
-from pyro.nn import PyroModule
+from pyro.nn import PyroModule, pyro_method
 from torch import nn
 
 from .contract import data_plate
@@ -134,6 +134,7 @@ class LinearGaussianVAE(PyroModule):
         return self.W.T @ self.W + self.sigma2 * eye  # (k, k)
 
     # ----- Pyro model and guide -------------------------------------------------------------
+    @pyro_method
     def model(self, x: torch.Tensor, num_data=None):
         W, mu, scale = self.W, self.mu, self.sigma2.sqrt()
         with data_plate(x, num_data):
@@ -141,6 +142,7 @@ class LinearGaussianVAE(PyroModule):
             loc = z @ W.T + mu  # (..., B, d)
             pyro.sample("x", dist.Normal(loc, scale).to_event(1), obs=x)
 
+    @pyro_method
     def guide(self, x: torch.Tensor, num_data=None):
         V, mu, std = self.V, self.mu, (0.5 * self.log_D).exp()
         with data_plate(x, num_data):

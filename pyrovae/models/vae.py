@@ -12,7 +12,7 @@ import pyro
 import torch
 from pyro import distributions as dist
 from pyro.infer.util import is_validation_enabled
-from pyro.nn import PyroModule
+from pyro.nn import PyroModule, pyro_method
 
 from ..nets import DiagonalGaussianHead
 from .contract import data_plate
@@ -47,6 +47,7 @@ class VAE(PyroModule):
         self.likelihood.validate(x)
 
     # ----- Pyro model and guide -------------------------------------------------------------
+    @pyro_method
     def model(self, x: torch.Tensor, num_data=None):
         """p(z) p(x|z) over a minibatch ``x`` of a data set of ``num_data`` points."""
         if is_validation_enabled():
@@ -56,8 +57,9 @@ class VAE(PyroModule):
         with data_plate(x, num_data):
             prior = dist.Normal(x.new_zeros(x.shape[0], self.z_dim), 1.0).to_event(1)
             z = pyro.sample("z", prior)  # (B, z_dim), or (P, B, z_dim) with vectorized particles
-            pyro.sample("x", self.likelihood(self.decoder(z), self.data_shape), obs=x)
+            pyro.sample("x", self.decode(z), obs=x)
 
+    @pyro_method
     def guide(self, x: torch.Tensor, num_data=None):
         """Amortized diagonal Gaussian q(z|x)."""
         pyro.module("encoder", self.encoder)
@@ -72,11 +74,11 @@ class VAE(PyroModule):
 
     def decode(self, z: torch.Tensor):
         """The distribution p(x|z) for latents of shape (*batch, z_dim)."""
-        return self.likelihood(self.decoder(z), self.data_shape)
+        return self.likelihood(self.decoder(z), self.data_shape, z.shape[:-1])
 
     def decoder_mean(self, z: torch.Tensor) -> torch.Tensor:
         """E[x|z], shape (*batch, *data_shape)."""
-        return self.likelihood.mean(self.decoder(z), self.data_shape)
+        return self.likelihood.mean(self.decoder(z), self.data_shape, z.shape[:-1])
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
