@@ -11,7 +11,7 @@ def plot_image_rows(rows: dict, path=None, image_shape=(28, 28), max_cols: int =
     fig, axes = plt.subplots(len(rows), max_cols, figsize=(max_cols * 0.8, len(rows) * 0.95),
                              squeeze=False)
     for r, (label, images) in enumerate(rows.items()):
-        images = images.detach().cpu().reshape(-1, *image_shape)
+        images = images.detach().cpu().reshape(-1, *image_shape).numpy()
         for c in range(max_cols):
             ax = axes[r][c]
             ax.axis("off")

@@ -29,10 +29,10 @@ def plot_two_point(vaes: dict, path=None, num_z: int = 2000, seed: int = 0):
         points = torch.tensor([[-1.0], [1.0]], device=ref.device)
         loc, scale = (t.cpu() for t in vae.encode(points))
         top, bottom = axes[0][col], axes[1][col]
-        top.plot(zgrid, _normal_pdf(zgrid, 0.0, 1.0), "k--", label="p(z)")
+        top.plot(zgrid.numpy(), _normal_pdf(zgrid, 0.0, 1.0).numpy(), "k--", label="p(z)")
         sources = {"p(z)": torch.randn(num_z, 1, generator=gen)}
         for i, x in enumerate((-1, 1)):
-            top.plot(zgrid, _normal_pdf(zgrid, loc[i, 0], scale[i, 0]), color=COLORS[x],
+            top.plot(zgrid.numpy(), _normal_pdf(zgrid, loc[i, 0], scale[i, 0]).numpy(), color=COLORS[x],
                      label=f"q(z|x={x:+d})")
             sources[f"z~q(z|x={x:+d})"] = loc[i] + scale[i] * torch.randn(num_z, 1, generator=gen)
         top.set_title(label)
@@ -41,13 +41,13 @@ def plot_two_point(vaes: dict, path=None, num_z: int = 2000, seed: int = 0):
         for name, z in sources.items():
             lik = vae.decode(z.to(ref.device))  # Independent(Normal) over x of shape (num_z, 1)
             mean, std = lik.base_dist.loc.cpu()[:, 0], lik.base_dist.scale.cpu()[:, 0]
-            dens = _normal_pdf(xgrid[:, None], mean[None], std[None]).mean(1)  # (grid,)
+            dens = _normal_pdf(xgrid[:, None], mean[None], std[None]).mean(1).numpy()  # (grid,)
             style = "k--" if name == "p(z)" else None
             color = None if name == "p(z)" else COLORS[-1 if "-1" in name else 1]
             if style:
-                bottom.plot(xgrid, dens, style, label=f"x|{name}")
+                bottom.plot(xgrid.numpy(), dens, style, label=f"x|{name}")
             else:
-                bottom.plot(xgrid, dens, color=color, label=f"x|{name}")
+                bottom.plot(xgrid.numpy(), dens, color=color, label=f"x|{name}")
         bottom.set_yscale("log")
         bottom.set_ylim(1e-3, None)
         bottom.set_xlabel("x")
