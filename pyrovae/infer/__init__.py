@@ -5,7 +5,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from .divergences import AdversarialDivergence, MMDDivergence, SteinDivergence
 from .infovae import InfoVAE
 from .iwae import IWAE
-from .train import TrainingDiverged, TrainResult, train
+from .train import SVIStepper, TrainingDiverged, TrainResult, train
 
 __all__ = [
     "ELBO",
@@ -14,6 +14,7 @@ __all__ = [
     "BetaVAE",
     "InfoVAE",
     "MMDDivergence",
+    "SVIStepper",
     "SteinDivergence",
     "TrainResult",
     "TrainingDiverged",

@@ -18,7 +18,7 @@ class VAEObjective(ELBO):
     the minibatch sum is scaled by N / B); divide by N for nats per data point.
     After each call, ``self.last_terms`` holds detached per-term tensors of the same units
     (``log_likelihood`` = E_q log p(x|z), ``kl`` = KL(q(z|x) ‖ p(z)), ``elbo``, objective-specific
-    terms, and ``num_data`` = N), which :func:`pyrovae.infer.train` records; ``extensive_terms``
+    terms) and ``num_data`` = N (a float), which :func:`pyrovae.infer.train` records; ``extensive_terms``
     names the ones that are sums over the data set.
 
     :param analytic_kl: use the closed-form KL(q ‖ p) where one is registered (as
@@ -67,14 +67,15 @@ class VAEObjective(ELBO):
     # ----- the pyro.infer.ELBO interface ----------------------------------------------------
     def _evaluate(self, model, guide, args, kwargs):
         traces = list(self._get_traces(model, guide, args, kwargs))
+        weight = 1.0 / len(traces)
         loss, surrogate, terms = 0.0, 0.0, {}
         for model_trace, guide_trace in traces:
             l_, s_, t_ = self._particle(model_trace, guide_trace)
-            loss, surrogate = loss + l_ / len(traces), surrogate + s_ / len(traces)
+            loss, surrogate = loss + l_ * weight, surrogate + s_ * weight
             for k, v in t_.items():
-                terms[k] = terms.get(k, 0.0) + torch.as_tensor(v).detach() / len(traces)
+                terms[k] = terms.get(k, 0.0) + (v.detach() if torch.is_tensor(v) else torch.as_tensor(v)) * weight
         terms["loss"] = torch.as_tensor(loss).detach()
-        terms["num_data"] = torch.as_tensor(self._num_data(traces[0][0]))
+        terms["num_data"] = self._num_data(traces[0][0])
         self.last_terms = terms
         return torch.as_tensor(loss), torch.as_tensor(surrogate)
 

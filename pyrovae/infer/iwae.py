@@ -60,7 +60,7 @@ class IWAE(VAEObjective):
         elbo = (log_w.mean(0) * scale).sum()
         num_data = log_w.shape[1] * (scale.item() if torch.is_tensor(scale) else scale)
         self.last_terms = {"iwae_bound": bound.detach(), "elbo": elbo.detach(),
-                           "loss": -bound.detach(), "num_data": torch.as_tensor(num_data)}
+                           "loss": -bound.detach(), "num_data": float(num_data)}
         return -bound, -bound
 
     def _particle(self, model_trace, guide_trace):  # pragma: no cover - _evaluate is overridden

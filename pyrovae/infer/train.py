@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from ._objective import EXTENSIVE_TERMS
 from .beta_vae import ELBO
 from ..checkpoint import load_checkpoint, save_checkpoint
+from ..models.contract import data_already_validated
 
 
 class TrainingDiverged(FloatingPointError):
@@ -98,10 +99,23 @@ def _set_rng_state(state):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-class _Stepper:
-    """Holds the optimizer and the ordered name -> unconstrained-parameter map across steps."""
+class NonFiniteStep(FloatingPointError):
+    """Raised by :meth:`SVIStepper.step` before any update when ``term`` is NaN / inf."""
 
-    def __init__(self, lr, optim_args):
+    def __init__(self, term):
+        super().__init__(f"{term} is not finite")
+        self.term = term
+
+
+class SVIStepper:
+    """One training step as :func:`train` runs it: loss and gradients under a Pyro param capture,
+    the NaN / inf guard, then Adam. Parameters join the optimizer as they first appear, in order.
+
+    ``step`` returns the history row (data-set sums divided by N) or raises
+    :class:`NonFiniteStep` *without* updating the parameters.
+    """
+
+    def __init__(self, lr=1e-3, optim_args=None):
         self.lr, self.optim_args = lr, dict(optim_args or {})
         self.names, self.params, self.optimizer = [], [], None
         self._known = set()
@@ -116,7 +130,8 @@ class _Stepper:
                 new.append(p)
         if new:
             if self.optimizer is None:
-                self.optimizer = torch.optim.Adam(new, lr=self.lr, **self.optim_args)
+                options = {"foreach": True, **self.optim_args}  # one kernel per op, not per tensor
+                self.optimizer = torch.optim.Adam(new, lr=self.lr, **options)
             else:
                 self.optimizer.add_param_group({"params": new})
 
@@ -124,12 +139,42 @@ class _Stepper:
         self.register((name, site["value"].unconstrained()) for name, site in trace.nodes.items()
                       if site["type"] == "param")
 
+    def step(self, objective, model, guide, batch, num_data):
+        with poutine.trace(param_only=True) as capture:
+            loss = objective.loss_and_grads(model, guide, batch, num_data=num_data)
+        self.capture(capture.trace)
+        if self.optimizer is None:
+            raise ValueError(
+                "the model and guide touched no Pyro parameters, so there is nothing to train: "
+                "register nn.Modules with pyro.module(name, net) inside model/guide, and decorate "
+                "PyroModule methods other than forward with @pyro.nn.pyro_method")
+        terms = dict(getattr(objective, "last_terms", {}) or {})
+        num = float(terms.pop("num_data", num_data))
+        keys = list(terms)
+        # one device-to-host transfer for every term and the gradient norm
+        values = torch.stack([torch.as_tensor(terms[k]).detach().double().cpu().reshape(())
+                              for k in keys] + [_grad_norm(self.params).double().cpu()]).tolist()
+        if not math.isfinite(loss):
+            bad = "loss"
+        else:
+            bad = next((k for k, v in zip(keys + ["gradient norm"], values) if not math.isfinite(v)), None)
+        if bad is not None:
+            self.optimizer.zero_grad(set_to_none=True)
+            raise NonFiniteStep(bad)
+        extensive = getattr(objective, "extensive_terms", EXTENSIVE_TERMS)
+        row = {"loss": loss / num}
+        row.update({k: v / num if k in extensive else v for k, v in zip(keys, values[:-1]) if k != "loss"})
+        row["grad_norm"] = values[-1]
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return row
+
 
 def _grad_norm(params):
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
-    return torch.stack([g.norm() for g in grads]).norm()
+    return torch.stack(torch._foreach_norm(grads)).norm()
 
 
 def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_size=128, lr=1e-3,
@@ -169,7 +214,7 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
     pyro.set_rng_seed(seed)
     if clear_param_store:
         pyro.clear_param_store()
-    stepper = _Stepper(lr, optim_args)
+    stepper = SVIStepper(lr, optim_args)
     result = TrainResult(checkpoint=os.fspath(checkpoint) if checkpoint else None)
     start = 0
     if resume and checkpoint and os.path.exists(checkpoint):
@@ -194,43 +239,19 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
     for step in bar:
         idx = _batch_indices(step, n, batch_size, seed, device)
         xb = data.index_select(0, idx)
-        with poutine.trace(param_only=True) as capture:
-            loss = objective.loss_and_grads(model, guide, xb, num_data=n)
-        stepper.capture(capture.trace)
-        if stepper.optimizer is None:
-            raise ValueError(
-                "the model and guide touched no Pyro parameters, so there is nothing to train: "
-                "register nn.Modules with pyro.module(name, net) inside model/guide, and decorate "
-                "PyroModule methods other than forward with @pyro.nn.pyro_method")
-        terms = dict(getattr(objective, "last_terms", {}) or {})
-        num = float(terms.pop("num_data", n))
-        keys = list(terms)
-        checks = torch.stack([torch.as_tensor(terms[k], dtype=torch.float64, device="cpu")
-                              if not torch.is_tensor(terms[k]) else terms[k].double().cpu()
-                              for k in keys] + [_grad_norm(stepper.params).double().cpu()])
-        values = checks.tolist()
-        bad = None
-        if not math.isfinite(loss):
-            bad = "loss"
-        else:
-            bad = next((k for k, v in zip(keys + ["gradient norm"], values) if not math.isfinite(v)), None)
-        if bad is not None:
-            if stepper.optimizer is not None:
-                stepper.optimizer.zero_grad(set_to_none=True)
+        try:
+            with data_already_validated():  # validate_data checked every point above
+                row = {"step": step + 1, **stepper.step(objective, model, guide, xb, n)}
+        except NonFiniteStep as bad:
             result.steps = step
             save(step)
             where = f"; checkpoint {checkpoint} holds it" if checkpoint else ""
             raise TrainingDiverged(
-                f"training diverged at step {step + 1}: {bad} is not finite. The parameters keep the "
-                f"state after step {step}{where}. Try a lower learning rate, a variance floor "
-                "(min_variance) for Gaussian decoders, or a smaller divergence weight.", result)
-        row = {"step": step + 1, "loss": loss / num}
-        extensive = getattr(objective, "extensive_terms", EXTENSIVE_TERMS)
-        row.update({k: v / num if k in extensive else v for k, v in zip(keys, values[:-1]) if k != "loss"})
-        row["grad_norm"] = values[-1]
+                f"training diverged at step {step + 1}: {bad.term} is not finite. The parameters "
+                f"keep the state after step {step}{where}. Try a lower learning rate, a variance "
+                "floor (min_variance) for Gaussian decoders, or a smaller divergence weight.",
+                result) from None
         result.history.append(row)
-        stepper.optimizer.step()
-        stepper.optimizer.zero_grad(set_to_none=True)
         if progress and (step % 50 == 0 or step == total - 1):
             bar.set_postfix(loss=f"{row['loss']:.3f}")
         if checkpoint_every and (step + 1) % checkpoint_every == 0:

@@ -31,12 +31,34 @@ Example::
             pyro.sample("z", dist.Normal(loc, scale).to_event(1))
 """
 
+import contextlib
+import contextvars
 from typing import Optional
 
 import pyro
 import torch
 
 DATA_PLATE = "data"
+
+_DATA_VALIDATED = contextvars.ContextVar("pyrovae_data_validated", default=False)
+
+
+@contextlib.contextmanager
+def data_already_validated():
+    """Within this block models skip their per-call data checks (the caller checked the whole
+    data set once, as :func:`pyrovae.infer.train` does before its first step)."""
+    token = _DATA_VALIDATED.set(True)
+    try:
+        yield
+    finally:
+        _DATA_VALIDATED.reset(token)
+
+
+def should_validate_data() -> bool:
+    """Whether a model should check its data now: Pyro validation on, and not already checked."""
+    from pyro.infer.util import is_validation_enabled
+
+    return is_validation_enabled() and not _DATA_VALIDATED.get()
 
 
 def data_plate(x: torch.Tensor, num_data: Optional[int] = None, name: str = DATA_PLATE):

@@ -11,11 +11,10 @@ from typing import Sequence
 import pyro
 import torch
 from pyro import distributions as dist
-from pyro.infer.util import is_validation_enabled
 from pyro.nn import PyroModule, pyro_method
 
 from ..nets import DiagonalGaussianHead
-from .contract import data_plate
+from .contract import data_plate, should_validate_data
 
 
 class VAE(PyroModule):
@@ -47,24 +46,25 @@ class VAE(PyroModule):
         self.likelihood.validate(x)
 
     # ----- Pyro model and guide -------------------------------------------------------------
+    # Inside a @pyro_method, reading a plain nn.Module attribute of this PyroModule registers its
+    # parameters with pyro.module; each child is therefore read once per call.
     @pyro_method
     def model(self, x: torch.Tensor, num_data=None):
         """p(z) p(x|z) over a minibatch ``x`` of a data set of ``num_data`` points."""
-        if is_validation_enabled():
+        if should_validate_data():
             self.validate_data(x)
-        pyro.module("decoder", self.decoder)
-        pyro.module("likelihood", self.likelihood)
+        decoder, likelihood = self.decoder, self.likelihood
         with data_plate(x, num_data):
             prior = dist.Normal(x.new_zeros(x.shape[0], self.z_dim), 1.0).to_event(1)
             z = pyro.sample("z", prior)  # (B, z_dim), or (P, B, z_dim) with vectorized particles
-            pyro.sample("x", self.decode(z), obs=x)
+            pyro.sample("x", likelihood(decoder(z), self.data_shape, z.shape[:-1]), obs=x)
 
     @pyro_method
     def guide(self, x: torch.Tensor, num_data=None):
         """Amortized diagonal Gaussian q(z|x)."""
-        pyro.module("encoder", self.encoder)
+        encoder, head = self.encoder, self.head
         with data_plate(x, num_data):
-            loc, scale = self.head(self.encoder(x))  # (B, z_dim) each
+            loc, scale = head(encoder(x))  # (B, z_dim) each
             pyro.sample("z", dist.Normal(loc, scale).to_event(1))
 
     # ----- plain torch helpers (no Pyro state) ----------------------------------------------

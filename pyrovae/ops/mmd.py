@@ -26,7 +26,9 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, kernel: KernelFn = rbf_kernel, unbias
         raise ValueError(f"mmd2 needs (n, d) and (m, d) samples, got {tuple(x.shape)}, {tuple(y.shape)}")
     if min(x.shape[0], y.shape[0]) < 2:
         raise ValueError("mmd2 needs at least two samples from each distribution")
-    kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
+    n = x.shape[0]
+    gram = kernel(*(2 * (torch.cat([x, y]),)))  # one (n + m, n + m) Gram matrix, then its blocks
+    kxx, kyy, kxy = gram[:n, :n], gram[n:, n:], gram[:n, n:]
     if unbiased:
         return _mean_offdiag(kxx) + _mean_offdiag(kyy) - 2.0 * kxy.mean()
     return kxx.mean() + kyy.mean() - 2.0 * kxy.mean()
