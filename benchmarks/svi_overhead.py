@@ -4,8 +4,9 @@ Both sides use identical networks (same initial weights), the same loss -- InfoV
 alpha = 0, lambda = 10: N/B sum_b [-log p(x_b|z_b) + log q(z_b|x_b) - log p(z_b)] + N (lambda - 1)
 MMD^2(z, z_prior), single-sample, RBF kernel exp(-|z - z'|^2 / 2d), U-statistic -- and Adam.
 The pyrovae side is exactly what ``pyrovae.infer.train`` runs per step (``SVIStepper.step``: loss
-and gradients under a Pyro param capture, NaN guard, Adam). Steps alternate in blocks, and the
-ratio of median per-step times is reported, for the issue's model (MLP 784-400-20, Bernoulli,
+and gradients under a Pyro param capture, NaN guard, Adam). Contestants alternate step by step
+(shuffled order in every round), and the ratio of median per-step times is reported (also for the plain ELBO, with Pyro's own
+``SVI(Trace_ELBO)`` as a second contestant), for the issue's model (MLP 784-400-20, Bernoulli,
 batch 128, binarized MNIST) and a small one (20-16-2) where Pyro's fixed per-step cost dominates.
 
     python benchmarks/svi_overhead.py --data ../shared/data --out benchmarks/results/svi_overhead.json
@@ -16,6 +17,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -26,7 +28,10 @@ from torch.nn import functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from pyrovae.data import load_binarized_mnist  # noqa: E402
-from pyrovae.infer import InfoVAE, SVIStepper  # noqa: E402
+from pyro.infer import SVI, Trace_ELBO  # noqa: E402
+from pyro.optim import Adam as PyroAdam  # noqa: E402
+
+from pyrovae.infer import ELBO, InfoVAE, SVIStepper  # noqa: E402
 from pyrovae.models import VAE, Bernoulli  # noqa: E402
 from pyrovae.models.contract import data_already_validated  # noqa: E402
 from pyrovae.nets import MLP  # noqa: E402
@@ -41,8 +46,9 @@ def make_vae(d, hidden, z, seed):
     return VAE(MLP(d, [hidden], 2 * z), MLP(z, [hidden], d), Bernoulli(), z, (d,))
 
 
-def torch_step_fn(vae, n_total, lr):
-    """A plain PyTorch training step with the same networks and loss (no Pyro at all)."""
+def torch_step_fn(vae, n_total, lr, lam=LAM):
+    """A plain PyTorch training step with the same networks and loss (no Pyro at all);
+    ``lam = 1`` drops the MMD term, leaving the ELBO."""
     enc, dec, head, zdim = vae.encoder, vae.decoder, vae.head, vae.z_dim
     opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=lr)
 
@@ -56,8 +62,8 @@ def torch_step_fn(vae, n_total, lr):
         log_q = (-0.5 * eps ** 2 - scale.log() - 0.5 * LOG_2PI).sum(-1)
         log_p = (-0.5 * z ** 2 - 0.5 * LOG_2PI).sum(-1)
         loss = (n_total / b) * (-ll + log_q - log_p).sum()
-        prior = torch.randn_like(z)
-        loss = loss + n_total * (LAM - 1.0) * mmd2(z, prior, rbf_kernel)
+        if lam != 1.0:
+            loss = loss + n_total * (lam - 1.0) * mmd2(z, torch.randn_like(z), rbf_kernel)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -66,63 +72,78 @@ def torch_step_fn(vae, n_total, lr):
     return step
 
 
-def bench(data, d, hidden, z, batch, steps, blocks, lr=1e-3, validate=True):
+def bench(data, d, hidden, z, batch, rounds, lr=1e-3, validate=True, objective="infovae"):
+    """Median step time of each contestant over ``rounds`` rounds of one step each.
+
+    ``objective="infovae"``: pyrovae InfoVAE-MMD against the torch step with MMD.
+    ``objective="elbo"``: pyrovae ELBO and Pyro's own ``SVI(Trace_ELBO, pyro.optim.Adam)`` against
+    the torch ELBO step.
+    """
     pyro.enable_validation(validate)
     n = data.shape[0]
-    vae_pyro, vae_torch = make_vae(d, hidden, z, 0), make_vae(d, hidden, z, 0)
-    pyro.clear_param_store()
-    stepper, objective = SVIStepper(lr=lr), InfoVAE(0.0, LAM, max_plate_nesting=1)
-    torch_step = torch_step_fn(vae_torch, n, lr)
+    lam = LAM if objective == "infovae" else 1.0
     gen = torch.Generator().manual_seed(0)
     batches = [data[torch.randint(0, n, (batch,), generator=gen)] for _ in range(32)]
+    pyro.clear_param_store()
+    vae_ours, vae_torch = make_vae(d, hidden, z, 0), make_vae(d, hidden, z, 0)
+    stepper = SVIStepper(lr=lr)
+    ours = InfoVAE(0.0, lam, max_plate_nesting=1) if objective == "infovae" else ELBO(max_plate_nesting=1)
+    torch_step = torch_step_fn(vae_torch, n, lr, lam)
 
-    def run_pyro(k):  # as inside train(): the data set was validated once up front
+    def run_ours(k):  # as inside train(): the data set was validated once up front
         with data_already_validated():
-            stepper.step(objective, vae_pyro.model, vae_pyro.guide, batches[k % 32], n)
+            stepper.step(ours, vae_ours.model, vae_ours.guide, batches[k % 32], n)
 
-    def run_torch(k):
-        torch_step(batches[k % 32])
+    contestants = {"pyrovae": run_ours, "torch": lambda k: torch_step(batches[k % 32])}
+    if objective == "elbo":
+        vae_svi = make_vae(d, hidden, z, 0)
+        svi = SVI(vae_svi.model, vae_svi.guide, PyroAdam({"lr": lr}), Trace_ELBO(max_plate_nesting=1))
+        contestants["pyro_svi_trace_elbo"] = lambda k: svi.step(batches[k % 32], num_data=n)
 
     for k in range(20):  # warm-up
-        run_pyro(k)
-        run_torch(k)
-    times = {"pyrovae": [], "torch": []}
-    for blk in range(blocks):
-        order = (("pyrovae", run_pyro), ("torch", run_torch))
-        for name, fn in order if blk % 2 == 0 else order[::-1]:
-            for k in range(steps):
-                t0 = time.perf_counter()
-                fn(k)
-                times[name].append(time.perf_counter() - t0)
+        for fn in contestants.values():
+            fn(k)
+    times = {name: [] for name in contestants}
+    names = list(contestants)
+    order = random.Random(0)
+    for k in range(rounds):  # every round times one step of each contestant, in shuffled order
+        order.shuffle(names)
+        for name in names:
+            t0 = time.perf_counter()
+            contestants[name](k)
+            times[name].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"model": f"{d}-{hidden}-{z}", "batch": batch, "pyro_validation": validate,
-            "median_ms": {k: 1e3 * v for k, v in med.items()},
-            "ratio_pyrovae_over_torch": med["pyrovae"] / med["torch"], "steps_timed": len(times["torch"])}
+    return {"model": f"{d}-{hidden}-{z}", "objective": objective, "batch": batch,
+            "pyro_validation": validate, "median_ms": {k: 1e3 * v for k, v in med.items()},
+            "ratio_over_torch": {k: med[k] / med["torch"] for k in med if k != "torch"},
+            "steps_timed": len(times["torch"])}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("PYROVAE_DATA", "../shared/data"))
     parser.add_argument("--out", default="benchmarks/results/svi_overhead.json")
-    parser.add_argument("--steps", type=int, default=50, help="steps per block")
-    parser.add_argument("--blocks", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=400, help="timed steps per contestant")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     mnist = load_binarized_mnist(args.data, "train")
+    small = mnist[:, 392:412].contiguous()  # 20 pixels from the middle of the image
     runs = []
-    for validate in (True, False):
-        runs.append(bench(mnist, 784, 400, 20, 128, args.steps, args.blocks, validate=validate))
-        runs.append(bench(mnist[:, 392:412].contiguous(), 20, 16, 2, 128, args.steps, args.blocks,
-                          validate=validate))
+    for objective in ("infovae", "elbo"):
+        for validate in (True, False):
+            for data, d, h, z in ((mnist, 784, 400, 20), (small, 20, 16, 2)):
+                runs.append(bench(data, d, h, z, 128, args.rounds, validate=validate,
+                                  objective=objective))
     out = {"benchmark": "svi_overhead", "torch": torch.__version__, "pyro": pyro.__version__,
            "device": "cpu", "threads": args.threads, "machine": platform.machine(), "runs": runs}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(out, f, indent=2)
     for r in runs:
-        print(f"{r['model']:>12} validation={r['pyro_validation']!s:5} pyrovae {r['median_ms']['pyrovae']:.2f} ms"
-              f"  torch {r['median_ms']['torch']:.2f} ms  ratio {r['ratio_pyrovae_over_torch']:.3f}")
+        times = "  ".join(f"{k} {v:.2f} ms" for k, v in r["median_ms"].items())
+        ratios = "  ".join(f"{k}/torch {v:.3f}" for k, v in r["ratio_over_torch"].items())
+        print(f"{r['objective']:>8} {r['model']:>10} validation={r['pyro_validation']!s:5} {times}  {ratios}")
 
 
 if __name__ == "__main__":

@@ -119,6 +119,7 @@ class SVIStepper:
         self.lr, self.optim_args = lr, dict(optim_args or {})
         self.names, self.params, self.optimizer = [], [], None
         self._known = set()
+        self._store_size = -1
 
     def register(self, named_params):
         new = []
@@ -140,9 +141,16 @@ class SVIStepper:
                       if site["type"] == "param")
 
     def step(self, objective, model, guide, batch, num_data):
-        with poutine.trace(param_only=True) as capture:
+        # Parameters are captured (as SVI does) until the param store stops growing: after that
+        # every parameter the step touches is already known, and tracing param sites is skipped.
+        store_size = len(pyro.get_param_store())
+        if self.optimizer is None or store_size != self._store_size:
+            with poutine.trace(param_only=True) as capture:
+                loss = objective.loss_and_grads(model, guide, batch, num_data=num_data)
+            self.capture(capture.trace)
+            self._store_size = len(pyro.get_param_store())
+        else:
             loss = objective.loss_and_grads(model, guide, batch, num_data=num_data)
-        self.capture(capture.trace)
         if self.optimizer is None:
             raise ValueError(
                 "the model and guide touched no Pyro parameters, so there is nothing to train: "
