@@ -152,3 +152,17 @@ def test_model_without_parameters_is_a_clear_error():
 
     with pytest.raises(ValueError, match="pyro.module"):
         train(model, guide, torch.randn(8, 3), steps=1, progress=False)
+
+
+def test_load_vae_ignores_objective_parameters_and_checks_shapes(tmp_path):
+    cfg = {"data_shape": [12], "z_dim": 2, "hidden": [8]}
+    vae = build_vae(cfg)
+    ckpt = tmp_path / "adv.pt"
+    train(vae.model, vae.guide, binary_data(n=32), InfoVAE(0.0, 5.0, divergence="adversarial"),
+          steps=3, batch_size=16, checkpoint=ckpt, progress=False, config={"model": cfg})
+    rebuilt = load_vae(ckpt)
+    assert torch.equal(rebuilt.encoder.net[0].weight, vae.encoder.net[0].weight.detach())
+    state = load_checkpoint(ckpt)
+    from pyrovae.models.factory import load_params_into
+    with pytest.raises(ValueError, match="shape"):
+        load_params_into(build_vae({**cfg, "hidden": [9]}), state["params"])

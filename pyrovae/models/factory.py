@@ -56,14 +56,23 @@ def build_vae(config: dict) -> VAE:
 
 
 def load_params_into(vae: VAE, params: dict):
-    """Copy Pyro param-store entries (``"encoder$$$net.0.weight"``, unconstrained) into ``vae``."""
-    modules = dict(vae.named_children())
+    """Copy Pyro param-store entries (``"encoder$$$net.0.weight"``, unconstrained) into ``vae``.
+
+    Every parameter of the VAE's children must be present; entries of other modules (an
+    objective's discriminator, say) are ignored.
+    """
+    expected = {f"{child}$$${name}": p for child, module in vae.named_children()
+                for name, p in module.named_parameters()}
+    missing = sorted(set(expected) - set(params))
+    if missing:
+        raise ValueError(f"checkpoint lacks parameters of this VAE: {missing[:5]}; was it trained "
+                         "with the same config?")
     with torch.no_grad():
-        for name, value in params.items():
-            module_name, _, param_name = name.partition("$$$")
-            if module_name not in modules or not param_name:
-                raise ValueError(f"checkpoint parameter {name!r} does not belong to this VAE")
-            target = modules[module_name].get_parameter(param_name)
+        for name, target in expected.items():
+            value = params[name]
+            if value.shape != target.shape:
+                raise ValueError(f"parameter {name}: checkpoint shape {tuple(value.shape)}, "
+                                 f"model shape {tuple(target.shape)}")
             target.copy_(value.to(target.device, target.dtype))
     return vae
 
