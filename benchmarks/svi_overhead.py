@@ -27,15 +27,15 @@ import torch
 from torch.nn import functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from pyrovae.data import load_binarized_mnist  # noqa: E402
-from pyro.infer import SVI, Trace_ELBO  # noqa: E402
-from pyro.optim import Adam as PyroAdam  # noqa: E402
+from pyro.infer import SVI, Trace_ELBO
+from pyro.optim import Adam as PyroAdam
 
-from pyrovae.infer import ELBO, InfoVAE, SVIStepper  # noqa: E402
-from pyrovae.models import VAE, Bernoulli  # noqa: E402
-from pyrovae.models.contract import data_already_validated  # noqa: E402
-from pyrovae.nets import MLP  # noqa: E402
-from pyrovae.ops import mmd2, rbf_kernel  # noqa: E402
+from pyrovae.data import load_binarized_mnist
+from pyrovae.infer import ELBO, InfoVAE, SVIStepper
+from pyrovae.models import VAE, Bernoulli
+from pyrovae.models.contract import data_already_validated
+from pyrovae.nets import MLP
+from pyrovae.ops import mmd2, rbf_kernel
 
 LAM = 10.0
 LOG_2PI = math.log(2 * math.pi)
@@ -49,7 +49,7 @@ def make_vae(d, hidden, z, seed):
 def torch_step_fn(vae, n_total, lr, lam=LAM):
     """A plain PyTorch training step with the same networks and loss (no Pyro at all);
     ``lam = 1`` drops the MMD term, leaving the ELBO."""
-    enc, dec, head, zdim = vae.encoder, vae.decoder, vae.head, vae.z_dim
+    enc, dec, head = vae.encoder, vae.decoder, vae.head
     opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=lr)
 
     def step(x):

@@ -3,8 +3,8 @@
 import pyro
 import pytest
 import torch
-
 from helpers import binary_data, small_vae
+
 from pyrovae.infer import ELBO, IWAE, InfoVAE, train
 
 pytestmark = pytest.mark.cuda

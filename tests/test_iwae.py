@@ -3,9 +3,9 @@
 import pyro
 import pytest
 import torch
+from helpers import binary_data, linear_data, linear_oracle, small_vae
 from pyro.infer import RenyiELBO, Trace_ELBO
 
-from helpers import binary_data, linear_data, linear_oracle, small_vae
 from pyrovae.infer import IWAE
 
 

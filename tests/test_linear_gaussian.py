@@ -3,9 +3,9 @@
 import pyro
 import pytest
 import torch
+from helpers import linear_data, linear_oracle
 from pyro.infer import Trace_ELBO
 
-from helpers import linear_data, linear_oracle
 from pyrovae.models import LinearGaussianVAE, ppca_mle
 
 

@@ -5,8 +5,8 @@ import math
 import pyro
 import pytest
 import torch
-
 from helpers import small_vae
+
 from pyrovae.infer import ELBO, IWAE
 from pyrovae.models import VAE, Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian, build_vae
 from pyrovae.nets import MLP, ConvDecoder28, ConvEncoder28

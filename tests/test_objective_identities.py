@@ -1,12 +1,12 @@
 """Consistency first: our objectives equal Pyro's under the same seed, two ways of computing agree."""
 
 import pyro
-import pyro.poutine as poutine
 import pytest
 import torch
+from helpers import HandWritten, binary_data, small_vae
+from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
-from helpers import HandWritten, binary_data, small_vae
 from pyrovae.infer import ELBO, BetaVAE, InfoVAE
 
 REL = 1e-6  # Pyro sums the ELBO in Python doubles, we sum in float32: equal up to rounding

@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from pyrovae.ops import gaussian_rbf_mmd2, imq_kernel, logmeanexp, mmd2, multiscale_kernel, rbf_kernel
+from pyrovae.ops import (
+    gaussian_rbf_mmd2,
+    imq_kernel,
+    logmeanexp,
+    mmd2,
+    multiscale_kernel,
+    rbf_kernel,
+)
 from pyrovae.ops.kernels import rbf_denominator, resolve_kernel
 
 

@@ -7,8 +7,8 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
-
 from helpers import binary_data, linear_data, linear_oracle, small_vae
+
 from pyrovae.checkpoint import load_checkpoint
 from pyrovae.infer import ELBO, InfoVAE, TrainingDiverged, train
 from pyrovae.models import LinearGaussianVAE, data_plate, load_vae

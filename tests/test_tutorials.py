@@ -1,6 +1,5 @@
 """Every tutorial notebook runs top to bottom in smoke mode (CI set -> tiny settings)."""
 
-import os
 from pathlib import Path
 
 import pytest

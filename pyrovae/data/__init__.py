@@ -9,4 +9,4 @@ from .paths import DATA_ENV, resolve_data_file
 from .registry import DATASETS, load_dataset
 from .two_point import two_point
 
-__all__ = ["DATASETS", "DATA_ENV", "load_dataset", "load_binarized_mnist", "load_mnist_idx", "resolve_data_file", "two_point"]
+__all__ = ["DATASETS", "DATA_ENV", "load_binarized_mnist", "load_dataset", "load_mnist_idx", "resolve_data_file", "two_point"]

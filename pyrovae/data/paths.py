@@ -1,12 +1,12 @@
 """Finding data files: an explicit path, else the folder in ``$PYROVAE_DATA``."""
 
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 DATA_ENV = "PYROVAE_DATA"
 
 
-def resolve_data_file(path: Optional[str], candidates: Sequence[str], what: str) -> str:
+def resolve_data_file(path: str | None, candidates: Sequence[str], what: str) -> str:
     """Return an existing file for ``what``.
 
     ``path`` may be the file itself or a folder holding one of ``candidates`` (relative names);

@@ -1,7 +1,7 @@
 """Objectives (each a thin ``pyro.infer.ELBO`` subclass) and the training loop."""
 
-from .beta_vae import ELBO, BetaVAE
 from ..checkpoint import load_checkpoint, save_checkpoint
+from .beta_vae import ELBO, BetaVAE
 from .divergences import AdversarialDivergence, MMDDivergence, SteinDivergence
 from .infovae import InfoVAE
 from .iwae import IWAE

@@ -1,12 +1,14 @@
 """Base class of the pyrovae objectives: one place for particles, terms and backward."""
 
+import math
+import warnings
+
 import torch
 from pyro.infer import ELBO
 from pyro.infer.util import is_validation_enabled
 
 from ..models.contract import DATA_PLATE
 from ._traces import kl_term, latent_pairs, num_data_points, observed_log_likelihood, run_traces
-
 
 EXTENSIVE_TERMS = frozenset({"loss", "log_likelihood", "kl", "elbo", "iwae_bound"})
 
@@ -94,8 +96,6 @@ class VAEObjective(ELBO):
         if surrogate.requires_grad:
             surrogate.backward()
         value = loss.item()
-        if is_validation_enabled() and value != value:
-            import warnings
-
+        if is_validation_enabled() and math.isnan(value):
             warnings.warn("Encountered NaN: loss", stacklevel=2)
         return value

@@ -5,8 +5,8 @@ Kept apart from the objectives so that each objective file holds only its own ma
 
 import math
 
-import pyro.poutine as poutine
 import torch
+from pyro import poutine
 from pyro.infer.util import is_validation_enabled
 from pyro.poutine.util import prune_subsample_sites
 from pyro.util import check_model_guide_match, check_site_shape

@@ -9,17 +9,16 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional
 
 import pyro
-import pyro.poutine as poutine
 import torch
+from pyro import poutine
 from tqdm.auto import tqdm
 
-from ._objective import EXTENSIVE_TERMS
-from .beta_vae import ELBO
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..models.contract import data_already_validated
+from ._objective import EXTENSIVE_TERMS
+from .beta_vae import ELBO
 
 
 class TrainingDiverged(FloatingPointError):
@@ -37,10 +36,10 @@ class TrainResult:
     are divided by N (nats per data point); the divergence and discriminator loss are as
     estimated (they are properties of the aggregate posterior, not sums over data points)."""
 
-    history: List[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
     steps: int = 0
-    checkpoint: Optional[str] = None
-    param_names: List[str] = field(default_factory=list)
+    checkpoint: str | None = None
+    param_names: list[str] = field(default_factory=list)
 
     def last(self, key="loss"):
         return self.history[-1][key] if self.history else float("nan")
@@ -66,18 +65,21 @@ def validate_data(data, model=None):
         owner.validate_data(data)
 
 
-def _batch_indices(step, n, batch_size, seed, device, _cache={}):
+_PERMUTATION_CACHE = {}
+
+
+def _batch_indices(step, n, batch_size, seed, device):
     """Minibatch indices of a step: a fixed permutation per epoch, so a resumed run continues
     with exactly the batches the uninterrupted run would have seen. A last partial batch is
     dropped when n > batch_size (MMD-type divergences want equal batch sizes)."""
     per_epoch = max(n // batch_size, 1)
     epoch, i = divmod(step, per_epoch)
     key = (n, seed, epoch, str(device))
-    if key not in _cache:
-        _cache.clear()
+    if key not in _PERMUTATION_CACHE:
+        _PERMUTATION_CACHE.clear()
         gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        _cache[key] = torch.randperm(n, generator=gen).to(device)
-    return _cache[key][i * batch_size:(i + 1) * batch_size]
+        _PERMUTATION_CACHE[key] = torch.randperm(n, generator=gen).to(device)
+    return _PERMUTATION_CACHE[key][i * batch_size:(i + 1) * batch_size]
 
 
 def _to_device(fn, device):

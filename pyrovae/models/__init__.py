@@ -4,22 +4,22 @@ The model / guide contract is documented in :mod:`pyrovae.models.contract`.
 """
 
 from .contract import DATA_PLATE, data_plate
+from .factory import build_vae, load_vae
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .linear_gaussian import LinearGaussianVAE, PPCAFit, ppca_mle
-from .factory import build_vae, load_vae
 from .vae import VAE
 
 __all__ = [
     "DATA_PLATE",
+    "VAE",
     "Bernoulli",
     "DecoderGaussian",
     "Gaussian",
     "LearnedGaussian",
     "LinearGaussianVAE",
     "PPCAFit",
-    "VAE",
     "build_vae",
-    "load_vae",
     "data_plate",
+    "load_vae",
     "ppca_mle",
 ]

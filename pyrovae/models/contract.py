@@ -33,7 +33,6 @@ Example::
 
 import contextlib
 import contextvars
-from typing import Optional
 
 import pyro
 import torch
@@ -61,7 +60,7 @@ def should_validate_data() -> bool:
     return is_validation_enabled() and not _DATA_VALIDATED.get()
 
 
-def data_plate(x: torch.Tensor, num_data: Optional[int] = None, name: str = DATA_PLATE):
+def data_plate(x: torch.Tensor, num_data: int | None = None, name: str = DATA_PLATE):
     """The data plate over dimension 0 of ``x``, scaled to a data set of ``num_data`` points."""
     batch = x.shape[0]
     if num_data is None or int(num_data) == batch:

@@ -11,8 +11,8 @@ import math
 
 import torch
 
-from ..nets import MLP, ConvDecoder28, ConvEncoder28
 from ..checkpoint import load_checkpoint
+from ..nets import MLP, ConvDecoder28, ConvEncoder28
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .vae import VAE
 

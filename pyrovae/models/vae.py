@@ -6,7 +6,7 @@ Generative model :math:`p(z) = N(0, I)`, :math:`p_\theta(x|z)` a likelihood from
 :mod:`pyrovae.models.contract` (latent site ``"z"``, observed site ``"x"``, data plate ``"data"``).
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pyro
 import torch

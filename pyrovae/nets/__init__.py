@@ -9,4 +9,4 @@ from .conv import ConvDecoder28, ConvEncoder28
 from .heads import DiagonalGaussianHead
 from .mlp import MLP
 
-__all__ = ["ConvDecoder28", "ConvEncoder28", "DiagonalGaussianHead", "MLP"]
+__all__ = ["MLP", "ConvDecoder28", "ConvEncoder28", "DiagonalGaussianHead"]

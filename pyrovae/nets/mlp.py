@@ -1,6 +1,6 @@
 """Multi-layer perceptron that accepts any number of leading batch dimensions."""
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

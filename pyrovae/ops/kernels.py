@@ -19,7 +19,8 @@ The IMQ kernel is :math:`k(z, z') = C / (C + \|z - z'\|^2)` with :math:`C = 2d` 
 """
 
 import math
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Union
 
 import torch
 
@@ -84,7 +85,7 @@ def multiscale_kernel(
     raise ValueError(f"unknown base kernel {base!r}: use 'imq' or 'rbf'")
 
 
-def resolve_kernel(kernel: Union[str, KernelFn], bandwidth: Bandwidth = "dim") -> KernelFn:
+def resolve_kernel(kernel: str | KernelFn, bandwidth: Bandwidth = "dim") -> KernelFn:
     """Turn a kernel name ("rbf", "imq", "multiscale") or a callable into a callable."""
     if callable(kernel):
         return kernel

@@ -3,7 +3,7 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def plot_image_rows(rows: dict, path=None, image_shape=(28, 28), max_cols: int = 12):

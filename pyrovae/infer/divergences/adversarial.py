@@ -18,7 +18,6 @@ are detached there).
 import math
 
 import pyro
-import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
