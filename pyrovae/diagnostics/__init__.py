@@ -1,6 +1,30 @@
-"""Numbers about a fitted model (no plotting, no training)."""
+"""Numbers about a fitted model (no plotting, no training): each a small function citing its source.
+
+Aggregate posterior vs prior, posterior collapse, mutual information, IS log-likelihood with
+error bars, variational / amortization / approximation gaps, KL to the true posterior, decoder
+variance health; :func:`report` gathers them.
+"""
 
 from .aggregate import aggregate_posterior_moments
+from .collapse import active_units, collapsed_dimensions, kl_per_dimension
+from .decoder_variance import DecoderVarianceWarning, decoder_variance_health
 from .information import mutual_information
+from .kl import kl_to_posterior
+from .likelihood import inference_gaps, log_likelihood, variational_gap
+from .mmd_test import aggregate_posterior_test, mmd_permutation_test
 
-__all__ = ["aggregate_posterior_moments", "mutual_information"]
+__all__ = [
+    "DecoderVarianceWarning",
+    "active_units",
+    "aggregate_posterior_moments",
+    "aggregate_posterior_test",
+    "collapsed_dimensions",
+    "decoder_variance_health",
+    "inference_gaps",
+    "kl_per_dimension",
+    "kl_to_posterior",
+    "log_likelihood",
+    "mmd_permutation_test",
+    "mutual_information",
+    "variational_gap",
+]

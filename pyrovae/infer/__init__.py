@@ -5,6 +5,7 @@ from .beta_vae import ELBO, BetaVAE
 from .divergences import AdversarialDivergence, MMDDivergence, SteinDivergence
 from .infovae import InfoVAE
 from .iwae import IWAE
+from .per_point import fit_per_point_guide
 from .train import SVIStepper, TrainingDiverged, TrainResult, train
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "SteinDivergence",
     "TrainResult",
     "TrainingDiverged",
+    "fit_per_point_guide",
     "load_checkpoint",
     "save_checkpoint",
     "train",

@@ -8,7 +8,7 @@ import math
 import torch
 from pyro import poutine
 from pyro.infer.util import is_validation_enabled
-from pyro.poutine.util import prune_subsample_sites
+from pyro.poutine.util import prune_subsample_sites, site_is_subsample
 from pyro.util import check_model_guide_match, check_site_shape
 
 from ..models.contract import DATA_PLATE
@@ -39,7 +39,7 @@ def latent_pairs(model_trace, guide_trace):
     """``{name: (model_site, guide_site)}`` for every latent (unobserved) sample site."""
     pairs = {}
     for name, site in model_trace.nodes.items():
-        if site["type"] != "sample" or site["is_observed"]:
+        if site["type"] != "sample" or site["is_observed"] or site_is_subsample(site):
             continue
         if name not in guide_trace.nodes:
             raise ValueError(f"latent site {name!r} of the model is not sampled in the guide")

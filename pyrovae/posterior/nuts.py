@@ -1,0 +1,76 @@
+r"""True posteriors by NUTS (Hoffman & Gelman 2014) through ``pyro.infer.MCMC``, decoder fixed.
+
+Given θ, the latents of different data points are independent, so one sampler over the whole
+(B, D) block of a minibatch targets the exact joint posterior :math:`\prod_b p_\theta(z_b|x_b)`:
+one run serves many data points (Pyro runs one chain per process on CPU and vectorizes none,
+so this is where the parallelism comes from). The price: step size and mass matrix are shared
+by all points, so the hardest posterior sets the pace.
+
+Chains are run one after another (each initialized from its own draw of the guide, or of the
+prior) and returned as one ``arviz.InferenceData`` (``arviz.from_pyro`` per chain, concatenated
+along ``chain``); ``posterior[site]`` has dims (chain, draw, data, latent). R-hat (rank-normalized,
+Vehtari et al. 2021), bulk ESS and the number of divergent transitions are in
+``idata.posterior.attrs`` and :func:`nuts_summary`.
+"""
+
+import numpy as np
+import pyro
+import pyro.poutine as poutine
+import torch
+from pyro.infer import MCMC, NUTS
+from pyro.infer.autoguide.initialization import init_to_value
+
+from ..models.contract import DATA_PLATE
+from ._arviz import arviz
+from ._vectorized import latent_names, prior_proposal
+
+
+def _initial_values(model, guide, x, plate_name):
+    proposal = guide if guide is not None else prior_proposal(model)
+    with torch.no_grad():
+        guide_trace = poutine.trace(proposal).get_trace(x)
+        model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(x)
+    names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
+    return {n: pairs[n][1]["value"].detach() for n in names}, names
+
+
+def nuts_summary(idata, site="z") -> dict:
+    """Max R-hat, min bulk ESS and number of divergences of a :func:`nuts` result."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = arviz.rhat(idata, var_names=[site])[site].values
+        ess = arviz.ess(idata, var_names=[site])[site].values
+    divergences = int(idata.sample_stats["diverging"].values.sum()) if "sample_stats" in idata.groups() else 0
+    return {"rhat_max": float(np.nanmax(rhat)), "ess_bulk_min": float(np.nanmin(ess)),
+            "divergences": divergences}
+
+
+def nuts(model, x, num_samples=500, warmup_steps=500, num_chains=2, guide=None, seed=0,
+         progress=False, plate_name=DATA_PLATE, **nuts_options):
+    """Sample p_θ(z|x) for every data point in ``x`` with NUTS; returns ``arviz.InferenceData``.
+
+    :param model: follows :mod:`pyrovae.models.contract`; its parameters stay fixed.
+    :param guide: initializes each chain from a guide draw (default: a prior draw).
+    :param num_chains: chains, run one after another (≥ 2 for R-hat).
+    :param nuts_options: passed to ``pyro.infer.NUTS`` (e.g. ``target_accept_prob``,
+        ``max_tree_depth``, ``full_mass``).
+    """
+    if num_chains < 1 or num_samples < 1:
+        raise ValueError("num_chains and num_samples must be ≥ 1")
+    # the model's parameters are constants for the sampler
+    fixed_model = poutine.block(model, hide_types=["param"])
+    chains, names = [], None
+    for chain in range(num_chains):
+        pyro.set_rng_seed(seed + chain)
+        init, names = _initial_values(model, guide, x, plate_name)
+        kernel = NUTS(fixed_model, init_strategy=init_to_value(values=init), **nuts_options)
+        mcmc = MCMC(kernel, num_samples=num_samples, warmup_steps=warmup_steps, num_chains=1,
+                    disable_progbar=not progress)
+        mcmc.run(x)
+        dims = {n: ["data", f"{n}_dim"] for n in names}
+        coords = {"data": np.arange(x.shape[0])}
+        with np.errstate(invalid="ignore"):
+            chains.append(arviz.from_pyro(mcmc, log_likelihood=False, coords=coords, dims=dims))
+    idata = chains[0] if len(chains) == 1 else arviz.concat(*chains, dim="chain")
+    if num_chains > 1:
+        idata.posterior.attrs.update(nuts_summary(idata, names[0]))
+    return idata
