@@ -34,9 +34,14 @@ def mmd_permutation_test(x: torch.Tensor, y: torch.Tensor, kernel=rbf_kernel,
             "num_permutations": num_permutations}
 
 
-def aggregate_posterior_test(loc, scale, num_permutations=200, seed=0, kernel=rbf_kernel) -> dict:
-    """One draw of q(z|x_b) per data point against N(0, I) draws, by :func:`mmd_permutation_test`."""
-    gen = torch.Generator().manual_seed(seed)
-    eps = torch.randn(loc.shape, generator=gen).to(loc.device, loc.dtype)
-    prior = torch.randn(loc.shape, generator=gen).to(loc.device, loc.dtype)
-    return mmd_permutation_test(loc + scale * eps, prior, kernel, num_permutations, seed)
+def aggregate_posterior_test(loc, scale, num_permutations=200, seed=None, kernel=rbf_kernel) -> dict:
+    """One draw of q(z|x_b) per data point against N(0, I) draws, by :func:`mmd_permutation_test`.
+
+    ``seed=None`` draws from torch's global generator (seed it yourself); an integer seeds a
+    private generator (do not reuse the seed that generated ``loc``: the draws would repeat it).
+    """
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    eps = torch.randn(loc.shape, generator=gen, dtype=loc.dtype).to(loc.device)
+    prior = torch.randn(loc.shape, generator=gen, dtype=loc.dtype).to(loc.device)
+    perm_seed = 0 if seed is None else seed + 1
+    return mmd_permutation_test(loc + scale * eps, prior, kernel, num_permutations, perm_seed)
