@@ -64,3 +64,22 @@ def test_console_script_help():
 @pytest.mark.cuda
 def test_demo_on_cuda(tmp_path):
     assert main(["demo", "--steps", "20", "--device", "cuda", "--out", str(tmp_path), "--no-progress"]) == 0
+
+
+def test_diagnose_a_trained_checkpoint(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data = (rng.random((200, 784)) > 0.7).astype(np.float32)
+    np.savez(tmp_path / "tiny.npz", train=data[:160], test=data[160:])
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "binarized-mnist", "--data", str(tmp_path / "tiny.npz"),
+                 "--z-dim", "3", "--hidden", "32", "--steps", "20", "--batch-size", "32",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert main(["diagnose", str(out / "checkpoint.pt"), "--num-samples", "50", "--is-points", "10",
+                 "--gap-points", "4"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["num_points"] == 40 and rep["latent_dim"] == 3
+    assert rep["log_likelihood"]["num_points"] == 10 and rep["log_likelihood"]["mean"] < 0
+    assert len(rep["kl_per_dimension"]) == 3 and "mmd_p_value" in rep["aggregate_posterior"]
+    assert "inference_gaps" in rep
+    assert (out / "report.png").stat().st_size > 10_000
+    assert "log p(x) =" in capsys.readouterr().out

@@ -117,3 +117,26 @@ def test_decoder_variance_warning_fires_only_without_a_floor():
         assert any(issubclass(w.category, DecoderVarianceWarning) for w in caught) is should_warn
         if floor:
             assert health["at_floor"] and health["sigma_min"] >= math.sqrt(floor) - 1e-6
+
+
+def test_report_on_the_linear_oracle_and_its_figures(tmp_path):
+    from pyrovae.diagnostics import report
+    from pyrovae.plotting import plot_posteriors, plot_report
+    from pyrovae.posterior import grid
+
+    vae = linear_oracle(d=6, k=2)
+    x = linear_data(vae, n=300)
+    rep = report(vae.model, vae.guide, x, num_samples=1000, is_points=50, num_permutations=50,
+                 labels=torch.arange(300) % 3)
+    s = rep.summary
+    exact = vae.log_marginal(x[:50]).mean().item()
+    assert abs(s["log_likelihood"]["mean"] - exact) < 3 * s["log_likelihood"]["stderr"] + 1e-3
+    assert s["elbo"] == pytest.approx(vae.elbo(x[:50]).mean().item(), abs=0.05)
+    assert s["active_units"] == 2 and s["collapse"]["num_collapsed"] == 0
+    import json
+    json.dumps(s)  # serializable
+    plot_report(rep, tmp_path / "r.png")
+    g = grid(vae.model, x[:3], bounds=(-6.0, 6.0), resolution=101)
+    plot_posteriors(rep.arrays["loc"], rep.arrays["scale"], [0, 1, 2], grid_result=g,
+                    samples=rep.arrays["samples"], path=tmp_path / "p.png")
+    assert (tmp_path / "r.png").stat().st_size > 10_000 and (tmp_path / "p.png").stat().st_size > 10_000

@@ -12,9 +12,11 @@ from .information import mutual_information
 from .kl import kl_to_posterior
 from .likelihood import inference_gaps, log_likelihood, variational_gap
 from .mmd_test import aggregate_posterior_test, mmd_permutation_test
+from .report import Report, report
 
 __all__ = [
     "DecoderVarianceWarning",
+    "Report",
     "active_units",
     "aggregate_posterior_moments",
     "aggregate_posterior_test",
@@ -26,5 +28,6 @@ __all__ = [
     "log_likelihood",
     "mmd_permutation_test",
     "mutual_information",
+    "report",
     "variational_gap",
 ]

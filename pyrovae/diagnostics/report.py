@@ -1,0 +1,88 @@
+"""All diagnostics of a fitted model in one JSON-serializable record (figures: plotting.plot_report)."""
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from ..guides import guide_gaussian_params
+from ..models.vae import VAE
+from ..posterior import importance
+from .aggregate import aggregate_posterior_moments
+from .collapse import active_units, collapsed_dimensions, kl_per_dimension
+from .decoder_variance import decoder_variance_health
+from .information import mutual_information
+from .likelihood import inference_gaps
+from .mmd_test import aggregate_posterior_test
+
+
+@dataclass
+class Report:
+    """``summary``: numbers (JSON-serializable); ``arrays``: tensors the figures are drawn from."""
+
+    summary: dict
+    arrays: dict = field(default_factory=dict)
+
+
+def _floats(t):
+    return [float(v) for v in t.detach().cpu().flatten()]
+
+
+def report(model, guide, data, num_samples=500, is_points=200, gap_points=0, labels=None,
+           site="z", epsilon=0.01, delta=0.01, num_permutations=200, seed=0) -> Report:
+    """Run every diagnostic on ``data`` (N, ...).
+
+    :param num_samples: importance samples per point for log p(x) (K).
+    :param is_points: how many data points (the first ones) get importance sampling.
+    :param gap_points: if > 0, amortization / approximation gaps on that many points (fits a
+        per-point guide; slower).
+    :param labels: optional labels (N,) kept for the latent scatter plot.
+    :param epsilon, delta: the (ε, δ)-collapse thresholds of Lucas et al. (2019).
+    """
+    torch.manual_seed(seed)
+    loc, scale = guide_gaussian_params(guide, data, site)  # (N, D) each
+    kl = kl_per_dimension(loc, scale)  # (N, D)
+    moments = aggregate_posterior_moments(loc, scale)
+    units = active_units(loc)
+    collapse = collapsed_dimensions(kl, epsilon, delta)
+    n_test = min(loc.shape[0], 1000)
+    mmd = aggregate_posterior_test(loc[:n_test], scale[:n_test], num_permutations)
+    subset = data[:is_points]
+    res = importance(model, guide, subset, num_samples=num_samples, seed=seed)
+    b = subset.shape[0]
+    summary = {
+        "num_points": int(data.shape[0]), "latent_dim": int(loc.shape[1]),
+        "log_likelihood": {"mean": res.log_marginal.mean().item(),
+                           "stderr": (res.stderr.pow(2).sum().sqrt() / b).item(),
+                           "num_samples": num_samples, "num_points": b,
+                           "khat_max": res.khat.max().item(), "khat_above_0.7": int((res.khat > 0.7).sum()),
+                           "ess_mean": res.ess.mean().item()},
+        "elbo": res.elbo.mean().item(),
+        "variational_gap": (res.log_marginal - res.elbo).mean().item(),
+        "kl_per_dimension": _floats(kl.mean(0)), "kl_total": kl.sum(1).mean().item(),
+        "active_units": units["num_active"], "activity": _floats(units["activity"]),
+        "collapse": {"epsilon": epsilon, "delta": delta, "num_collapsed": collapse["num_collapsed"],
+                     "collapsed_fraction": collapse["collapsed_fraction"],
+                     "collapsed": [bool(c) for c in collapse["collapsed"]]},
+        "aggregate_posterior": {"log_det_cov": moments["log_det"].item(),
+                                "log_det_cov_per_dim": moments["log_det"].item() / loc.shape[1],
+                                "variance": _floats(moments["variance"]), "mean": _floats(moments["mean"]),
+                                "mmd2_vs_prior": mmd["mmd2"], "mmd_p_value": mmd["p_value"]},
+        "mutual_information": mutual_information(loc[:n_test], scale[:n_test], 16).item(),
+        "mutual_information_max": math.log(n_test),
+    }
+    arrays = {"loc": loc, "scale": scale, "kl_per_dimension": kl.mean(0),
+              "variational_gap": res.log_marginal - res.elbo, "samples": res.samples}
+    if labels is not None:
+        arrays["labels"] = labels
+    owner = getattr(model, "__self__", None)
+    if isinstance(owner, VAE):
+        health = decoder_variance_health(owner, data[:n_test])
+        if health is not None:
+            summary["decoder_variance"] = health
+    if gap_points:
+        gaps = inference_gaps(model, guide, data[:gap_points], num_samples=num_samples, seed=seed)
+        summary["inference_gaps"] = {"amortization": gaps["mean_amortization_gap"],
+                                     "approximation": gaps["mean_approximation_gap"],
+                                     "num_points": int(gap_points)}
+    return Report(summary=summary, arrays=arrays)
