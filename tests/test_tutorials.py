@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_DATA
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
@@ -14,6 +16,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "tutorials").glob("*.i
 def test_notebook_runs_in_smoke_mode(path, monkeypatch, tmp_path):
     monkeypatch.setenv("CI", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    if (SHARED_DATA / "binarized_mnist.npz").exists():
+        monkeypatch.setenv("PYROVAE_DATA", str(SHARED_DATA))
     nb = nbformat.read(path, as_version=4)
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
         f"{path.name} has outputs committed; strip them"
