@@ -7,8 +7,10 @@ Layers (imports flow one way, top to bottom; nothing imports ``cli`` or ``experi
     nets         plain torch.nn modules (MLP, 28x28 conv); never call pyro.sample / pyro.param
     models       generative models p(x, z) as Pyro callables / PyroModules; likelihoods;
                  the linear-Gaussian oracle (pPCA)
+    guides       variational families beyond the amortized encoder (per-point Gaussian)
     infer        objectives, each a thin ``pyro.infer.ELBO`` subclass in its own file; training loop
-    diagnostics  numbers about a fitted model (aggregate posterior, mutual information)
+    posterior    reference posteriors with the decoder fixed: importance sampling, NUTS, grid
+    diagnostics  numbers about a fitted model (likelihood, gaps, collapse, aggregate posterior, ...)
     plotting     matplotlib figures from tensors / records; never trains
     data         the two-point dataset, binarized MNIST / MNIST loaders
     experiments  one module per reproduced claim (``pyrovae demo``, ``pyrovae reproduce``)

@@ -245,7 +245,6 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
                 json.dump(result.history, f)
 
     bar = tqdm(range(start, total), disable=not progress, desc=type(objective).__name__, leave=False)
-    step = start
     for step in bar:
         idx = _batch_indices(step, n, batch_size, seed, device)
         xb = data.index_select(0, idx)

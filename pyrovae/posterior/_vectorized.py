@@ -6,7 +6,7 @@ import pyro.poutine as poutine
 import torch
 from pyro.infer import Trace_ELBO
 
-from ..infer._traces import data_frame, latent_pairs, per_point
+from ..infer._traces import data_frame, latent_pairs, per_point, sites_in_plate
 from ..infer.iwae import IWAE
 from ..models.contract import DATA_PLATE
 
@@ -27,8 +27,7 @@ def guess_max_plate_nesting(model, guide, x) -> int:
 def latent_names(model_trace, guide_trace, names=None, plate_name=DATA_PLATE):
     pairs = latent_pairs(model_trace, guide_trace)
     if names is None:
-        names = [n for n, (_, g) in pairs.items()
-                 if any(f.name == plate_name for f in g["cond_indep_stack"])]
+        names = sites_in_plate(pairs, plate_name)
     if not names:
         raise ValueError("no latent site inside the data plate; see pyrovae.models.contract")
     return list(names), pairs
