@@ -8,8 +8,6 @@ model execution per sample). Both at the same K; the estimates are compared too.
     python benchmarks/importance.py --data ../shared/data --out benchmarks/results/importance.json
 """
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -20,28 +18,20 @@ from pyro.infer import Importance
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from _trained_vae import trained_vae  # noqa: E402
+from _common import parser, setup, write_json  # noqa: E402
 
 from pyrovae.posterior import importance  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=os.environ.get("PYROVAE_DATA", "../shared/data"))
-    p.add_argument("--out", default="benchmarks/results/importance.json")
+    p = parser(__doc__, "benchmarks/results/importance.json")
     p.add_argument("--points", type=int, default=100, help="test points for the vectorized run")
     p.add_argument("--baseline-points", type=int, default=5, help="points for the per-point loop")
     p.add_argument("--k", type=int, default=1000, help="samples per point in the comparison")
     p.add_argument("--k-large", type=int, default=5000, help="K of the extra vectorized run")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    pyro.enable_validation(False)
-    vae, test = trained_vae(args.data)
-    device = torch.device(args.device)
-    vae.to(device)
-    x = test[: args.points].to(device)
+    vae, test, device = setup(args, z_dim=10)
+    x = test[: args.points]
 
     def timed(fn):
         if device.type == "cuda":
@@ -85,10 +75,7 @@ def main(argv=None):
         # both estimates are noisy with about the same standard error: compare in sqrt(2) se units
         "max_difference_in_combined_se": (diff / (2 ** 0.5 * ours.stderr[: args.baseline_points].cpu())).max().item(),
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(json.dumps(result, indent=2))
+    write_json(args.out, result)
 
 
 if __name__ == "__main__":

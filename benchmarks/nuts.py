@@ -10,8 +10,6 @@ no NUTS chain crosses: such points show up in both runs).
     python benchmarks/nuts.py --data ../shared/data --out benchmarks/results/nuts.json
 """
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -22,31 +20,23 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from _trained_vae import trained_vae  # noqa: E402
+from _common import parser, setup, write_json  # noqa: E402
 
 from pyrovae.posterior import nuts, nuts_summary  # noqa: E402
 from pyrovae.posterior._arviz import arviz  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=os.environ.get("PYROVAE_DATA", "../shared/data"))
-    p.add_argument("--out", default="benchmarks/results/nuts.json")
+    p = parser(__doc__, "benchmarks/results/nuts.json")
     p.add_argument("--points", type=int, default=100)
     p.add_argument("--separate-points", type=int, default=None,
                    help="points run one by one (default: all); the rate is extrapolated if fewer")
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--chains", type=int, default=2)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    pyro.enable_validation(False)
-    vae, test = trained_vae(args.data, z_dim=2)
-    device = torch.device(args.device)
-    vae.to(device)
-    x = test[: args.points].to(device)
+    vae, test, device = setup(args, z_dim=2)
+    x = test[: args.points]
     kw = dict(num_samples=args.samples, warmup_steps=args.warmup, num_chains=args.chains, guide=vae.guide)
 
     t0 = time.perf_counter()
@@ -75,10 +65,7 @@ def main(argv=None):
                      "points_rhat_above_1.05": len(sep_bad), "points_with_bad_rhat": sep_bad},
         "vectorized_points_with_bad_rhat": [int(b) for b in np.nonzero(rhat_points > 1.05)[0]],
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(json.dumps(result, indent=2))
+    write_json(args.out, result)
 
 
 if __name__ == "__main__":
