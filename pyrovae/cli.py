@@ -105,6 +105,21 @@ def _add_diagnose(sub):
     p.add_argument("--out", default=None, help="default: the checkpoint's folder")
 
 
+def _add_reproduce(sub):
+    p = sub.add_parser("reproduce", help="reproduce a claim of a source paper", epilog=EPILOG,
+                       description="Run one experiment; it writes results.json and PNG figures to "
+                       "--out. `pyrovae reproduce --list` lists the experiments.")
+    p.add_argument("name", nargs="?", help="experiment name")
+    p.add_argument("--list", action="store_true", help="list the experiments")
+    p.add_argument("--profile", choices=("quick", "full"), default="quick",
+                   help="quick: minutes on 2 CPU cores (CI); full: paper scale")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=None, help="folder or file of binarized MNIST where needed")
+    p.add_argument("--out", default=None, help="default: runs/NAME")
+    p.add_argument("--no-progress", action="store_true")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="pyrovae", epilog=EPILOG, description=(
         "See and fix what goes wrong in VAEs: train with ELBO / beta-VAE / IWAE / InfoVAE."))
@@ -112,6 +127,7 @@ def build_parser():
     _add_demo(sub)
     _add_train(sub)
     _add_diagnose(sub)
+    _add_reproduce(sub)
     return parser
 
 
@@ -206,10 +222,29 @@ def cmd_diagnose(args):
     return 0
 
 
+def cmd_reproduce(args):
+    from . import experiments
+
+    if args.list or not args.name:
+        for name, module in experiments.REGISTRY.items():
+            doc = (experiments.describe(name) or "").strip().splitlines()
+            print(f"{name:<24}{doc[0] if doc else ''}")
+        return 0
+    run = experiments.get(args.name)
+    out = args.out or os.path.join("runs", args.name)
+    results = run(out=out, profile=args.profile, device=_device(args.device), seed=args.seed,
+                  data=args.data, progress=not args.no_progress)
+    print(json.dumps({k: v for k, v in results.items() if not isinstance(v, (list, dict))}, indent=2))
+    print(f"wrote {out}/results.json and figures")
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        code = {"demo": cmd_demo, "train": cmd_train, "diagnose": cmd_diagnose}[args.command](args)
+        commands = {"demo": cmd_demo, "train": cmd_train, "diagnose": cmd_diagnose,
+                    "reproduce": cmd_reproduce}
+        code = commands[args.command](args)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

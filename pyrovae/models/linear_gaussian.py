@@ -41,14 +41,15 @@ class PPCAFit:
     log_likelihood: torch.Tensor  # () mean log p(x) per data point at the optimum
 
 
-def ppca_mle(x: torch.Tensor, k: int) -> PPCAFit:
+def ppca_mle(x: torch.Tensor, k: int, sigma2=None) -> PPCAFit:
     r"""Closed-form pPCA maximum likelihood for data ``x`` (n, d) and ``k`` latent dimensions.
 
     With the sample covariance :math:`S = \frac1n\sum_i (x_i - \bar x)(x_i - \bar x)^\top`, its
     eigenvalues :math:`\lambda_1 \ge \dots \ge \lambda_d` and eigenvectors :math:`U`:
     :math:`\mu = \bar x`, :math:`\sigma^2 = \frac{1}{d-k}\sum_{j>k}\lambda_j` and
     :math:`W = U_k(\Lambda_k - \sigma^2 I)^{1/2}` (taking the rotation R = I). Eigenvalues below
-    :math:`\sigma^2` get a zero column (a collapsed latent dimension).
+    :math:`\sigma^2` get a zero column (a collapsed latent dimension). With ``sigma2`` given,
+    σ² is held at that value and W is the maximum-likelihood W for it (Lucas et al. 2019, Sec. 4).
     """
     n, d = x.shape
     if not 0 < k < d:
@@ -58,7 +59,7 @@ def ppca_mle(x: torch.Tensor, k: int) -> PPCAFit:
     cov = xc.T @ xc / n  # (d, d)
     evals, evecs = torch.linalg.eigh(cov)
     evals, evecs = evals.flip(0), evecs.flip(1)  # descending
-    sigma2 = evals[k:].mean()
+    sigma2 = evals[k:].mean() if sigma2 is None else torch.as_tensor(sigma2, dtype=x.dtype, device=x.device)
     W = evecs[:, :k] * (evals[:k] - sigma2).clamp_min(0).sqrt()  # (d, k)
     C = W @ W.T + sigma2 * torch.eye(d, dtype=x.dtype, device=x.device)
     ll = dist.MultivariateNormal(mu, covariance_matrix=C).log_prob(x).mean()
