@@ -8,6 +8,7 @@ REGISTRY = {
     "linear-vae-ppca": "linear_vae_ppca",
     "sigma-collapse": "sigma_collapse",
     "unbounded-likelihood": "unbounded_likelihood",
+    "dai-local-minimum": "dai_local_minimum",
 }
 
 
