@@ -7,6 +7,7 @@ Nothing here downloads. Loaders take a path, or read the folder named by the env
 from .mnist import load_binarized_mnist, load_mnist_idx
 from .paths import DATA_ENV, resolve_data_file
 from .registry import DATASETS, load_dataset
+from .synthetic import SyntheticDataset, synthetic
 from .two_point import two_point
 
-__all__ = ["DATASETS", "DATA_ENV", "load_binarized_mnist", "load_dataset", "load_mnist_idx", "resolve_data_file", "two_point"]
+__all__ = ["DATASETS", "SyntheticDataset", "synthetic", "DATA_ENV", "load_binarized_mnist", "load_dataset", "load_mnist_idx", "resolve_data_file", "two_point"]

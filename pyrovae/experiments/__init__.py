@@ -9,6 +9,7 @@ REGISTRY = {
     "sigma-collapse": "sigma_collapse",
     "unbounded-likelihood": "unbounded_likelihood",
     "dai-local-minimum": "dai_local_minimum",
+    "libi-synthetic": "libi_synthetic",
 }
 
 

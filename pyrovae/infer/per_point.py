@@ -11,15 +11,18 @@ from .beta_vae import ELBO
 
 
 def fit_per_point_guide(model, x, init_guide=None, steps=500, lr=0.05, num_particles=8, site="z",
-                        seed=0) -> PerPointGaussian:
+                        seed=0, init_loc=None, init_scale=None) -> PerPointGaussian:
     """Fit a :class:`PerPointGaussian` to the posterior of every point of ``x`` by maximizing the
     ELBO over the guide's parameters only (Adam, learning rate decayed linearly to 5%); the
     model's parameters are not touched.
 
-    :param init_guide: start from this guide's Gaussian (e.g. the amortized encoder).
+    :param init_guide: start from this guide's Gaussian (e.g. the amortized encoder);
+        or give ``init_loc`` / ``init_scale`` (B, D) directly (e.g. exact posterior moments).
     """
     pyro.set_rng_seed(seed)
-    if init_guide is not None:
+    if init_loc is not None:
+        q = PerPointGaussian(x.shape[0], init_loc.shape[-1], init_loc, init_scale, site).to(x.device)
+    elif init_guide is not None:
         loc, scale = guide_gaussian_params(init_guide, x, site)
         q = PerPointGaussian(x.shape[0], loc.shape[-1], loc, scale, site).to(x.device)
     else:

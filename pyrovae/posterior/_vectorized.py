@@ -8,12 +8,8 @@ from pyro.infer import Trace_ELBO
 
 from ..infer._traces import data_frame, latent_pairs, per_point, sites_in_plate
 from ..infer.iwae import IWAE
+from ..infer.proposal import prior_proposal  # noqa: F401  (re-exported for the estimators)
 from ..models.contract import DATA_PLATE
-
-
-def prior_proposal(model):
-    """The model with its observed sites hidden: a 'guide' that samples latents from the prior."""
-    return poutine.block(model, hide_fn=lambda msg: msg["type"] == "sample" and msg["is_observed"])
 
 
 def guess_max_plate_nesting(model, guide, x) -> int:

@@ -1,0 +1,52 @@
+r"""LiBI stage 1 — "likelihood before inference" (Yacoby, Pan, Doshi-Velez, "Characterizing and
+avoiding problematic global optima of variational autoencoders", AABI 2019 / arXiv 2003.07756).
+
+The ELBO :math:`\log p_\theta(x) - \mathrm{KL}(q(z|x) \,\|\, p_\theta(z|x))` can prefer a decoder that
+explains the data *worse* if its posteriors are easier for q to fit. LiBI first fits θ by
+maximizing an estimate of the marginal likelihood itself, with no variational family:
+
+.. math::
+    \log\hat p_\theta(x) = \log\frac1K\sum_{k=1}^K \frac{p_\theta(x, z_k)}{r(z_k)},
+    \qquad z_k \sim r(z),
+
+with the prior as proposal r by default (adequate for dim z ≤ 3), or a fixed, non-trainable
+proposal. Per data point, in nats; the loss is :math:`-\frac{N}{B}\sum_b \log\hat p_\theta(x_b)`.
+The estimator is a stochastic lower bound, :math:`E[\log\hat p] \le \log p(x)`, that tightens as K
+grows (it is the IWAE bound with proposal r). Gradients reach θ only: the proposal's draws and
+densities are computed without gradient. Stage 2 (inference with θ fixed) is
+:func:`pyrovae.infer.libi_fit` or any reference posterior of :mod:`pyrovae.posterior`.
+"""
+
+import torch
+
+from ..models.contract import DATA_PLATE
+from ..ops import logmeanexp
+from .iwae import IWAE
+from .proposal import frozen_proposal, prior_proposal
+
+
+class LiBI(IWAE):
+    """−log p̂_θ(x) with ``num_samples`` draws of a fixed proposal; the ``guide`` argument of
+    ``loss`` / ``loss_and_grads`` is ignored (it does not enter stage 1).
+
+    :param proposal: ``None`` (the model's prior) or a guide-like callable ``proposal(x, num_data)``
+        sampling the latent sites; its parameters get no gradient.
+    """
+
+    def __init__(self, num_samples=500, proposal=None, plate_name=DATA_PLATE, max_plate_nesting=float("inf")):
+        super().__init__(num_particles=num_samples, vectorize_particles=True, plate_name=plate_name,
+                         max_plate_nesting=max_plate_nesting)
+        self.proposal = proposal
+
+    def _evaluate(self, model, guide, args, kwargs):
+        proposal = prior_proposal(model) if self.proposal is None else frozen_proposal(self.proposal)
+        log_w, scale = None, 1.0
+        for model_trace, guide_trace in self._get_traces(model, proposal, args, kwargs):
+            log_w, scale = self.log_weights(model_trace, guide_trace)  # (K, B)
+        log_w = log_w.expand(self.num_particles, -1)
+        log_p = (logmeanexp(log_w, 0) * scale).sum()
+        num_data = log_w.shape[1] * (scale.item() if torch.is_tensor(scale) else scale)
+        self.last_terms = {"log_marginal": log_p.detach(), "loss": -log_p.detach(), "num_data": float(num_data)}
+        return -log_p, -log_p
+
+    extensive_terms = frozenset({"loss", "log_marginal"})
