@@ -90,3 +90,25 @@ def test_libi_fit_trains_the_decoder_then_only_the_encoder():
     assert all(n.startswith("encoder") for n in runs["inference"].param_names)
     assert any(not torch.equal(a, b) for a, b in zip(enc0, vae.encoder.parameters()))
     assert runs["likelihood"].history[-1]["log_marginal"] > runs["likelihood"].history[0]["log_marginal"]
+
+
+@pytest.mark.slow
+def test_libi_synthetic_quick(tmp_path):
+    """The experiment at its quick profile (measured: see README): on absolute-value and banana the
+    ELBO's decoder admits a higher ELBO than the truth but has a lower log p(x); LiBI's log p(x) is
+    never much below the ELBO decoder's; the two absolute-value decoders have the same log p(x)
+    and different posteriors."""
+    from pyrovae.experiments import get
+
+    r = get("libi-synthetic")(str(tmp_path), "quick")
+    for name in ("absolute-value", "banana"):
+        checks = r["datasets"][name]["checks"]
+        assert checks["elbo_decoder_has_higher_best_elbo_than_truth"]
+        assert checks["elbo_decoder_has_lower_log_px_than_truth"]
+    assert abs(r["datasets"]["absolute-value"]["checks"]["libi_log_px_minus_truth"]) < 0.05
+    for rows in r["datasets"].values():
+        assert rows["libi"]["log_px"] >= rows["elbo"]["log_px"] - 0.05
+    u = r["datasets"]["absolute-value"]["unidentifiability"]
+    assert u["max_abs_difference"] < 2e-3
+    assert u["posterior_sd_abs"] > 2 * u["posterior_sd_monotone"]
+    assert (tmp_path / "libi_decoders.png").exists() and (tmp_path / "posteriors_libi.png").exists()
