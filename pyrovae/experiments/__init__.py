@@ -10,6 +10,8 @@ REGISTRY = {
     "unbounded-likelihood": "unbounded_likelihood",
     "dai-local-minimum": "dai_local_minimum",
     "libi-synthetic": "libi_synthetic",
+    "infovae-two-point": "infovae_two_point",
+    "infovae-mnist-variance": "infovae_mnist_variance",
 }
 
 
