@@ -12,6 +12,7 @@ REGISTRY = {
     "libi-synthetic": "libi_synthetic",
     "infovae-two-point": "infovae_two_point",
     "infovae-mnist-variance": "infovae_mnist_variance",
+    "infovae-posteriors": "infovae_posteriors",
 }
 
 
