@@ -19,7 +19,6 @@ aggregate posterior that matches p(z); on ``absolute-value`` two decoders (|z| a
 have the same log p(x) but different posteriors (unidentifiability).
 """
 
-import math
 import os
 
 import matplotlib
