@@ -5,6 +5,8 @@ import os
 
 import torch
 
+from ..infer import ELBO, train
+
 PROFILES = ("quick", "full")
 
 
@@ -37,3 +39,16 @@ def write_results(out, results: dict) -> dict:
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return results
+
+
+def train_phases(model, guide, x, phases, batch_size, seed=0, device="cpu", progress=False):
+    """ELBO training in (steps, learning rate) phases, a fresh Adam each; the param store is
+    cleared only before the first phase (later phases continue this model's parameters).
+    Returns the concatenated history with steps counted across phases."""
+    history = []
+    for phase, (steps, lr) in enumerate(phases):
+        result = train(model, guide, x, ELBO(), steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                       device=device, progress=progress, clear_param_store=phase == 0)
+        offset = len(history)
+        history += [{**r, "step": r["step"] + offset} for r in result.history]
+    return history

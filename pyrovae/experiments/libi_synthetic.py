@@ -19,6 +19,7 @@ aggregate posterior that matches p(z); on ``absolute-value`` two decoders (|z| a
 have the same log p(x) but different posteriors (unidentifiability).
 """
 
+import dataclasses
 import os
 
 import matplotlib
@@ -103,12 +104,7 @@ def unidentifiability(ds, x):
     out = {"log_px_abs": lp_abs.mean().item(), "log_px_monotone": lp_mono.mean().item(),
            "max_abs_difference": (lp_abs - lp_mono).abs().max().item()}
     for name, f in (("abs", ds.f), ("monotone", monotone_absolute_value)):
-        def model(xx, num_data=None, f=f):
-            from ..data.synthetic import SyntheticDataset
-
-            SyntheticDataset(ds.name, 1, 1, f, ds.noise).model(xx, num_data)
-
-        g = grid(model, x, bounds=BOUNDS, resolution=801)
+        g = grid(dataclasses.replace(ds, f=f).model, x, bounds=BOUNDS, resolution=801)
         # |z|: posteriors symmetric about 0 (E[z|x] = 0, two modes); monotone: one mode
         out[f"mean_abs_posterior_mean_{name}"] = g.mean[:, 0].abs().mean().item()
         out[f"posterior_sd_{name}"] = g.covariance[:, 0, 0].sqrt().mean().item()

@@ -20,9 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from ..infer import ELBO, train  # noqa: E402
 from ..models import LinearGaussianVAE, ppca_mle  # noqa: E402
-from .common import check_profile, prepare_out, write_results  # noqa: E402
+from .common import check_profile, prepare_out, train_phases, write_results  # noqa: E402
 
 # (steps, learning rate) phases of Adam; full-batch gradients keep the weak rotation-fixing
 # force of the diagonal guide from drowning in minibatch noise
@@ -58,13 +57,7 @@ def run(out="runs/linear-vae-ppca", profile="quick", device="cpu", seed=0, data=
     vae = LinearGaussianVAE(20, 5, seed=seed)
     with torch.no_grad():
         vae.mu.copy_(x.mean(0))
-    history = []
-    for phase, (steps, lr) in enumerate(cfg["phases"]):
-        # later phases keep the param store: it holds this model's parameters
-        result = train(vae.model, vae.guide, x, ELBO(), steps=steps, batch_size=cfg["batch_size"], lr=lr,
-                       device=device, seed=seed, progress=progress, clear_param_store=phase == 0)
-        offset = len(history)
-        history += [{**r, "step": r["step"] + offset} for r in result.history]
+    history = train_phases(vae.model, vae.guide, x, cfg["phases"], cfg["batch_size"], seed, device, progress)
     vae = vae.cpu()
     with torch.no_grad():
         elbo = vae.elbo(x).mean().item()

@@ -23,7 +23,7 @@ from ..diagnostics import collapsed_dimensions, kl_per_dimension  # noqa: E402
 from ..infer import ELBO, train  # noqa: E402
 from ..models import VAE, Gaussian, LearnedGaussian, LinearGaussianVAE  # noqa: E402
 from ..nets import MLP  # noqa: E402
-from .common import check_profile, prepare_out, write_results  # noqa: E402
+from .common import check_profile, prepare_out, train_phases, write_results  # noqa: E402
 from .linear_vae_ppca import ppca_data  # noqa: E402
 
 SETTINGS = {
@@ -43,9 +43,7 @@ def linear_collapse(x, sigma2, steps, seed=0, device="cpu", epsilon=0.01, delta=
     vae = LinearGaussianVAE(x.shape[1], 5, sigma2=sigma2, seed=seed)
     with torch.no_grad():
         vae.mu.copy_(x.mean(0))
-    for phase, (n_steps, lr) in enumerate(((steps, 0.05), (steps // 3, 0.005))):
-        train(vae.model, vae.guide, x, ELBO(), steps=n_steps, batch_size=x.shape[0], lr=lr, seed=seed,
-              device=device, progress=False, clear_param_store=phase == 0)
+    train_phases(vae.model, vae.guide, x, ((steps, 0.05), (steps // 3, 0.005)), x.shape[0], seed, device)
     vae = vae.cpu()
     with torch.no_grad():
         m, d = vae.guide_params(x)

@@ -48,19 +48,24 @@ class IWAE(VAEObjective):
                                       self.plate_name)
         return log_w, scale
 
-    def _evaluate(self, model, guide, args, kwargs):
+    def all_log_weights(self, model, proposal, args, kwargs):
+        """(K, B) log-weights of every particle, the data-plate scale N/B, and N."""
         weights, scale = [], 1.0
-        for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
+        for model_trace, guide_trace in self._get_traces(model, proposal, args, kwargs):
             log_w, scale = self.log_weights(model_trace, guide_trace)
             weights.append(log_w)
         log_w = torch.cat(weights, 0)  # (K, B)
         if log_w.shape[0] != self.num_particles:  # a site had no particle dimension
             log_w = log_w.expand(self.num_particles, -1)
+        num_data = log_w.shape[1] * (scale.item() if torch.is_tensor(scale) else scale)
+        return log_w, scale, float(num_data)
+
+    def _evaluate(self, model, guide, args, kwargs):
+        log_w, scale, num_data = self.all_log_weights(model, guide, args, kwargs)
         bound = (logmeanexp(log_w, 0) * scale).sum()
         elbo = (log_w.mean(0) * scale).sum()
-        num_data = log_w.shape[1] * (scale.item() if torch.is_tensor(scale) else scale)
         self.last_terms = {"iwae_bound": bound.detach(), "elbo": elbo.detach(),
-                           "loss": -bound.detach(), "num_data": float(num_data)}
+                           "loss": -bound.detach(), "num_data": num_data}
         return -bound, -bound
 
     def _particle(self, model_trace, guide_trace):  # pragma: no cover - _evaluate is overridden

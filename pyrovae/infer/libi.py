@@ -17,8 +17,6 @@ densities are computed without gradient. Stage 2 (inference with θ fixed) is
 :func:`pyrovae.infer.libi_fit` or any reference posterior of :mod:`pyrovae.posterior`.
 """
 
-import torch
-
 from ..models.contract import DATA_PLATE
 from ..ops import logmeanexp
 from .iwae import IWAE
@@ -40,13 +38,9 @@ class LiBI(IWAE):
 
     def _evaluate(self, model, guide, args, kwargs):
         proposal = prior_proposal(model) if self.proposal is None else frozen_proposal(self.proposal)
-        log_w, scale = None, 1.0
-        for model_trace, guide_trace in self._get_traces(model, proposal, args, kwargs):
-            log_w, scale = self.log_weights(model_trace, guide_trace)  # (K, B)
-        log_w = log_w.expand(self.num_particles, -1)
+        log_w, scale, num_data = self.all_log_weights(model, proposal, args, kwargs)  # (K, B)
         log_p = (logmeanexp(log_w, 0) * scale).sum()
-        num_data = log_w.shape[1] * (scale.item() if torch.is_tensor(scale) else scale)
-        self.last_terms = {"log_marginal": log_p.detach(), "loss": -log_p.detach(), "num_data": float(num_data)}
+        self.last_terms = {"log_marginal": log_p.detach(), "loss": -log_p.detach(), "num_data": num_data}
         return -log_p, -log_p
 
     extensive_terms = frozenset({"loss", "log_marginal"})
