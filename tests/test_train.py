@@ -166,3 +166,21 @@ def test_load_vae_ignores_objective_parameters_and_checks_shapes(tmp_path):
     from pyrovae.models.factory import load_params_into
     with pytest.raises(ValueError, match="shape"):
         load_params_into(build_vae({**cfg, "hidden": [9]}), state["params"])
+
+
+def test_evaluate_callback_joins_the_history_every_n_steps_without_gradients():
+    vae, x = small_vae(), binary_data(n=64)
+    calls = []
+
+    def evaluate(step):
+        calls.append((step, torch.is_grad_enabled()))
+        with torch.no_grad():
+            loc, _ = vae.encode(x)
+        return {"mean_abs_loc": loc.abs().mean().item()}
+
+    result = train(vae.model, vae.guide, x, ELBO(), steps=25, batch_size=16, progress=False,
+                   evaluate=evaluate, evaluate_every=10)
+    assert calls == [(10, False), (20, False), (25, False)]
+    assert [r["step"] for r in result.history if "mean_abs_loc" in r] == [10, 20, 25]
+    with pytest.raises(ValueError, match="evaluate"):
+        train(vae.model, vae.guide, x, ELBO(), steps=2, progress=False, evaluate=evaluate, evaluate_every=0)

@@ -13,6 +13,8 @@ REGISTRY = {
     "infovae-two-point": "infovae_two_point",
     "infovae-mnist-variance": "infovae_mnist_variance",
     "infovae-posteriors": "infovae_posteriors",
+    "infovae-comparison": "infovae_comparison",
+    "infovae-likelihood": "infovae_likelihood",
 }
 
 

@@ -189,7 +189,8 @@ def _grad_norm(params):
 
 def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_size=128, lr=1e-3,
           optim_args=None, device=None, seed=0, checkpoint=None, checkpoint_every=None, resume=False,
-          history_path=None, progress=True, clear_param_store=True, config=None) -> TrainResult:
+          history_path=None, progress=True, clear_param_store=True, config=None, evaluate=None,
+          evaluate_every=100) -> TrainResult:
     """Train ``model`` / ``guide`` (the :mod:`pyrovae.models.contract`) on ``data`` (N, ...).
 
     :param objective: a pyrovae objective (default :class:`~pyrovae.infer.ELBO`) or any
@@ -204,6 +205,9 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
     :param history_path: where to write the history as JSON (also written next to a checkpoint).
     :param clear_param_store: clear Pyro's global param store first (a stale store silently
         trains old weights; on resume the checkpoint then provides every value).
+    :param evaluate: optional ``evaluate(step) -> dict`` called (under ``torch.no_grad``) after
+        every ``evaluate_every`` steps and after the last; its numbers join that step's history row
+        (e.g. MMD(q(z), p(z)) on held-out data against iteration).
     :raises TrainingDiverged: a term or gradient is NaN / inf; parameters keep the last good state.
     :returns: :class:`TrainResult` with one history row per step, terms in nats per data point.
     """
@@ -215,6 +219,8 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
     if batch_size < 1:
         raise ValueError("batch_size must be ≥ 1")
     total = int(steps) if steps is not None else int(epochs) * max(n // batch_size, 1)
+    if evaluate is not None and not (callable(evaluate) and int(evaluate_every) >= 1):
+        raise ValueError("evaluate must be a callable evaluate(step) -> dict and evaluate_every ≥ 1")
     device = torch.device(device) if device is not None else data.device
     data = data.to(device)
     for fn in (model, guide):
@@ -260,6 +266,9 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
                 f"keep the state after step {step}{where}. Try a lower learning rate, a variance "
                 "floor (min_variance) for Gaussian decoders, or a smaller divergence weight.",
                 result) from None
+        if evaluate is not None and ((step + 1) % int(evaluate_every) == 0 or step + 1 == total):
+            with torch.no_grad():
+                row.update(evaluate(step + 1) or {})
         result.history.append(row)
         if progress and (step % 50 == 0 or step == total - 1):
             bar.set_postfix(loss=f"{row['loss']:.3f}")

@@ -3,6 +3,7 @@
 The model / guide contract is documented in :mod:`pyrovae.models.contract`.
 """
 
+from .autoregressive import AutoregressiveBernoulli, PixelCNNBernoulli
 from .contract import DATA_PLATE, data_plate
 from .factory import build_vae, load_vae
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
@@ -12,6 +13,7 @@ from .vae import VAE
 __all__ = [
     "DATA_PLATE",
     "VAE",
+    "AutoregressiveBernoulli",
     "Bernoulli",
     "DecoderGaussian",
     "Gaussian",
@@ -22,4 +24,5 @@ __all__ = [
     "data_plate",
     "load_vae",
     "ppca_mle",
+    "PixelCNNBernoulli",
 ]

@@ -8,5 +8,6 @@ Encoders map a batch of data ``(B, *data_shape)`` to ``(B, 2 * z_dim)`` raw outp
 from .conv import ConvDecoder28, ConvEncoder28
 from .heads import DiagonalGaussianHead
 from .mlp import MLP
+from .pixelcnn import MaskedConv2d, PixelCNN
 
-__all__ = ["MLP", "ConvDecoder28", "ConvEncoder28", "DiagonalGaussianHead"]
+__all__ = ["MLP", "ConvDecoder28", "ConvEncoder28", "DiagonalGaussianHead", "MaskedConv2d", "PixelCNN"]
