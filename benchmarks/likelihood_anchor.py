@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import parser, write_json  # noqa: E402
 
-from pyrovae.data import load_binarized_mnist  # noqa: E402
+from pyrovae.data import load_binarized_mnist, random_subset  # noqa: E402
 from pyrovae.experiments.infovae_likelihood import anchor_nll  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     pyro.enable_validation(False)
     x_train = load_binarized_mnist(args.data, "train")
-    x_test = load_binarized_mnist(args.data, "test")[: args.test_points]
+    x_test = random_subset(load_binarized_mnist(args.data, "test"), args.test_points)  # class-ordered split
     start = time.perf_counter()
     result = anchor_nll(x_train, x_test, args.steps, args.lr, args.k, device=args.device)
     result.update(seconds=time.perf_counter() - start, device=args.device, threads=args.threads)

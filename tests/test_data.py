@@ -67,3 +67,14 @@ def test_bad_split_and_file_dataset(tmp_path):
     assert load_dataset("file", tmp_path / "arr.npy").shape == (4, 3)
     with pytest.raises(ValueError, match="unknown dataset"):
         load_dataset("cifar")
+
+
+def test_random_subset_is_a_fixed_sample_without_replacement():
+    from pyrovae.data import random_subset
+
+    x = torch.arange(100.0).unsqueeze(-1)
+    a, b = random_subset(x, 30, seed=3), random_subset(x, 30, seed=3)
+    assert torch.equal(a, b) and a.shape == (30, 1)
+    assert len(set(a.squeeze(-1).tolist())) == 30
+    assert not torch.equal(a, x[:30])
+    assert sorted(random_subset(x, 500).squeeze(-1).tolist()) == x.squeeze(-1).tolist()

@@ -18,6 +18,11 @@ def load_binarized_mnist(path=None, split="train", dtype=torch.float32) -> torch
     :param path: ``binarized_mnist.npz`` (arrays ``train`` 50000x784, ``valid``, ``test``), the
         amat file ``binarized_mnist_{split}.amat``, or a folder with either. Default: ``$PYROVAE_DATA``.
     :param split: "train", "valid" or "test".
+
+    **The test split is ordered by digit class** (its first 980 images are the zeros of the MNIST
+    test set, then the ones, …; nearest-neighbour matching against the labelled idx files gives
+    labels equal to the sorted MNIST test labels for all 10000). ``x_test[:n]`` is therefore a
+    biased sample of a few digits; use :func:`random_subset` for evaluation subsets.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -70,3 +75,10 @@ def load_mnist_idx(path=None, split="test"):
         raise ValueError("MNIST images and labels differ in number")
     x = torch.as_tensor(images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
     return x, torch.as_tensor(labels.astype(np.int64))
+
+
+def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` rows of ``x`` chosen uniformly without replacement by a fixed seed (all rows, shuffled,
+    when ``n`` ≥ len(x)). Use it for evaluation subsets of class-ordered splits."""
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    return x[perm[: int(n)].to(x.device)]

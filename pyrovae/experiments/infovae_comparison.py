@@ -29,7 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from ..data import load_binarized_mnist, load_mnist_idx  # noqa: E402
+from ..data import load_binarized_mnist, load_mnist_idx, random_subset  # noqa: E402
 from ..diagnostics import aggregate_posterior_moments  # noqa: E402
 from ..infer import ELBO, BetaVAE, InfoVAE, train  # noqa: E402
 from ..models import VAE, Bernoulli, PixelCNNBernoulli  # noqa: E402
@@ -101,7 +101,7 @@ def run(out="runs/infovae-comparison", profile="quick", device="cpu", seed=0, da
     cfg = SETTINGS[check_profile(profile)]
     prepare_out(out)
     x_train = load_binarized_mnist(data, "train")[: cfg["n_train"]]
-    x_test = load_binarized_mnist(data, "test")[: cfg["n_test"]]
+    x_test = random_subset(load_binarized_mnist(data, "test"), cfg["n_test"], seed)  # the split is class-ordered
     tr_x, tr_y, ho_x, ho_y, frequencies = _labelled_data(data, seed, cfg)
     classifier, accuracy = train_digit_classifier(tr_x, tr_y, ho_x, ho_y, epochs=cfg["classifier_epochs"],
                                                   seed=seed)
@@ -192,7 +192,8 @@ def _plot(rows, z_dims, ce_minimum, path):
         steps, values = zip(*r["mmd_trajectory"])
         ax.plot(steps, values, label=label)
     ax.set_yscale("symlog", linthresh=1e-3)
-    ax.set_xlabel("step"); ax.set_title(f"held-out MMD² vs iteration, z={z_dims[-1]}", fontsize=9)
+    ax.set_xlabel("step")
+    ax.set_title(f"held-out MMD² vs iteration, z={z_dims[-1]}", fontsize=9)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
