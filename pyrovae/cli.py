@@ -95,11 +95,11 @@ def _add_diagnose(sub):
                    help="default: the data set the checkpoint was trained on")
     p.add_argument("--data", default=None)
     p.add_argument("--split", default="test")
-    p.add_argument("--limit", type=int, default=1000, help="data points to diagnose")
+    p.add_argument("--limit", type=int, default=1000, help="data points to diagnose (a random subset)")
     p.add_argument("--num-samples", type=int, default=500, help="importance samples per point")
     p.add_argument("--is-points", type=int, default=200, help="points that get importance sampling")
     p.add_argument("--gap-points", type=int, default=0, help="points for amortization gaps (slow)")
-    p.add_argument("--labels", default=None, help="folder with MNIST idx files for a labelled scatter")
+    p.add_argument("--labels", default=None, help="folder with the MNIST idx test files: labels for a scatter of the binarized test split")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="default: the checkpoint's folder")
@@ -200,12 +200,16 @@ def cmd_diagnose(args):
     trained = load_checkpoint(args.checkpoint).get("config", {}).get("args", {})
     dataset = args.dataset or trained.get("dataset", "binarized-mnist")
     data = load_dataset(dataset, args.data if args.data else trained.get("data"), args.split)
-    data = data[: args.limit].to(device)
+    # a random subset: the binarized MNIST test split is ordered by class
+    perm = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(args.seed))[: args.limit]
+    data = data[perm].to(device)
     labels = None
     if args.labels:
-        from .data import load_mnist_idx
+        if dataset != "binarized-mnist" or args.split != "test":
+            raise SystemExit("--labels pairs MNIST test labels with --dataset binarized-mnist --split test only")
+        from .data import binarized_mnist_test_labels
 
-        labels = load_mnist_idx(args.labels, "test")[1][: args.limit]
+        labels = binarized_mnist_test_labels(args.labels)[perm]
     rep = report(vae.model, vae.guide, data, num_samples=args.num_samples, is_points=args.is_points,
                  gap_points=args.gap_points, labels=labels, seed=args.seed)
     out = args.out or os.path.dirname(os.path.abspath(args.checkpoint))

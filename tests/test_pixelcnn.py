@@ -97,3 +97,18 @@ def test_pixelcnn_likelihood_rejects_wrong_data():
         lik.validate(torch.full((2, 9), 0.5))
     with pytest.raises(ValueError, match="image_shape"):
         lik.validate(torch.ones(2, 16))
+
+
+def test_full_profile_pixelcnn_vae_of_the_infovae_experiments_scores_28x28_images():
+    """The wiring of ``infovae-comparison --profile full`` (conv map -> PixelCNN), at a small width."""
+    from pyrovae.experiments.infovae_comparison import SETTINGS, make_vae
+    from pyrovae.infer import InfoVAE
+
+    cfg = dict(SETTINGS["full"], channels=8, hidden=32)
+    vae = make_vae(5, cfg, seed=0)
+    assert isinstance(vae.likelihood, PixelCNNBernoulli)
+    x = torch.bernoulli(torch.full((4, 784), 0.2))
+    loss = InfoVAE(1.0, 1000.0).loss(vae.model, vae.guide, x)
+    assert torch.isfinite(torch.tensor(loss))
+    with torch.no_grad():
+        assert vae.decode(vae.encode(x)[0]).log_prob(x).shape == (4,)

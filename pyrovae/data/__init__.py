@@ -4,10 +4,10 @@ Nothing here downloads. Loaders take a path, or read the folder named by the env
 ``PYROVAE_DATA``, and raise ``FileNotFoundError`` naming the file they need.
 """
 
-from .mnist import load_binarized_mnist, load_mnist_idx, random_subset
+from .mnist import binarized_mnist_test_labels, load_binarized_mnist, load_mnist_idx, random_subset
 from .paths import DATA_ENV, resolve_data_file
 from .registry import DATASETS, load_dataset
 from .synthetic import SyntheticDataset, synthetic
 from .two_point import two_point
 
-__all__ = ["DATASETS", "SyntheticDataset", "synthetic", "DATA_ENV", "load_binarized_mnist", "load_dataset", "load_mnist_idx", "random_subset", "resolve_data_file", "two_point"]
+__all__ = ["DATASETS", "SyntheticDataset", "synthetic", "DATA_ENV", "binarized_mnist_test_labels", "load_binarized_mnist", "load_dataset", "load_mnist_idx", "random_subset", "resolve_data_file", "two_point"]
