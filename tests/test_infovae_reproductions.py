@@ -28,8 +28,10 @@ def test_infovae_mnist_variance_runs(tmp_path, shared_data):
 
 
 def test_infovae_posteriors(tmp_path, shared_data):
-    """Measured at seed 0 (quick): aggregate MMD² 0.109 (InfoVAE) < 0.129 (ELBO); mean grid
-    KL(q ‖ p(z|x)) over 100 test points 2.72 < 8.04; NUTS agrees with the grid posterior mean."""
+    """Measured at seed 0 (quick, random test subset): aggregate MMD² 0.0053 (InfoVAE) < 0.094 (ELBO);
+    mean grid KL(q ‖ p(z|x)) over 100 test points 8.41 < 16.33; NUTS agrees with the grid posterior
+    means (max difference 0.009). The sample-quality ordering holds by a small margin (pixel MMD²
+    of ELBO prior samples 0.160 vs reconstructions 0.154) and is not asserted."""
     r = get("infovae-posteriors")(str(tmp_path), "quick", data=str(shared_data))
     assert r["checks"]["infovae_aggregate_closer_to_prior"]
     assert r["checks"]["infovae_posteriors_closer"]
