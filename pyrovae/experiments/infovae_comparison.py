@@ -130,15 +130,15 @@ def run(out="runs/infovae-comparison", profile="quick", device="cpu", seed=0, da
             result = train(vae.model, vae.guide, x_train, objective, steps=cfg["steps"],
                            batch_size=cfg["batch_size"], seed=seed, device=device, progress=progress,
                            evaluate=evaluate, evaluate_every=cfg["evaluate_every"])
-            vae = vae.cpu().eval()
+            vae = vae.eval()  # evaluated on the training device (PixelCNN sampling is 784 passes)
             with torch.no_grad():
-                loc, scale = encode_all(vae, x_test)
+                loc, scale = (t.cpu() for t in encode_all(vae, x_test.to(device)))
                 moments = aggregate_posterior_moments(loc, scale)
-                generated = torch.bernoulli(vae.sample(cfg["n_generated"], torch.Generator().manual_seed(seed)),
-                                            generator=torch.Generator().manual_seed(seed + 1))
-                feats_tr = encode_all(vae, tr_x[: cfg["n_labels"]])[0]
-                feats_ho = encode_all(vae, ho_x)[0]
-                mmd = latent_mmd2(vae, x_test, seed)
+                means = vae.sample(cfg["n_generated"], torch.Generator(device=device).manual_seed(seed))
+                generated = torch.bernoulli(means, generator=torch.Generator(device=device).manual_seed(seed + 1)).cpu()
+                feats_tr = encode_all(vae, tr_x[: cfg["n_labels"]].to(device))[0].cpu()
+                feats_ho = encode_all(vae, ho_x.to(device))[0].cpu()
+                mmd = latent_mmd2(vae, x_test.to(device), seed)
             ce = generated_class_cross_entropy(classifier, generated, frequencies)
             trajectory = [(r["step"], r["eval_mmd2"]) for r in result.history if "eval_mmd2" in r]
             results["rows"].append({
@@ -151,7 +151,7 @@ def run(out="runs/infovae-comparison", profile="quick", device="cpu", seed=0, da
                 "final_loss": sum(r["loss"] for r in result.history[-50:]) / min(50, len(result.history)),
             })
             if z_dim == cfg["z_dims"][-1]:
-                samples[label] = vae.sample(12, torch.Generator().manual_seed(seed))
+                samples[label] = vae.sample(12, torch.Generator(device=device).manual_seed(seed)).cpu()
     results["checks"] = _checks(results["rows"], cfg["z_dims"])
     _plot(results["rows"], cfg["z_dims"], results["class_cross_entropy_minimum"], os.path.join(out, "figure6.png"))
     plot_image_rows(samples, os.path.join(out, f"samples_z{cfg['z_dims'][-1]}.png"))
