@@ -35,7 +35,7 @@ def main(argv=None):
     x_train = load_binarized_mnist(args.data, "train")
     x_test = random_subset(load_binarized_mnist(args.data, "test"), args.test_points)  # class-ordered split
     start = time.perf_counter()
-    result = anchor_nll(x_train, x_test, args.steps, args.lr, args.k, device=args.device)
+    result = anchor_nll(x_train, x_test, args.steps, args.lr, args.k, device=args.device, progress=True)
     result.update(seconds=time.perf_counter() - start, device=args.device, threads=args.threads)
     write_json(args.out, result)
     print(f"test NLL {result['test_nll']:.2f} ± {result['stderr']:.3f} nats (ELBO {-result['elbo']:.2f}) "

@@ -140,3 +140,16 @@ def test_report_on_the_linear_oracle_and_its_figures(tmp_path):
     plot_posteriors(rep.arrays["loc"], rep.arrays["scale"], [0, 1, 2], grid_result=g,
                     samples=rep.arrays["samples"], path=tmp_path / "p.png")
     assert (tmp_path / "r.png").stat().st_size > 10_000 and (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def test_mixture_density_grid_is_the_normalized_mixture():
+    from pyrovae.plotting.posteriors import mixture_density_grid
+
+    g, dens = mixture_density_grid(torch.zeros(5, 2), torch.ones(5, 2), extent=6.0, resolution=241)
+    cell = (g[1] - g[0]) ** 2
+    assert float(dens.sum() * cell) == pytest.approx(1.0, abs=1e-6)
+    assert float(dens[120, 120]) == pytest.approx(1 / (2 * math.pi), rel=1e-9)  # N(0, I) at 0
+    loc = torch.tensor([[2.0, 0.0], [-2.0, 0.0]])
+    g, dens = mixture_density_grid(loc, torch.full((2, 2), 0.5), extent=4.0, resolution=81)
+    # row i is z2 = g[i], column j is z1 = g[j]: the modes sit at z1 = ±2 on the z2 = 0 row
+    assert dens[40].argmax() in (20, 60) and dens[:, 60].argmax() == 40

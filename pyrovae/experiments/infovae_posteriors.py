@@ -22,7 +22,7 @@ from ..diagnostics import aggregate_posterior_moments, aggregate_posterior_test,
 from ..infer import ELBO, InfoVAE, train
 from ..models import build_vae
 from ..ops import mmd2, rbf_kernel
-from ..plotting import plot_aggregate_posterior, plot_image_rows, plot_posteriors
+from ..plotting import plot_aggregate_mixture, plot_image_rows, plot_posteriors
 from ..posterior import grid, nuts, nuts_summary
 from .common import check_profile, prepare_out, write_results
 
@@ -75,7 +75,7 @@ def run(out="runs/infovae-posteriors", profile="quick", device="cpu", seed=0, da
             "pixel_mmd_reconstructions": _pixel_mmd(recon, x_test[200:400]),
             "pixel_mmd_prior_samples": _pixel_mmd(samples, x_test[200:400]),
         }
-        plot_aggregate_posterior(loc + scale * torch.randn_like(scale), os.path.join(out, f"aggregate_{label}.png"))
+        plot_aggregate_mixture(loc, scale, os.path.join(out, f"aggregate_{label}.png"))
         plot_posteriors(loc[:3], scale[:3], range(3), grid_result=g, samples=draws,
                         path=os.path.join(out, f"posteriors_{label}.png"))
         plot_image_rows({"data": x_test[:12], "reconstruction": recon[:12], "prior sample": samples[:12]},

@@ -2,9 +2,9 @@
 
 from .history import plot_history
 from .images import plot_image_rows
-from .posteriors import plot_aggregate_posterior, plot_latent_scatter, plot_posteriors
+from .posteriors import plot_aggregate_mixture, plot_aggregate_posterior, plot_latent_scatter, plot_posteriors
 from .report import plot_report
 from .two_point import plot_two_point
 
-__all__ = ["plot_aggregate_posterior", "plot_history", "plot_image_rows", "plot_latent_scatter",
+__all__ = ["plot_aggregate_mixture", "plot_aggregate_posterior", "plot_history", "plot_image_rows", "plot_latent_scatter",
            "plot_posteriors", "plot_report", "plot_two_point"]
