@@ -7,7 +7,7 @@ import os
 import pyro
 import torch
 
-from pyrovae.data import load_binarized_mnist
+from pyrovae.data import load_binarized_mnist, random_subset
 from pyrovae.infer import ELBO, train
 from pyrovae.models import build_vae
 
@@ -37,7 +37,8 @@ def trained_vae(data_path, z_dim=10, hidden=200, steps=1500, seed=0):
     torch.manual_seed(seed)
     vae = build_vae({"data_shape": [784], "z_dim": z_dim, "hidden": [hidden]})
     train(vae.model, vae.guide, x, ELBO(), steps=steps, batch_size=128, lr=1e-3, seed=seed, progress=False)
-    return vae, load_binarized_mnist(data_path, "test")
+    # shuffled: the binarized test split is ordered by class, so test[:n] would be n zeros
+    return vae, random_subset(load_binarized_mnist(data_path, "test"), 10000, seed)
 
 
 def write_json(path, result):
