@@ -41,6 +41,13 @@ def write_results(out, results: dict) -> dict:
     return results
 
 
+@torch.no_grad()
+def encode_in_batches(vae, x, batch=500):
+    """(loc, scale) of q(z|x) for every row of ``x``, encoded ``batch`` rows at a time."""
+    locs, scales = zip(*(vae.encode(x[i:i + batch]) for i in range(0, x.shape[0], batch)))
+    return torch.cat(locs), torch.cat(scales)
+
+
 def train_phases(model, guide, x, phases, batch_size, seed=0, device="cpu", progress=False):
     """ELBO training in (steps, learning rate) phases, a fresh Adam each; the param store is
     cleared only before the first phase (later phases continue this model's parameters).

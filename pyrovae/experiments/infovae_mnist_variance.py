@@ -20,7 +20,7 @@ from ..diagnostics import aggregate_posterior_moments  # noqa: E402
 from ..infer import ELBO, InfoVAE, train  # noqa: E402
 from ..models import VAE, Bernoulli  # noqa: E402
 from ..nets import ConvDecoder28, ConvEncoder28  # noqa: E402
-from .common import check_profile, prepare_out, write_results  # noqa: E402
+from .common import check_profile, encode_in_batches, prepare_out, write_results  # noqa: E402
 
 SETTINGS = {
     "quick": dict(sizes=(500, 2000), steps=800, batch_size=100, channels=32, hidden=256, n_test=2000),
@@ -38,8 +38,7 @@ def conv_vae(channels, hidden, seed):
 
 @torch.no_grad()
 def aggregate_log_det(vae, x, batch=500):
-    locs, scales = zip(*(vae.encode(x[i:i + batch]) for i in range(0, x.shape[0], batch)))
-    m = aggregate_posterior_moments(torch.cat(locs), torch.cat(scales))
+    m = aggregate_posterior_moments(*encode_in_batches(vae, x, batch))
     return m["log_det"].item(), m["variance"].tolist()
 
 

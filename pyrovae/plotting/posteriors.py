@@ -67,6 +67,14 @@ def plot_posteriors(loc, scale, indices, grid_result=None, samples=None, path=No
     return _save(fig, path)
 
 
+def _prior_circles(ax):
+    """Contours of the prior N(0, I) in two dims: dashed circles at radius 1, 2, 3, equal axes."""
+    t = np.linspace(0, 2 * np.pi, 100)
+    for r in (1, 2, 3):
+        ax.plot(r * np.cos(t), r * np.sin(t), "k--", lw=0.8)
+    ax.set_aspect("equal")
+
+
 def plot_aggregate_posterior(z, path=None, bins=60, extent=4.0, ax=None):
     """Density contours of aggregate-posterior draws ``z`` (N, D), first two dims (or a histogram
     for D = 1), against the prior N(0, I) (dashed)."""
@@ -83,10 +91,7 @@ def plot_aggregate_posterior(z, path=None, bins=60, extent=4.0, ax=None):
         h, xe, ye = np.histogram2d(z[:, 0], z[:, 1], bins=bins, range=[[-extent, extent]] * 2, density=True)
         xc, yc = 0.5 * (xe[1:] + xe[:-1]), 0.5 * (ye[1:] + ye[:-1])
         ax.contour(xc, yc, h.T, levels=6, cmap="viridis")
-        t = np.linspace(0, 2 * np.pi, 100)
-        for r in (1, 2, 3):
-            ax.plot(r * np.cos(t), r * np.sin(t), "k--", lw=0.8)
-        ax.set_aspect("equal")
+        _prior_circles(ax)
     ax.set_title("aggregate posterior q(z) vs p(z)", fontsize=9)
     return _save(ax.figure, path) if own else ax
 
@@ -114,10 +119,7 @@ def plot_aggregate_mixture(loc, scale, path=None, extent=4.0, resolution=120, ax
     if own:
         fig, ax = plt.subplots(figsize=(3.6, 3.4))
     ax.contour(g.numpy(), g.numpy(), density.numpy(), levels=8, cmap="viridis")
-    t = np.linspace(0, 2 * np.pi, 100)
-    for r in (1, 2, 3):
-        ax.plot(r * np.cos(t), r * np.sin(t), "k--", lw=0.8)
-    ax.set_aspect("equal")
+    _prior_circles(ax)
     ax.set_title("aggregate posterior q(z) vs p(z)", fontsize=9)
     return _save(ax.figure, path) if own else ax
 
