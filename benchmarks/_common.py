@@ -8,13 +8,15 @@ import pyro
 import torch
 
 from pyrovae.data import load_binarized_mnist, random_subset
-from pyrovae.infer import ELBO, train
+from pyrovae.infer import EvidenceLowerBound, train
 from pyrovae.models import build_vae
 
 
 def parser(doc, out):
     """An argument parser with --data, --out, --device and --threads."""
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data", default=os.environ.get("PYROVAE_DATA", "../shared/data"))
     p.add_argument("--out", default=out)
     p.add_argument("--device", default="cpu")
@@ -36,7 +38,17 @@ def trained_vae(data_path, z_dim=10, hidden=200, steps=1500, seed=0):
     x = load_binarized_mnist(data_path, "train")
     torch.manual_seed(seed)
     vae = build_vae({"data_shape": [784], "z_dim": z_dim, "hidden": [hidden]})
-    train(vae.model, vae.guide, x, ELBO(), steps=steps, batch_size=128, lr=1e-3, seed=seed, progress=False)
+    train(
+        vae.model,
+        vae.guide,
+        x,
+        EvidenceLowerBound(),
+        steps=steps,
+        batch_size=128,
+        lr=1e-3,
+        seed=seed,
+        progress=False,
+    )
     # shuffled: the binarized test split is ordered by class, so test[:n] would be n zeros
     return vae, random_subset(load_binarized_mnist(data_path, "test"), 10000, seed)
 

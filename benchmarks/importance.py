@@ -18,9 +18,9 @@ from pyro.infer import Importance
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from _common import parser, setup, write_json  # noqa: E402
+from _common import parser, setup, write_json
 
-from pyrovae.posterior import importance  # noqa: E402
+from pyrovae.posterior import importance
 
 
 def main(argv=None):
@@ -43,15 +43,19 @@ def main(argv=None):
         return out, time.perf_counter() - t0
 
     importance(vae.model, vae.guide, x[:4], num_samples=50, seed=0)  # warm-up
-    ours, t_ours = timed(lambda: importance(vae.model, vae.guide, x, num_samples=args.k, seed=0,
-                                                     progress=False))
-    large, t_large = timed(lambda: importance(vae.model, vae.guide, x, num_samples=args.k_large, seed=0,
-                                                        progress=False))
+    ours, t_ours = timed(
+        lambda: importance(vae.model, vae.guide, x, num_samples=args.k, seed=0, progress=False)
+    )
+    large, t_large = timed(
+        lambda: importance(
+            vae.model, vae.guide, x, num_samples=args.k_large, seed=0, progress=False
+        )
+    )
 
     def baseline():
         values = []
         for b in range(args.baseline_points):
-            imp = Importance(vae.model, vae.guide, num_samples=args.k).run(x[b:b + 1])
+            imp = Importance(vae.model, vae.guide, num_samples=args.k).run(x[b : b + 1])
             values.append(imp.get_log_normalizer().item())
         return torch.tensor(values)
 
@@ -61,19 +65,33 @@ def main(argv=None):
     base_pps = args.baseline_points / t_base
     diff = (base - ours.log_marginal[: args.baseline_points].cpu()).abs()
     result = {
-        "benchmark": "importance", "device": str(device), "threads": args.threads,
-        "torch": torch.__version__, "pyro": pyro.__version__, "model": "784-200-10 Bernoulli, ELBO 1500 steps",
-        "k": args.k, "points": args.points, "baseline_points": args.baseline_points,
-        "pyrovae_seconds": t_ours, "pyrovae_points_per_second": ours_pps,
-        "baseline_seconds": t_base, "baseline_points_per_second": base_pps,
+        "benchmark": "importance",
+        "device": str(device),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "pyro": pyro.__version__,
+        "model": "784-200-10 Bernoulli, ELBO 1500 steps",
+        "k": args.k,
+        "points": args.points,
+        "baseline_points": args.baseline_points,
+        "pyrovae_seconds": t_ours,
+        "pyrovae_points_per_second": ours_pps,
+        "baseline_seconds": t_base,
+        "baseline_points_per_second": base_pps,
         "speedup": ours_pps / base_pps,
-        "k_large": args.k_large, "pyrovae_seconds_k_large": t_large,
-        "log_px_mean_k": ours.log_marginal.mean().item(), "log_px_mean_k_large": large.log_marginal.mean().item(),
+        "k_large": args.k_large,
+        "pyrovae_seconds_k_large": t_large,
+        "log_px_mean_k": ours.log_marginal.mean().item(),
+        "log_px_mean_k_large": large.log_marginal.mean().item(),
         "stderr_mean_k_large": large.stderr.mean().item(),
         "max_abs_difference_vs_baseline": diff.max().item(),
         "max_stderr_on_those_points": ours.stderr[: args.baseline_points].max().item(),
         # both estimates are noisy with about the same standard error: compare in sqrt(2) se units
-        "max_difference_in_combined_se": (diff / (2 ** 0.5 * ours.stderr[: args.baseline_points].cpu())).max().item(),
+        "max_difference_in_combined_se": (
+            diff / (2**0.5 * ours.stderr[: args.baseline_points].cpu())
+        )
+        .max()
+        .item(),
     }
     write_json(args.out, result)
 

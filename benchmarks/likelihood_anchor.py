@@ -17,10 +17,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from _common import parser, write_json  # noqa: E402
+from _common import parser, write_json
 
-from pyrovae.data import load_binarized_mnist, random_subset  # noqa: E402
-from pyrovae.experiments.infovae_likelihood import anchor_nll  # noqa: E402
+from pyrovae.data import load_binarized_mnist, random_subset
+from pyrovae.experiments.infovae_likelihood import anchor_nll
 
 
 def main(argv=None):
@@ -33,13 +33,19 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     pyro.enable_validation(False)
     x_train = load_binarized_mnist(args.data, "train")
-    x_test = random_subset(load_binarized_mnist(args.data, "test"), args.test_points)  # class-ordered split
+    x_test = random_subset(
+        load_binarized_mnist(args.data, "test"), args.test_points
+    )  # class-ordered split
     start = time.perf_counter()
-    result = anchor_nll(x_train, x_test, args.steps, args.lr, args.k, device=args.device, progress=True)
+    result = anchor_nll(
+        x_train, x_test, args.steps, args.lr, args.k, device=args.device, progress=True
+    )
     result.update(seconds=time.perf_counter() - start, device=args.device, threads=args.threads)
     write_json(args.out, result)
-    print(f"test NLL {result['test_nll']:.2f} ± {result['stderr']:.3f} nats (ELBO {-result['elbo']:.2f}) "
-          f"on {result['n_test']} test images, K = {result['num_samples']}")
+    print(
+        f"test NLL {result['test_nll']:.2f} ± {result['stderr']:.3f} nats (ELBO {-result['elbo']:.2f}) "
+        f"on {result['n_test']} test images, K = {result['num_samples']}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,24 +20,30 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from _common import parser, setup, write_json  # noqa: E402
+from _common import parser, setup, write_json
 
-from pyrovae.posterior import nuts, nuts_summary  # noqa: E402
-from pyrovae.posterior._arviz import arviz  # noqa: E402
+from pyrovae.posterior import nuts, nuts_summary
+from pyrovae.posterior._arviz import arviz
 
 
 def main(argv=None):
     p = parser(__doc__, "benchmarks/results/nuts.json")
     p.add_argument("--points", type=int, default=100)
-    p.add_argument("--separate-points", type=int, default=None,
-                   help="points run one by one (default: all); the rate is extrapolated if fewer")
+    p.add_argument(
+        "--separate-points",
+        type=int,
+        default=None,
+        help="points run one by one (default: all); the rate is extrapolated if fewer",
+    )
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--chains", type=int, default=2)
     args = p.parse_args(argv)
     vae, test, device = setup(args, z_dim=2)
     x = test[: args.points]
-    kw = dict(num_samples=args.samples, warmup_steps=args.warmup, num_chains=args.chains, guide=vae.guide)
+    kw = dict(
+        num_samples=args.samples, warmup_steps=args.warmup, num_chains=args.chains, guide=vae.guide
+    )
 
     t0 = time.perf_counter()
     joint = nuts(vae.model, x, **kw)
@@ -48,21 +54,33 @@ def main(argv=None):
 
     n_sep = args.separate_points or args.points
     t0 = time.perf_counter()
-    sep = [nuts_summary(nuts(vae.model, x[b:b + 1], seed=b, **kw)) for b in range(n_sep)]
+    sep = [nuts_summary(nuts(vae.model, x[b : b + 1], seed=b, **kw)) for b in range(n_sep)]
     sep_bad = [b for b, s in enumerate(sep) if s["rhat_max"] > 1.05]
     t_sep = (time.perf_counter() - t0) * args.points / n_sep
     result = {
-        "benchmark": "nuts", "device": str(device), "threads": args.threads, "torch": torch.__version__,
-        "pyro": pyro.__version__, "model": "784-200-2 Bernoulli, ELBO 1500 steps", "points": args.points,
-        "chains": args.chains, "warmup": args.warmup, "samples": args.samples,
-        "vectorized_seconds": t_joint, "separate_seconds": t_sep,
-        "separate_points_measured": n_sep, "speedup": t_sep / t_joint,
+        "benchmark": "nuts",
+        "device": str(device),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "pyro": pyro.__version__,
+        "model": "784-200-2 Bernoulli, ELBO 1500 steps",
+        "points": args.points,
+        "chains": args.chains,
+        "warmup": args.warmup,
+        "samples": args.samples,
+        "vectorized_seconds": t_joint,
+        "separate_seconds": t_sep,
+        "separate_points_measured": n_sep,
+        "speedup": t_sep / t_joint,
         "vectorized": joint_summary,
-        "separate": {"rhat_max": max(s["rhat_max"] for s in sep),
-                     "ess_bulk_min": min(s["ess_bulk_min"] for s in sep),
-                     "ess_bulk_median": float(np.median([s["ess_bulk_min"] for s in sep])),
-                     "divergences": sum(s["divergences"] for s in sep),
-                     "points_rhat_above_1.05": len(sep_bad), "points_with_bad_rhat": sep_bad},
+        "separate": {
+            "rhat_max": max(s["rhat_max"] for s in sep),
+            "ess_bulk_min": min(s["ess_bulk_min"] for s in sep),
+            "ess_bulk_median": float(np.median([s["ess_bulk_min"] for s in sep])),
+            "divergences": sum(s["divergences"] for s in sep),
+            "points_rhat_above_1.05": len(sep_bad),
+            "points_with_bad_rhat": sep_bad,
+        },
         "vectorized_points_with_bad_rhat": [int(b) for b in np.nonzero(rhat_points > 1.05)[0]],
     }
     write_json(args.out, result)

@@ -31,7 +31,7 @@ from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam as PyroAdam
 
 from pyrovae.data import load_binarized_mnist
-from pyrovae.infer import ELBO, InfoVAE, SVIStepper
+from pyrovae.infer import EvidenceLowerBound, InfoVAE, SVIStepper
 from pyrovae.models import VAE, Bernoulli
 from pyrovae.models.contract import data_already_validated
 from pyrovae.nets import MLP
@@ -59,8 +59,8 @@ def torch_step_fn(vae, n_total, lr, lam=LAM):
         z = loc + scale * eps
         logits = dec(z)
         ll = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)  # (B,)
-        log_q = (-0.5 * eps ** 2 - scale.log() - 0.5 * LOG_2PI).sum(-1)
-        log_p = (-0.5 * z ** 2 - 0.5 * LOG_2PI).sum(-1)
+        log_q = (-0.5 * eps**2 - scale.log() - 0.5 * LOG_2PI).sum(-1)
+        log_p = (-0.5 * z**2 - 0.5 * LOG_2PI).sum(-1)
         loss = (n_total / b) * (-ll + log_q - log_p).sum()
         if lam != 1.0:
             loss = loss + n_total * (lam - 1.0) * mmd2(z, torch.randn_like(z), rbf_kernel)
@@ -87,7 +87,11 @@ def bench(data, d, hidden, z, batch, rounds, lr=1e-3, validate=True, objective="
     pyro.clear_param_store()
     vae_ours, vae_torch = make_vae(d, hidden, z, 0), make_vae(d, hidden, z, 0)
     stepper = SVIStepper(lr=lr)
-    ours = InfoVAE(0.0, lam, max_plate_nesting=1) if objective == "infovae" else ELBO(max_plate_nesting=1)
+    ours = (
+        InfoVAE(0.0, lam, max_plate_nesting=1)
+        if objective == "infovae"
+        else EvidenceLowerBound(max_plate_nesting=1)
+    )
     torch_step = torch_step_fn(vae_torch, n, lr, lam)
 
     def run_ours(k):  # as inside train(): the data set was validated once up front
@@ -97,7 +101,9 @@ def bench(data, d, hidden, z, batch, rounds, lr=1e-3, validate=True, objective="
     contestants = {"pyrovae": run_ours, "torch": lambda k: torch_step(batches[k % 32])}
     if objective == "elbo":
         vae_svi = make_vae(d, hidden, z, 0)
-        svi = SVI(vae_svi.model, vae_svi.guide, PyroAdam({"lr": lr}), Trace_ELBO(max_plate_nesting=1))
+        svi = SVI(
+            vae_svi.model, vae_svi.guide, PyroAdam({"lr": lr}), Trace_ELBO(max_plate_nesting=1)
+        )
         contestants["pyro_svi_trace_elbo"] = lambda k: svi.step(batches[k % 32], num_data=n)
 
     for k in range(20):  # warm-up
@@ -113,14 +119,21 @@ def bench(data, d, hidden, z, batch, rounds, lr=1e-3, validate=True, objective="
             contestants[name](k)
             times[name].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"model": f"{d}-{hidden}-{z}", "objective": objective, "batch": batch,
-            "pyro_validation": validate, "median_ms": {k: 1e3 * v for k, v in med.items()},
-            "ratio_over_torch": {k: med[k] / med["torch"] for k in med if k != "torch"},
-            "steps_timed": len(times["torch"])}
+    return {
+        "model": f"{d}-{hidden}-{z}",
+        "objective": objective,
+        "batch": batch,
+        "pyro_validation": validate,
+        "median_ms": {k: 1e3 * v for k, v in med.items()},
+        "ratio_over_torch": {k: med[k] / med["torch"] for k in med if k != "torch"},
+        "steps_timed": len(times["torch"]),
+    }
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default=os.environ.get("PYROVAE_DATA", "../shared/data"))
     parser.add_argument("--out", default="benchmarks/results/svi_overhead.json")
     parser.add_argument("--rounds", type=int, default=400, help="timed steps per contestant")
@@ -133,17 +146,27 @@ def main(argv=None):
     for objective in ("infovae", "elbo"):
         for validate in (True, False):
             for data, d, h, z in ((mnist, 784, 400, 20), (small, 20, 16, 2)):
-                runs.append(bench(data, d, h, z, 128, args.rounds, validate=validate,
-                                  objective=objective))
-    out = {"benchmark": "svi_overhead", "torch": torch.__version__, "pyro": pyro.__version__,
-           "device": "cpu", "threads": args.threads, "machine": platform.machine(), "runs": runs}
+                runs.append(
+                    bench(data, d, h, z, 128, args.rounds, validate=validate, objective=objective)
+                )
+    out = {
+        "benchmark": "svi_overhead",
+        "torch": torch.__version__,
+        "pyro": pyro.__version__,
+        "device": "cpu",
+        "threads": args.threads,
+        "machine": platform.machine(),
+        "runs": runs,
+    }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(out, f, indent=2)
     for r in runs:
         times = "  ".join(f"{k} {v:.2f} ms" for k, v in r["median_ms"].items())
         ratios = "  ".join(f"{k}/torch {v:.3f}" for k, v in r["ratio_over_torch"].items())
-        print(f"{r['objective']:>8} {r['model']:>10} validation={r['pyro_validation']!s:5} {times}  {ratios}")
+        print(
+            f"{r['objective']:>8} {r['model']:>10} validation={r['pyro_validation']!s:5} {times}  {ratios}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """``pyrovae`` command line: a thin argparse front over the library.
 
-    pyrovae demo [--out DIR] [--steps N] [--device cpu|cuda] [--seed N]
-    pyrovae train --dataset binarized-mnist --data PATH --objective infovae --lam 1000 ...
-    pyrovae diagnose runs/train/checkpoint.pt --data PATH
+pyrovae demo [--out DIR] [--steps N] [--device cpu|cuda] [--seed N]
+pyrovae train --dataset binarized-mnist --data PATH --objective infovae --lam 1000 ...
+pyrovae diagnose runs/train/checkpoint.pt --data PATH
 """
 
 import argparse
@@ -16,50 +16,114 @@ from .data import DATASETS, load_dataset
 from .infer.factory import OBJECTIVES, make_objective
 from .models.factory import LIKELIHOODS, build_vae
 
-EPILOG = ("Data are never downloaded: pass --data PATH or set PYROVAE_DATA to a folder holding "
-          "binarized_mnist.npz / the MNIST idx files.")
+EPILOG = (
+    "Data are never downloaded: pass --data PATH or set PYROVAE_DATA to a folder holding "
+    "binarized_mnist.npz / the MNIST idx files."
+)
+
+
+def _positive_int(text):
+    """An argparse type: an integer ≥ 1 (0 and negatives are refused, not reinterpreted)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
 
 
 def _int_list(text):
-    return [int(t) for t in text.split(",") if t.strip()]
+    """Comma-separated widths, each ≥ 1: ``400`` or ``200,200``."""
+    parts = [t.strip() for t in text.split(",") if t.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected widths like 400 or 200,200")
+    return [_positive_int(t) for t in parts]
 
 
 def _device(name):
+    """``cpu``, ``cuda`` or ``cuda:N``, checked before any work."""
+    if name != "cpu" and not (name == "cuda" or name.startswith("cuda:")):
+        raise SystemExit(f"error: --device must be cpu, cuda or cuda:N, got {name!r}")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name} requested but torch sees no CUDA device "
-                         "(install a CUDA build of torch, or use --device cpu)")
-    return torch.device(name)
+        raise SystemExit(
+            f"error: --device {name} requested but torch sees no CUDA device "
+            "(install a CUDA build of torch, or use --device cpu)"
+        )
+    try:
+        device = torch.device(name)
+        if device.type == "cuda" and device.index is not None:
+            torch.cuda.get_device_properties(device.index)
+    except (RuntimeError, AssertionError) as err:
+        raise SystemExit(f"error: --device {name}: {err}") from None
+    return device
+
+
+def _writable_folder(path):
+    """Create ``path`` and check a file can be written there, before any training."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".pyrovae-write-test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.unlink(probe)
+    except OSError as err:
+        raise SystemExit(
+            f"error: --out {path!r} is not a writable folder ({err.strerror or err}); "
+            "choose another --out"
+        ) from None
+    return path
 
 
 def _add_demo(sub):
-    p = sub.add_parser("demo", help="ELBO vs InfoVAE-MMD on the two-point data (no files needed)",
-                       description="Train ELBO and InfoVAE-MMD (alpha=0, lambda=500) on the data "
-                       "{-1, +1} of InfoVAE Proposition 1; write results.json, two_point.png "
-                       "(q(z|x) against p(z), InfoVAE Figure 1) and history.png; print a table.")
+    p = sub.add_parser(
+        "demo",
+        help="ELBO vs InfoVAE-MMD on the two-point data (no files needed)",
+        description="Train ELBO and InfoVAE-MMD (alpha=0, lambda=500) on the data "
+        "{-1, +1} of InfoVAE Proposition 1; write results.json, two_point.png "
+        "(q(z|x) against p(z), InfoVAE Figure 1) and history.png; print a table.",
+    )
     p.add_argument("--out", default="pyrovae-demo", help="output folder (default ./pyrovae-demo)")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps per objective (default 6000)")
+    p.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="optimizer steps per objective (default 6000)",
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 def _add_train(sub):
-    p = sub.add_parser("train", help="train a VAE with a chosen objective", epilog=EPILOG,
-                       description="Train a VAE and write checkpoint.pt, history.json, history.png "
-                       "and sample / reconstruction figures into --out.")
+    p = sub.add_parser(
+        "train",
+        help="train a VAE with a chosen objective",
+        epilog=EPILOG,
+        description="Train a VAE and write checkpoint.pt, history.json, history.png "
+        "and sample / reconstruction figures into --out.",
+    )
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=DATASETS, default="binarized-mnist")
     g.add_argument("--data", default=None, help="file or folder of the data set (or $PYROVAE_DATA)")
     g.add_argument("--split", default="train")
-    g.add_argument("--limit", type=int, default=None, help="use only the first N data points")
+    g.add_argument(
+        "--limit", type=_positive_int, default=None, help="use only the first N data points"
+    )
     g = p.add_argument_group("model")
     g.add_argument("--net", choices=("mlp", "conv"), default="mlp")
-    g.add_argument("--hidden", type=_int_list, default=[400], help="MLP widths, e.g. 400 or 200,200")
-    g.add_argument("--z-dim", type=int, default=2)
+    g.add_argument(
+        "--hidden", type=_int_list, default=[400], help="MLP widths, e.g. 400 or 200,200"
+    )
+    g.add_argument("--z-dim", type=_positive_int, default=2)
     g.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
     g.add_argument("--sigma", type=float, default=1.0, help="fixed σ, or initial σ when learned")
-    g.add_argument("--min-variance", type=float, default=0.0,
-                   help="floor ξ on learned σ² (Mattei & Frellsen 2018); 0 = none")
+    g.add_argument(
+        "--min-variance",
+        type=float,
+        default=0.0,
+        help="floor ξ on learned σ² (Mattei & Frellsen 2018); 0 = none",
+    )
     g.add_argument("--per-dimension", action="store_true", help="one learned σ per data dimension")
     g = p.add_argument_group("objective")
     g.add_argument("--objective", choices=OBJECTIVES, default="elbo")
@@ -67,52 +131,92 @@ def _add_train(sub):
     g.add_argument("--alpha", type=float, default=0.0, help="α of infovae")
     g.add_argument("--lam", type=float, default=1.0, help="λ of infovae")
     g.add_argument("--divergence", choices=("mmd", "stein", "adversarial"), default="mmd")
-    g.add_argument("--kernel", choices=("rbf", "imq", "multiscale"), default="rbf")
-    g.add_argument("--bandwidth", default="dim", help="'dim', 'infovae', 'median' or a float")
-    g.add_argument("--particles", type=int, default=1, help="samples per data point (K of iwae)")
+    g.add_argument(
+        "--kernel",
+        choices=("rbf", "imq", "multiscale"),
+        default=None,
+        help="MMD kernel of --divergence mmd (default rbf)",
+    )
+    g.add_argument(
+        "--bandwidth",
+        default=None,
+        help="RBF bandwidth of --divergence mmd: 'dim' (default), 'infovae', 'median' or a float",
+    )
+    g.add_argument(
+        "--particles", type=_positive_int, default=1, help="samples per data point (K of iwae)"
+    )
     g.add_argument("--analytic-kl", action="store_true", help="closed-form KL where available")
     g = p.add_argument_group("training")
-    g.add_argument("--steps", type=int, default=None)
-    g.add_argument("--epochs", type=int, default=None)
-    g.add_argument("--batch-size", type=int, default=128)
+    g.add_argument("--steps", type=_positive_int, default=None)
+    g.add_argument("--epochs", type=_positive_int, default=None)
+    g.add_argument("--batch-size", type=_positive_int, default=128)
     g.add_argument("--lr", type=float, default=1e-3)
     g.add_argument("--device", default="cpu")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", default="runs/train")
-    g.add_argument("--checkpoint-every", type=int, default=1000)
+    g.add_argument("--checkpoint-every", type=_positive_int, default=1000)
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     g.add_argument("--no-progress", action="store_true")
 
 
 def _add_diagnose(sub):
-    p = sub.add_parser("diagnose", help="diagnostics report of a trained checkpoint", epilog=EPILOG,
-                       description="Importance-sampled log p(x) with its standard error, ELBO and "
-                       "variational gap, KL per dimension, active units, (eps, delta)-collapse, "
-                       "aggregate posterior vs prior (log det Cov, MMD test), I(x;z), decoder "
-                       "variance health; writes report.json and report.png.")
+    p = sub.add_parser(
+        "diagnose",
+        help="diagnostics report of a trained checkpoint",
+        epilog=EPILOG,
+        description="Importance-sampled log p(x) with its standard error, ELBO and "
+        "variational gap, KL per dimension, active units, (eps, delta)-collapse, "
+        "aggregate posterior vs prior (log det Cov, MMD test), I(x;z), decoder "
+        "variance health; writes report.json and report.png.",
+    )
     p.add_argument("checkpoint", help="checkpoint.pt written by `pyrovae train`")
-    p.add_argument("--dataset", choices=DATASETS, default=None,
-                   help="default: the data set the checkpoint was trained on")
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=None,
+        help="default: the data set the checkpoint was trained on",
+    )
     p.add_argument("--data", default=None)
     p.add_argument("--split", default="test")
-    p.add_argument("--limit", type=int, default=1000, help="data points to diagnose (a random subset)")
-    p.add_argument("--num-samples", type=int, default=500, help="importance samples per point")
-    p.add_argument("--is-points", type=int, default=200, help="points that get importance sampling")
+    p.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=1000,
+        help="data points to diagnose (a random subset)",
+    )
+    p.add_argument(
+        "--num-samples", type=_positive_int, default=500, help="importance samples per point"
+    )
+    p.add_argument(
+        "--is-points", type=_positive_int, default=200, help="points that get importance sampling"
+    )
     p.add_argument("--gap-points", type=int, default=0, help="points for amortization gaps (slow)")
-    p.add_argument("--labels", default=None, help="folder with the MNIST idx test files: labels for a scatter of the binarized test split")
+    p.add_argument(
+        "--labels",
+        default=None,
+        help="folder with the MNIST idx test files: labels for a scatter of the binarized test split",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="default: the checkpoint's folder")
 
 
 def _add_reproduce(sub):
-    p = sub.add_parser("reproduce", help="reproduce a claim of a source paper", epilog=EPILOG,
-                       description="Run one experiment; it writes results.json and PNG figures to "
-                       "--out. `pyrovae reproduce --list` lists the experiments.")
+    p = sub.add_parser(
+        "reproduce",
+        help="reproduce a claim of a source paper",
+        epilog=EPILOG,
+        description="Run one experiment; it writes results.json and PNG figures to "
+        "--out. `pyrovae reproduce --list` lists the experiments.",
+    )
     p.add_argument("name", nargs="?", help="experiment name")
     p.add_argument("--list", action="store_true", help="list the experiments")
-    p.add_argument("--profile", choices=("quick", "full"), default="quick",
-                   help="quick: minutes on 2 CPU cores (CI); full: paper scale")
+    p.add_argument(
+        "--profile",
+        choices=("quick", "full"),
+        default="quick",
+        help="quick: minutes on 2 CPU cores (CI); full: paper scale",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None, help="folder or file of binarized MNIST where needed")
@@ -121,8 +225,13 @@ def _add_reproduce(sub):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="pyrovae", epilog=EPILOG, description=(
-        "See and fix what goes wrong in VAEs: train with ELBO / beta-VAE / IWAE / InfoVAE."))
+    parser = argparse.ArgumentParser(
+        prog="pyrovae",
+        epilog=EPILOG,
+        description=(
+            "See and fix what goes wrong in VAEs: train with ELBO / beta-VAE / IWAE / InfoVAE."
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo(sub)
     _add_train(sub)
@@ -134,8 +243,15 @@ def build_parser():
 def cmd_demo(args):
     from .experiments.demo import format_table, run_demo
 
-    results = run_demo(args.out, steps=args.steps, seed=args.seed, device=_device(args.device),
-                       progress=not args.no_progress)
+    device = _device(args.device)
+    _writable_folder(args.out)
+    results = run_demo(
+        args.out,
+        steps=args.steps,
+        seed=args.seed,
+        device=device,
+        progress=not args.no_progress,
+    )
     print(format_table(results))
     print(f"wrote {os.path.join(args.out, 'results.json')}, two_point.png, history.png")
 
@@ -153,36 +269,77 @@ def cmd_train(args):
 
     if args.steps is None and args.epochs is None:
         args.steps = 1000
+    device = _device(args.device)
+    mmd = args.objective == "infovae" and args.divergence == "mmd"
+    for flag, value in (("--kernel", args.kernel), ("--bandwidth", args.bandwidth)):
+        if value is not None and not mmd:
+            raise SystemExit(
+                f"error: {flag} applies to --objective infovae --divergence mmd only "
+                f"(got --objective {args.objective} --divergence {args.divergence}); drop {flag}"
+            )
+    _writable_folder(args.out)
     data = load_dataset(args.dataset, args.data, args.split)
-    if args.limit:
+    if args.limit is not None:
+        if args.limit > data.shape[0]:
+            raise SystemExit(
+                f"error: --limit {args.limit} exceeds the {data.shape[0]} data points of the split"
+            )
         data = data[: args.limit]
-    model_cfg = dict(data_shape=list(data.shape[1:]), z_dim=args.z_dim, net=args.net,
-                     hidden=args.hidden, likelihood=args.likelihood, sigma=args.sigma,
-                     min_variance=args.min_variance, per_dimension=args.per_dimension)
+    model_cfg = dict(
+        data_shape=list(data.shape[1:]),
+        z_dim=args.z_dim,
+        net=args.net,
+        hidden=args.hidden,
+        likelihood=args.likelihood,
+        sigma=args.sigma,
+        min_variance=args.min_variance,
+        per_dimension=args.per_dimension,
+    )
     torch.manual_seed(args.seed)
     vae = build_vae(model_cfg)
     div_opts = {}
-    if args.objective == "infovae" and args.divergence == "mmd":
-        div_opts = dict(kernel=args.kernel, bandwidth=_bandwidth(args.bandwidth))
-    objective = make_objective(args.objective, beta=args.beta, alpha=args.alpha, lam=args.lam,
-                               divergence=args.divergence, particles=args.particles,
-                               analytic_kl=args.analytic_kl, **div_opts)
-    os.makedirs(args.out, exist_ok=True)
+    if mmd:
+        div_opts = dict(kernel=args.kernel or "rbf", bandwidth=_bandwidth(args.bandwidth or "dim"))
+    objective = make_objective(
+        args.objective,
+        beta=args.beta,
+        alpha=args.alpha,
+        lam=args.lam,
+        divergence=args.divergence,
+        particles=args.particles,
+        analytic_kl=args.analytic_kl,
+        **div_opts,
+    )
     config = {"model": model_cfg, "args": {k: v for k, v in vars(args).items() if k != "func"}}
     ckpt = os.path.join(args.out, "checkpoint.pt")
     try:
-        result = train(vae.model, vae.guide, data, objective, steps=args.steps, epochs=args.epochs,
-                       batch_size=args.batch_size, lr=args.lr, device=_device(args.device),
-                       seed=args.seed, checkpoint=ckpt, checkpoint_every=args.checkpoint_every,
-                       resume=args.resume, progress=not args.no_progress, config=config)
+        result = train(
+            vae.model,
+            vae.guide,
+            data,
+            objective,
+            steps=args.steps,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            device=device,
+            seed=args.seed,
+            checkpoint=ckpt,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
+            progress=not args.no_progress,
+            config=config,
+        )
     except TrainingDiverged as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
     plot_history({args.objective: result.history}, os.path.join(args.out, "history.png"))
     if data.shape[1:].numel() == 784:
         xs = data[:12].to(next(vae.parameters()).device)
-        plot_image_rows({"data": xs, "reconstruction": vae.reconstruct(xs), "prior sample": vae.sample(12)},
-                        os.path.join(args.out, "samples.png"))
+        plot_image_rows(
+            {"data": xs, "reconstruction": vae.reconstruct(xs), "prior sample": vae.sample(12)},
+            os.path.join(args.out, "samples.png"),
+        )
     last = result.history[-1]
     print(json.dumps({k: round(v, 4) for k, v in last.items()}))
     print(f"wrote {ckpt}, history.json, history.png to {args.out}")
@@ -196,32 +353,45 @@ def cmd_diagnose(args):
     from .plotting import plot_report
 
     device = _device(args.device)
+    out = _writable_folder(args.out or os.path.dirname(os.path.abspath(args.checkpoint)))
     vae = load_vae(args.checkpoint, map_location=device).to(device)
     trained = load_checkpoint(args.checkpoint).get("config", {}).get("args", {})
     dataset = args.dataset or trained.get("dataset", "binarized-mnist")
     data = load_dataset(dataset, args.data if args.data else trained.get("data"), args.split)
     # a random subset: the binarized MNIST test split is ordered by class
-    perm = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(args.seed))[: args.limit]
+    perm = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(args.seed))[
+        : args.limit
+    ]
     data = data[perm].to(device)
     labels = None
     if args.labels:
         if dataset != "binarized-mnist" or args.split != "test":
-            raise SystemExit("--labels pairs MNIST test labels with --dataset binarized-mnist --split test only")
+            raise SystemExit(
+                "--labels pairs MNIST test labels with --dataset binarized-mnist --split test only"
+            )
         from .data import binarized_mnist_test_labels
 
         labels = binarized_mnist_test_labels(args.labels)[perm]
-    rep = report(vae.model, vae.guide, data, num_samples=args.num_samples, is_points=args.is_points,
-                 gap_points=args.gap_points, labels=labels, seed=args.seed)
-    out = args.out or os.path.dirname(os.path.abspath(args.checkpoint))
-    os.makedirs(out, exist_ok=True)
+    rep = report(
+        vae.model,
+        vae.guide,
+        data,
+        num_samples=args.num_samples,
+        is_points=args.is_points,
+        gap_points=args.gap_points,
+        labels=labels,
+        seed=args.seed,
+    )
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(rep.summary, f, indent=2)
     plot_report(rep, os.path.join(out, "report.png"))
     ll = rep.summary["log_likelihood"]
-    print(f"log p(x) = {ll['mean']:.3f} ± {ll['stderr']:.3f} nats (K={ll['num_samples']}, "
-          f"{ll['num_points']} points, max k̂ {ll['khat_max']:.2f}); ELBO {rep.summary['elbo']:.3f}; "
-          f"active units {rep.summary['active_units']}/{rep.summary['latent_dim']}; "
-          f"log det Cov q(z) {rep.summary['aggregate_posterior']['log_det_cov']:.3f}")
+    print(
+        f"log p(x) = {ll['mean']:.3f} ± {ll['stderr']:.3f} nats (K={ll['num_samples']}, "
+        f"{ll['num_points']} points, max k̂ {ll['khat_max']:.2f}); ELBO {rep.summary['elbo']:.3f}; "
+        f"active units {rep.summary['active_units']}/{rep.summary['latent_dim']}; "
+        f"log det Cov q(z) {rep.summary['aggregate_posterior']['log_det_cov']:.3f}"
+    )
     print(f"wrote {out}/report.json, report.png")
     return 0
 
@@ -236,9 +406,19 @@ def cmd_reproduce(args):
         return 0
     run = experiments.get(args.name)
     out = args.out or os.path.join("runs", args.name)
-    results = run(out=out, profile=args.profile, device=_device(args.device), seed=args.seed,
-                  data=args.data, progress=not args.no_progress)
-    print(json.dumps({k: v for k, v in results.items() if not isinstance(v, (list, dict))}, indent=2))
+    device = _device(args.device)
+    _writable_folder(out)
+    results = run(
+        out=out,
+        profile=args.profile,
+        device=device,
+        seed=args.seed,
+        data=args.data,
+        progress=not args.no_progress,
+    )
+    print(
+        json.dumps({k: v for k, v in results.items() if not isinstance(v, (list, dict))}, indent=2)
+    )
     print(f"wrote {out}/results.json and figures")
     return 0
 
@@ -246,8 +426,12 @@ def cmd_reproduce(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        commands = {"demo": cmd_demo, "train": cmd_train, "diagnose": cmd_diagnose,
-                    "reproduce": cmd_reproduce}
+        commands = {
+            "demo": cmd_demo,
+            "train": cmd_train,
+            "diagnose": cmd_diagnose,
+            "reproduce": cmd_reproduce,
+        }
         code = commands[args.command](args)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -7,11 +7,15 @@ import pyro
 import pytest
 import torch
 
-SHARED_DATA = Path(os.environ.get("PYROVAE_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("PYROVAE_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 def pytest_addoption(parser):
-    parser.addoption("--runslow", action="store_true", default=False, help="run slow statistical tests")
+    parser.addoption(
+        "--runslow", action="store_true", default=False, help="run slow statistical tests"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

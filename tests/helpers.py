@@ -23,8 +23,11 @@ def linear_oracle(d=10, k=3, seed=0, sigma2=0.3):
     """A LinearGaussianVAE with non-trivial W, mu, sigma² and a guide that is not the posterior."""
     vae = LinearGaussianVAE(d, k, seed=seed)
     gen = torch.Generator().manual_seed(seed + 100)
-    vae.set_params(W=torch.randn(d, k, generator=gen), mu=torch.randn(d, generator=gen),
-                   sigma2=torch.tensor(sigma2))
+    vae.set_params(
+        W=torch.randn(d, k, generator=gen),
+        mu=torch.randn(d, generator=gen),
+        sigma2=torch.tensor(sigma2),
+    )
     # near the best diagonal guide, but perturbed: mean map off by 5%, variances 1.5x too wide
     vae.set_optimal_guide()
     with torch.no_grad():

@@ -15,8 +15,14 @@ def test_demo_writes_results_and_figures(tmp_path, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results["objectives"]) == 2
     for r in results["objectives"].values():
-        for key in ("q_mean", "q_std", "aggregate_variance", "aggregate_log_det", "final_elbo",
-                    "mutual_information"):
+        for key in (
+            "q_mean",
+            "q_std",
+            "aggregate_variance",
+            "aggregate_log_det",
+            "final_elbo",
+            "mutual_information",
+        ):
             assert key in r
         assert r["aggregate_variance"] > 0
     assert (tmp_path / "two_point.png").stat().st_size > 10_000
@@ -26,9 +32,30 @@ def test_demo_writes_results_and_figures(tmp_path, capsys):
 
 def test_train_two_point_and_resume(tmp_path):
     out = tmp_path / "run"
-    args = ["train", "--dataset", "two-point", "--z-dim", "1", "--hidden", "16", "--likelihood",
-            "gaussian-decoder", "--min-variance", "1e-3", "--objective", "infovae", "--lam", "10",
-            "--batch-size", "32", "--out", str(out), "--no-progress", "--checkpoint-every", "10"]
+    args = [
+        "train",
+        "--dataset",
+        "two-point",
+        "--z-dim",
+        "1",
+        "--hidden",
+        "16",
+        "--likelihood",
+        "gaussian-decoder",
+        "--min-variance",
+        "1e-3",
+        "--objective",
+        "infovae",
+        "--lam",
+        "10",
+        "--batch-size",
+        "32",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--checkpoint-every",
+        "10",
+    ]
     assert main(args + ["--steps", "20"]) == 0
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 20
@@ -40,9 +67,29 @@ def test_train_mnist_file_writes_sample_figure(tmp_path):
     data = (np.random.default_rng(0).random((64, 784)) > 0.5).astype(np.float32)
     np.savez(tmp_path / "tiny.npz", train=data)
     out = tmp_path / "mn"
-    assert main(["train", "--dataset", "binarized-mnist", "--data", str(tmp_path / "tiny.npz"),
-                 "--objective", "iwae", "--particles", "3", "--steps", "3", "--batch-size", "16",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "binarized-mnist",
+                "--data",
+                str(tmp_path / "tiny.npz"),
+                "--objective",
+                "iwae",
+                "--particles",
+                "3",
+                "--steps",
+                "3",
+                "--batch-size",
+                "16",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert (out / "samples.png").exists() and (out / "checkpoint.pt").exists()
 
 
@@ -50,20 +97,41 @@ def test_clear_errors_on_the_command_line(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("PYROVAE_DATA", raising=False)
     assert main(["train", "--dataset", "binarized-mnist", "--out", str(tmp_path)]) == 2
     assert "binarized_mnist.npz" in capsys.readouterr().err
-    assert main(["train", "--dataset", "two-point", "--objective", "infovae", "--lam", "0.5",
-                 "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "two-point",
+                "--objective",
+                "infovae",
+                "--lam",
+                "0.5",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "maximize" in capsys.readouterr().err
 
 
 def test_console_script_help():
-    out = subprocess.run([sys.executable, "-m", "pyrovae.cli", "train", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pyrovae.cli", "train", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "--min-variance" in out and "--objective" in out
 
 
 @pytest.mark.cuda
 def test_demo_on_cuda(tmp_path):
-    assert main(["demo", "--steps", "20", "--device", "cuda", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (
+        main(["demo", "--steps", "20", "--device", "cuda", "--out", str(tmp_path), "--no-progress"])
+        == 0
+    )
 
 
 def test_diagnose_a_trained_checkpoint(tmp_path, capsys):
@@ -71,11 +139,44 @@ def test_diagnose_a_trained_checkpoint(tmp_path, capsys):
     data = (rng.random((200, 784)) > 0.7).astype(np.float32)
     np.savez(tmp_path / "tiny.npz", train=data[:160], test=data[160:])
     out = tmp_path / "run"
-    assert main(["train", "--dataset", "binarized-mnist", "--data", str(tmp_path / "tiny.npz"),
-                 "--z-dim", "3", "--hidden", "32", "--steps", "20", "--batch-size", "32",
-                 "--out", str(out), "--no-progress"]) == 0
-    assert main(["diagnose", str(out / "checkpoint.pt"), "--num-samples", "50", "--is-points", "10",
-                 "--gap-points", "4"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "binarized-mnist",
+                "--data",
+                str(tmp_path / "tiny.npz"),
+                "--z-dim",
+                "3",
+                "--hidden",
+                "32",
+                "--steps",
+                "20",
+                "--batch-size",
+                "32",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "diagnose",
+                str(out / "checkpoint.pt"),
+                "--num-samples",
+                "50",
+                "--is-points",
+                "10",
+                "--gap-points",
+                "4",
+            ]
+        )
+        == 0
+    )
     rep = json.loads((out / "report.json").read_text())
     assert rep["num_points"] == 40 and rep["latent_dim"] == 3
     assert rep["log_likelihood"]["num_points"] == 10 and rep["log_likelihood"]["mean"] < 0

@@ -5,13 +5,21 @@ import pytest
 import torch
 from helpers import binary_data, small_vae
 
-from pyrovae.infer import ELBO, IWAE, InfoVAE, train
+from pyrovae.infer import IWAE, EvidenceLowerBound, InfoVAE, train
 
 pytestmark = pytest.mark.cuda
 
 
-@pytest.mark.parametrize("objective", [ELBO(), IWAE(4), InfoVAE(0.0, 50.0), InfoVAE(1.0, 5.0, divergence="stein"),
-                                       InfoVAE(0.0, 5.0, divergence="adversarial")])
+@pytest.mark.parametrize(
+    "objective",
+    [
+        EvidenceLowerBound(),
+        IWAE(4),
+        InfoVAE(0.0, 50.0),
+        InfoVAE(1.0, 5.0, divergence="stein"),
+        InfoVAE(0.0, 5.0, divergence="adversarial"),
+    ],
+)
 def test_objectives_on_cuda_match_cpu_structure(objective):
     vae, x = small_vae().cuda(), binary_data().cuda()
     loss = objective.loss_and_grads(vae.model, vae.guide, x, num_data=100)
@@ -21,8 +29,17 @@ def test_objectives_on_cuda_match_cpu_structure(objective):
 
 def test_training_on_cuda_keeps_the_device(tmp_path):
     vae, x = small_vae(), binary_data(n=64)
-    result = train(vae.model, vae.guide, x, InfoVAE(0.0, 10.0), steps=5, batch_size=16, device="cuda",
-                   checkpoint=tmp_path / "c.pt", progress=False)
+    result = train(
+        vae.model,
+        vae.guide,
+        x,
+        InfoVAE(0.0, 10.0),
+        steps=5,
+        batch_size=16,
+        device="cuda",
+        checkpoint=tmp_path / "c.pt",
+        progress=False,
+    )
     assert next(vae.parameters()).is_cuda and result.steps == 5
 
 

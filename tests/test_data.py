@@ -80,7 +80,9 @@ def test_random_subset_is_a_fixed_sample_without_replacement():
     assert sorted(random_subset(x, 500).squeeze(-1).tolist()) == x.squeeze(-1).tolist()
 
 
-def test_binarized_test_split_is_class_ordered_and_its_labels_are_the_sorted_mnist_labels(shared_data):
+def test_binarized_test_split_is_class_ordered_and_its_labels_are_the_sorted_mnist_labels(
+    shared_data,
+):
     """Oracle: each binarized test image's nearest thresholded grey-scale MNIST test image carries
     the label binarized_mnist_test_labels gives it (checked on 500 images spread over the split)."""
     from pyrovae.data import binarized_mnist_test_labels
@@ -88,7 +90,9 @@ def test_binarized_test_split_is_class_ordered_and_its_labels_are_the_sorted_mni
     xb = load_binarized_mnist(shared_data, "test")
     grey, y = load_mnist_idx(shared_data, "test")
     labels = binarized_mnist_test_labels(shared_data)
-    assert torch.equal(labels[:980], torch.zeros(980, dtype=labels.dtype))  # the split starts with all zeros
+    assert torch.equal(
+        labels[:980], torch.zeros(980, dtype=labels.dtype)
+    )  # the split starts with all zeros
     idx = torch.arange(0, 10000, 20)
     nearest = torch.cdist(xb[idx], (grey > 0.5).float()).argmin(1)
     assert torch.equal(y[nearest], labels[idx])

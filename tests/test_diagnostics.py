@@ -5,13 +5,23 @@ import warnings
 
 import pytest
 import torch
-
 from helpers import linear_data, linear_oracle
-from pyrovae.diagnostics import (DecoderVarianceWarning, active_units, aggregate_posterior_moments,
-                                 aggregate_posterior_test, collapsed_dimensions,
-                                 decoder_variance_health, inference_gaps, kl_per_dimension,
-                                 kl_to_posterior, log_likelihood, mmd_permutation_test,
-                                 mutual_information, variational_gap)
+
+from pyrovae.diagnostics import (
+    DecoderVarianceWarning,
+    active_units,
+    aggregate_posterior_moments,
+    aggregate_posterior_test,
+    collapsed_dimensions,
+    decoder_variance_health,
+    inference_gaps,
+    kl_per_dimension,
+    kl_to_posterior,
+    log_likelihood,
+    mmd_permutation_test,
+    mutual_information,
+    variational_gap,
+)
 from pyrovae.models import VAE, DecoderGaussian, LinearGaussianVAE
 from pyrovae.nets import MLP
 
@@ -29,7 +39,9 @@ def test_kl_to_posterior_by_importance_matches_closed_form():
 def test_kl_to_posterior_on_a_grid_matches_closed_form():
     vae = linear_oracle(d=6, k=2).double()
     x = linear_data(vae, n=5).double()
-    est = kl_to_posterior(vae.model, vae.guide, x, method="grid", bounds=(-6.0, 6.0), resolution=301)
+    est = kl_to_posterior(
+        vae.model, vae.guide, x, method="grid", bounds=(-6.0, 6.0), resolution=301
+    )
     assert torch.allclose(est, vae.kl_to_posterior(x).detach(), atol=1e-3)
 
 
@@ -64,13 +76,21 @@ def test_gaps_when_the_family_contains_the_posterior():
 
 
 def test_mmd_permutation_p_values_are_uniform_under_the_null_and_small_when_shifted():
-    p_null = [mmd_permutation_test(torch.randn(60, 2, generator=torch.Generator().manual_seed(2 * i)),
-                                   torch.randn(60, 2, generator=torch.Generator().manual_seed(2 * i + 1)),
-                                   num_permutations=99, seed=i)["p_value"] for i in range(60)]
+    p_null = [
+        mmd_permutation_test(
+            torch.randn(60, 2, generator=torch.Generator().manual_seed(2 * i)),
+            torch.randn(60, 2, generator=torch.Generator().manual_seed(2 * i + 1)),
+            num_permutations=99,
+            seed=i,
+        )["p_value"]
+        for i in range(60)
+    ]
     frac_small = sum(p <= 0.1 for p in p_null) / len(p_null)
     assert 0.0 <= frac_small <= 0.25  # expected 0.1; 60 draws: sd ≈ 0.04
     assert 0.35 < sum(p_null) / len(p_null) < 0.65  # expected 0.5
-    shifted = mmd_permutation_test(torch.randn(100, 2) + 0.8, torch.randn(100, 2), num_permutations=99)
+    shifted = mmd_permutation_test(
+        torch.randn(100, 2) + 0.8, torch.randn(100, 2), num_permutations=99
+    )
     assert shifted["p_value"] <= 0.02
 
 
@@ -88,7 +108,9 @@ def test_collapse_statistics():
     scale = torch.cat([torch.full((500, 1), 0.1), torch.ones(500, 1)], 1)
     kl = kl_per_dimension(loc, scale)
     assert torch.allclose(kl[:, 1], torch.zeros(500))
-    assert kl[0, 0] == pytest.approx(0.5 * (loc[0, 0] ** 2 + 0.01 - 1 - math.log(0.01)).item(), rel=1e-5)
+    assert kl[0, 0] == pytest.approx(
+        0.5 * (loc[0, 0] ** 2 + 0.01 - 1 - math.log(0.01)).item(), rel=1e-5
+    )
     au = active_units(loc)
     assert au["num_active"] == 1 and au["active"].tolist() == [True, False]
     col = collapsed_dimensions(kl, epsilon=0.01, delta=0.01)
@@ -97,7 +119,9 @@ def test_collapse_statistics():
 
 def test_mutual_information_bounds():
     loc = torch.tensor([[-5.0], [5.0]]).repeat(50, 1)
-    assert mutual_information(loc, torch.full_like(loc, 0.1), 64).item() == pytest.approx(math.log(2), abs=1e-3)
+    assert mutual_information(loc, torch.full_like(loc, 0.1), 64).item() == pytest.approx(
+        math.log(2), abs=1e-3
+    )
     same = torch.zeros(100, 1)
     assert abs(mutual_information(same, torch.ones_like(same), 64).item()) < 1e-6
 
@@ -126,20 +150,36 @@ def test_report_on_the_linear_oracle_and_its_figures(tmp_path):
 
     vae = linear_oracle(d=6, k=2)
     x = linear_data(vae, n=300)
-    rep = report(vae.model, vae.guide, x, num_samples=1000, is_points=50, num_permutations=50,
-                 labels=torch.arange(300) % 3)
+    rep = report(
+        vae.model,
+        vae.guide,
+        x,
+        num_samples=1000,
+        is_points=50,
+        num_permutations=50,
+        labels=torch.arange(300) % 3,
+    )
     s = rep.summary
     exact = vae.log_marginal(x[:50]).mean().item()
     assert abs(s["log_likelihood"]["mean"] - exact) < 3 * s["log_likelihood"]["stderr"] + 1e-3
     assert s["elbo"] == pytest.approx(vae.elbo(x[:50]).mean().item(), abs=0.05)
     assert s["active_units"] == 2 and s["collapse"]["num_collapsed"] == 0
     import json
+
     json.dumps(s)  # serializable
     plot_report(rep, tmp_path / "r.png")
     g = grid(vae.model, x[:3], bounds=(-6.0, 6.0), resolution=101)
-    plot_posteriors(rep.arrays["loc"], rep.arrays["scale"], [0, 1, 2], grid_result=g,
-                    samples=rep.arrays["samples"], path=tmp_path / "p.png")
-    assert (tmp_path / "r.png").stat().st_size > 10_000 and (tmp_path / "p.png").stat().st_size > 10_000
+    plot_posteriors(
+        rep.arrays["loc"],
+        rep.arrays["scale"],
+        [0, 1, 2],
+        grid_result=g,
+        samples=rep.arrays["samples"],
+        path=tmp_path / "p.png",
+    )
+    assert (tmp_path / "r.png").stat().st_size > 10_000 and (
+        tmp_path / "p.png"
+    ).stat().st_size > 10_000
 
 
 def test_mixture_density_grid_is_the_normalized_mixture():

@@ -16,8 +16,10 @@ def _grads(objective, vae, x, seed=11):
     vae.zero_grad(set_to_none=True)
     pyro.set_rng_seed(seed)
     objective.loss_and_grads(vae.model, vae.guide, x, num_data=len(x))
-    return ({n: p.grad.clone() for n, p in vae.encoder.named_parameters()},
-            {n: p.grad.clone() for n, p in vae.decoder.named_parameters()})
+    return (
+        {n: p.grad.clone() for n, p in vae.encoder.named_parameters()},
+        {n: p.grad.clone() for n, p in vae.decoder.named_parameters()},
+    )
 
 
 @pytest.mark.parametrize("divergence", ["mmd", "stein", "adversarial"])
@@ -77,7 +79,7 @@ def test_adversarial_gradients_have_the_right_sign():
     disc.zero_grad()
     bce = F.softplus(-disc(p).squeeze(-1)).mean() + F.softplus(disc(q.detach()).squeeze(-1)).mean()
     bce.backward()
-    for g, p_ in zip(d_grads, disc.parameters()):
+    for g, p_ in zip(d_grads, disc.parameters(), strict=True):
         assert torch.allclose(g, p_.grad, atol=1e-6)
     # independent recomputation of the encoder-side gradient
     shift_grad = shift.grad.clone()

@@ -59,7 +59,9 @@ def test_infovae_comparison(tmp_path, shared_data):
         assert r["checks"][f"z{d}_infovae_mmd_below_autoencoder"]["InfoVAE-MMD"]
         assert r["checks"][f"z{d}_infovae_mmd_below_autoencoder"]["InfoVAE-Stein"]
         rows = {row["objective"]: row for row in r["rows"] if row["z_dim"] == d}
-        assert rows["InfoVAE-MMD"]["mmd_trajectory"][0][1] < 0.5 * rows["ELBO"]["mmd_trajectory"][0][1]
+        assert (
+            rows["InfoVAE-MMD"]["mmd_trajectory"][0][1] < 0.5 * rows["ELBO"]["mmd_trajectory"][0][1]
+        )
     for row in r["rows"]:
         assert row["class_cross_entropy"] >= r["class_cross_entropy_minimum"] - 1e-6
         assert [s for s, _ in row["mmd_trajectory"]] == list(range(100, 1001, 100))
@@ -73,5 +75,7 @@ def test_infovae_likelihood(tmp_path, shared_data):
     assert r["checks"]["estimator_above_elbo"]
     for m in [*r["models"].values(), r["anchor"]]:
         assert m["num_samples"] == 5000 and 0 < m["stderr"] < 1
-        assert m["log_likelihood"] >= m["log_likelihood_k_over_10"] - 3 * math.hypot(m["stderr"], m["stderr_k_over_10"])
+        assert m["log_likelihood"] >= m["log_likelihood_k_over_10"] - 3 * math.hypot(
+            m["stderr"], m["stderr_k_over_10"]
+        )
     assert set(r["models"]) == {"ELBO", "InfoVAE-MMD", "InfoVAE-Stein", "InfoVAE-adversarial"}

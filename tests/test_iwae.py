@@ -1,5 +1,7 @@
 """IWAE: equal to the ELBO at K = 1, correct under subsampling, tight on the linear oracle."""
 
+from itertools import pairwise
+
 import pyro
 import pytest
 import torch
@@ -29,11 +31,14 @@ def test_subsampled_iwae_matches_closed_form_log_marginal(vectorize):
     N, K = 1600, 2000
     exact = vae.log_marginal(x).sum().item()
     torch.manual_seed(0)
-    ours = -IWAE(num_particles=K, vectorize_particles=vectorize).loss(vae.model, vae.guide, x, num_data=N)
+    ours = -IWAE(num_particles=K, vectorize_particles=vectorize).loss(
+        vae.model, vae.guide, x, num_data=N
+    )
     assert ours * len(x) / N == pytest.approx(exact, abs=0.02 * len(x))
     torch.manual_seed(0)
     renyi = -RenyiELBO(alpha=0, num_particles=K, vectorize_particles=True).loss(
-        vae.model, vae.guide, x, num_data=N)
+        vae.model, vae.guide, x, num_data=N
+    )
     assert abs(renyi * len(x) / N - exact) > 0.25 * len(x)
 
 
@@ -50,7 +55,7 @@ def test_iwae_bound_increases_with_k_and_exceeds_elbo():
             vals.append(-IWAE(num_particles=k).loss(vae.model, vae.guide, x) / len(x))
         bounds.append(sum(vals) / len(vals))
     assert bounds[0] == pytest.approx(elbo, abs=0.1)
-    assert all(a < b for a, b in zip(bounds, bounds[1:]))
+    assert all(a < b for a, b in pairwise(bounds))
     assert bounds[-1] <= exact + 0.01
 
 

@@ -5,8 +5,8 @@ import math
 import pyro
 import pytest
 import torch
-
 from helpers import linear_data, linear_oracle
+
 from pyrovae.data.synthetic import DATASETS, monotone_absolute_value
 from pyrovae.infer import LiBI, libi_fit
 from pyrovae.models import VAE, LearnedGaussian
@@ -82,14 +82,31 @@ def test_libi_fit_trains_the_decoder_then_only_the_encoder():
     ds = DATASETS["clusters"]
     x = ds.sample(256)
     torch.manual_seed(0)
-    vae = VAE(MLP(1, [16], 2), MLP(1, [16], 1), LearnedGaussian(init_sigma=0.3, min_variance=1e-4), 1, (1,))
+    vae = VAE(
+        MLP(1, [16], 2),
+        MLP(1, [16], 1),
+        LearnedGaussian(init_sigma=0.3, min_variance=1e-4),
+        1,
+        (1,),
+    )
     enc0 = [p.detach().clone() for p in vae.encoder.parameters()]
-    runs = libi_fit(vae.model, vae.guide, x, stage1_steps=30, stage2_steps=10, num_samples=32,
-                    batch_size=128, progress=False)
+    runs = libi_fit(
+        vae.model,
+        vae.guide,
+        x,
+        stage1_steps=30,
+        stage2_steps=10,
+        num_samples=32,
+        batch_size=128,
+        progress=False,
+    )
     assert not any(n.startswith("encoder") for n in runs["likelihood"].param_names)
     assert all(n.startswith("encoder") for n in runs["inference"].param_names)
-    assert any(not torch.equal(a, b) for a, b in zip(enc0, vae.encoder.parameters()))
-    assert runs["likelihood"].history[-1]["log_marginal"] > runs["likelihood"].history[0]["log_marginal"]
+    assert any(not torch.equal(a, b) for a, b in zip(enc0, vae.encoder.parameters(), strict=True))
+    assert (
+        runs["likelihood"].history[-1]["log_marginal"]
+        > runs["likelihood"].history[0]["log_marginal"]
+    )
 
 
 @pytest.mark.slow

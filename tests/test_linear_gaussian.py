@@ -42,7 +42,8 @@ def test_analytic_elbo_matches_trace_elbo_monte_carlo():
     x = linear_data(vae, n=32)
     pyro.set_rng_seed(0)
     mc = -Trace_ELBO(num_particles=4000, vectorize_particles=True, max_plate_nesting=1).loss(
-        vae.model, vae.guide, x) / len(x)
+        vae.model, vae.guide, x
+    ) / len(x)
     assert mc == pytest.approx(vae.elbo(x).mean().item(), abs=0.02)
 
 
@@ -61,7 +62,11 @@ def test_ppca_mle_is_a_stationary_point_and_the_elbo_is_tight_there():
     torch.manual_seed(0)
     d, k, n = 8, 3, 2000
     scales = torch.tensor([3.0, 2.0, 1.5, 0.5, 0.4, 0.3, 0.3, 0.2], dtype=torch.float64)
-    x = torch.randn(n, d, dtype=torch.float64) * scales @ torch.linalg.qr(torch.randn(d, d, dtype=torch.float64))[0]
+    x = (
+        torch.randn(n, d, dtype=torch.float64)
+        * scales
+        @ torch.linalg.qr(torch.randn(d, d, dtype=torch.float64))[0]
+    )
     fit = ppca_mle(x, k)
     assert fit.sigma2.item() == pytest.approx(fit.eigenvalues[k:].mean().item())
     vae = LinearGaussianVAE(d, k).double().load_ppca(fit)
@@ -96,3 +101,22 @@ def test_fixed_sigma2_is_not_a_parameter():
     vae = LinearGaussianVAE(4, 2, sigma2=0.5)
     assert "log_sigma2" not in dict(vae.named_parameters())
     assert vae.sigma2.item() == pytest.approx(0.5)
+
+
+def test_optimal_guide_is_a_stationary_point_of_the_elbo_for_non_orthogonal_w():
+    """The mean-field optimum matches the posterior precision's diagonal, D_ii = σ²/M_ii: the
+    closed-form ELBO's gradient in log D (and in V) is 0 there; at σ²(M⁻¹)_ii (the marginal
+    variances, the old setting) it is not."""
+    vae = linear_oracle(d=8, k=3, seed=4)  # random W: columns far from orthogonal
+    W = vae.W.detach()
+    gram = W.T @ W
+    assert (gram - torch.diag(gram.diagonal())).abs().max() > 0.5  # really non-orthogonal
+    x = linear_data(vae, n=50)
+    vae.set_optimal_guide()
+    (grad_log_d, grad_v) = torch.autograd.grad(vae.elbo(x).sum(), [vae.log_D, vae.V])
+    assert grad_log_d.abs().max() < 1e-4, grad_log_d
+    assert grad_v.abs().max() < 5e-3, grad_v  # float32 rounding over 50 points
+    M = gram + vae.sigma2.detach() * torch.eye(3)
+    vae.set_params(D=vae.sigma2.detach() * torch.linalg.inv(M).diagonal())
+    (grad_old,) = torch.autograd.grad(vae.elbo(x).sum(), [vae.log_D])
+    assert grad_old.abs().max() > 0.1

@@ -5,8 +5,13 @@ import math
 import pytest
 import torch
 
-from pyrovae.experiments.mnist_probes import (binarize, generated_class_cross_entropy, latent_svm_error,
-                                              split_labelled, train_digit_classifier)
+from pyrovae.experiments.mnist_probes import (
+    binarize,
+    generated_class_cross_entropy,
+    latent_svm_error,
+    split_labelled,
+    train_digit_classifier,
+)
 
 pytest.importorskip("sklearn")
 

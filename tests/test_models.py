@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import small_vae
 
-from pyrovae.infer import ELBO, IWAE
+from pyrovae.infer import IWAE, EvidenceLowerBound
 from pyrovae.models import VAE, Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian, build_vae
 from pyrovae.nets import MLP, ConvDecoder28, ConvEncoder28
 
@@ -16,7 +16,7 @@ def test_bernoulli_rejects_non_binary_data():
     vae = small_vae()
     x = torch.rand(8, 12)
     with pytest.raises(ValueError, match="binary data"):
-        ELBO().loss(vae.model, vae.guide, x)
+        EvidenceLowerBound().loss(vae.model, vae.guide, x)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         Bernoulli(allow_fractional=True).validate(x * 2)
     Bernoulli(allow_fractional=True).validate(x)  # fractional data allowed explicitly
@@ -38,8 +38,9 @@ def test_data_shape_and_nan_errors():
         Gaussian(1.0).validate(torch.tensor([[float("nan")]]))
 
 
-@pytest.mark.parametrize("lik", [LearnedGaussian(init_sigma=1.0, min_variance=0.01),
-                                 DecoderGaussian(min_variance=0.01)])
+@pytest.mark.parametrize(
+    "lik", [LearnedGaussian(init_sigma=1.0, min_variance=0.01), DecoderGaussian(min_variance=0.01)]
+)
 def test_variance_floor_holds_even_for_extreme_raw_values(lik):
     """σ² = ξ + exp(r) ≥ ξ: the Mattei-Frellsen constraint bounds the density by (2πξ)^(-1/2)."""
     if isinstance(lik, LearnedGaussian):
@@ -49,7 +50,7 @@ def test_variance_floor_holds_even_for_extreme_raw_values(lik):
     else:
         out = torch.cat([torch.zeros(5, 3), torch.full((5, 3), -1e4)], -1)
     d = lik(out, (3,))
-    assert (d.base_dist.scale ** 2 >= 0.01 - 1e-9).all()
+    assert (d.base_dist.scale**2 >= 0.01 - 1e-9).all()
     bound = -0.5 * 3 * torch.log(torch.tensor(2 * torch.pi * 0.01))
     assert (d.log_prob(torch.zeros(5, 3)) <= bound + 1e-5).all()
 
@@ -82,8 +83,13 @@ def test_per_dimension_learned_variance_has_one_parameter_per_pixel():
 
 def test_conv_vae_shapes_with_vectorized_particles():
     torch.manual_seed(0)
-    vae = VAE(ConvEncoder28(2 * 4, channels=8, hidden=32), ConvDecoder28(4, 2, channels=8, hidden=32),
-              DecoderGaussian(min_variance=1e-3), 4, (1, 28, 28))
+    vae = VAE(
+        ConvEncoder28(2 * 4, channels=8, hidden=32),
+        ConvDecoder28(4, 2, channels=8, hidden=32),
+        DecoderGaussian(min_variance=1e-3),
+        4,
+        (1, 28, 28),
+    )
     x = torch.rand(6, 1, 28, 28)
     loss = IWAE(num_particles=3).loss(vae.model, vae.guide, x)
     assert torch.isfinite(torch.tensor(loss))
@@ -94,7 +100,7 @@ def test_conv_vae_shapes_with_vectorized_particles():
 def test_flat_data_with_conv_nets_through_the_factory():
     vae = build_vae({"data_shape": [784], "z_dim": 3, "net": "conv"})
     x = (torch.rand(4, 784) > 0.5).float()
-    assert torch.isfinite(torch.tensor(ELBO().loss(vae.model, vae.guide, x)))
+    assert torch.isfinite(torch.tensor(EvidenceLowerBound().loss(vae.model, vae.guide, x)))
     assert vae.sample(2).shape == (2, 784)
 
 
@@ -108,9 +114,9 @@ def test_minibatch_scaling_of_the_data_plate():
     vae = small_vae()
     x = (torch.rand(10, 12) > 0.5).float()
     pyro.set_rng_seed(0)
-    full = ELBO().loss(vae.model, vae.guide, x)
+    full = EvidenceLowerBound().loss(vae.model, vae.guide, x)
     pyro.set_rng_seed(0)
-    scaled = ELBO().loss(vae.model, vae.guide, x, num_data=1000)
+    scaled = EvidenceLowerBound().loss(vae.model, vae.guide, x, num_data=1000)
     assert scaled == pytest.approx(100 * full, rel=1e-5)
     with pytest.raises(ValueError, match="smaller than the minibatch"):
-        ELBO().loss(vae.model, vae.guide, x, num_data=5)
+        EvidenceLowerBound().loss(vae.model, vae.guide, x, num_data=5)

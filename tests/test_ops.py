@@ -18,7 +18,9 @@ def test_rbf_conventions():
     x = torch.tensor([[0.0, 0.0, 0.0]])
     y = torch.tensor([[1.0, 1.0, 1.0]])  # squared distance 3, d = 3
     assert rbf_kernel(x, y, "dim").item() == pytest.approx(torch.exp(torch.tensor(-3 / 6)).item())
-    assert rbf_kernel(x, y, "infovae").item() == pytest.approx(torch.exp(torch.tensor(-3 / 9)).item())
+    assert rbf_kernel(x, y, "infovae").item() == pytest.approx(
+        torch.exp(torch.tensor(-3 / 9)).item()
+    )
     assert rbf_kernel(x, y, 2.0).item() == pytest.approx(torch.exp(torch.tensor(-3 / 8)).item())
 
 
@@ -63,8 +65,9 @@ def test_mmd_estimator_matches_gaussian_closed_form(bandwidth):
     mean_q = torch.tensor([0.5, -0.3, 0.0], dtype=torch.float64)
     cov_q = torch.diag(torch.tensor([0.5, 1.5, 1.0], dtype=torch.float64))
     c = rbf_denominator(bandwidth, d)
-    exact = gaussian_rbf_mmd2(torch.zeros(d, dtype=torch.float64), torch.eye(d, dtype=torch.float64),
-                              mean_q, cov_q, c).item()
+    exact = gaussian_rbf_mmd2(
+        torch.zeros(d, dtype=torch.float64), torch.eye(d, dtype=torch.float64), mean_q, cov_q, c
+    ).item()
     p = torch.randn(4000, d, dtype=torch.float64)
     q = mean_q + torch.randn(4000, d, dtype=torch.float64) * cov_q.diagonal().sqrt()
     est = mmd2(p, q, lambda a, b: rbf_kernel(a, b, bandwidth)).item()
@@ -75,7 +78,9 @@ def test_mmd_estimator_matches_gaussian_closed_form(bandwidth):
 def test_mmd_unbiased_is_centred_under_null_and_biased_is_not():
     torch.manual_seed(1)
     unbiased = [mmd2(torch.randn(50, 2), torch.randn(50, 2)).item() for _ in range(200)]
-    biased = [mmd2(torch.randn(50, 2), torch.randn(50, 2), unbiased=False).item() for _ in range(200)]
+    biased = [
+        mmd2(torch.randn(50, 2), torch.randn(50, 2), unbiased=False).item() for _ in range(200)
+    ]
     mean_u = sum(unbiased) / 200
     assert abs(mean_u) < 3e-3  # sd of the mean is about 1e-3
     assert min(biased) > 0 and sum(biased) / 200 > 10 * abs(mean_u)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from pyrovae.infer import ELBO, train
+from pyrovae.infer import EvidenceLowerBound, train
 from pyrovae.models import VAE, PixelCNNBernoulli
 from pyrovae.nets import MLP, MaskedConv2d
 from pyrovae.posterior import importance
@@ -49,7 +49,9 @@ def test_probabilities_of_all_images_sum_to_one():
     lik = tiny_likelihood()
     cond = torch.randn(4, C, H, W, dtype=torch.float64)
     lik = lik.double()
-    images = torch.tensor(list(itertools.product([0.0, 1.0], repeat=H * W)), dtype=torch.float64)  # (512, 9)
+    images = torch.tensor(
+        list(itertools.product([0.0, 1.0], repeat=H * W)), dtype=torch.float64
+    )  # (512, 9)
     d = lik(cond.unsqueeze(0).expand(512, -1, -1, -1, -1), (H * W,), torch.Size([512, 4]))
     logp = d.log_prob(images.unsqueeze(1))  # (512, 4)
     assert torch.allclose(logp.exp().sum(0), torch.ones(4, dtype=torch.float64), atol=1e-10)
@@ -77,11 +79,27 @@ def test_pixelcnn_vae_trains_and_is_scored_by_importance_sampling():
     torch.manual_seed(0)
     z_dim = 2
     decoder = nn.Sequential(MLP(z_dim, [16], C * H * W), nn.Unflatten(-1, (C, H, W)))
-    vae = VAE(MLP(H * W, [16], 2 * z_dim), decoder, PixelCNNBernoulli((H, W), C, channels=8, layers=2),
-              z_dim, (H * W,))
+    vae = VAE(
+        MLP(H * W, [16], 2 * z_dim),
+        decoder,
+        PixelCNNBernoulli((H, W), C, channels=8, layers=2),
+        z_dim,
+        (H * W,),
+    )
     x = torch.bernoulli(torch.full((64, H * W), 0.3))
-    res = train(vae.model, vae.guide, x, ELBO(), steps=60, batch_size=16, lr=1e-2, progress=False)
-    first, last = (sum(r["elbo"] for r in rows) / 10 for rows in (res.history[:10], res.history[-10:]))
+    res = train(
+        vae.model,
+        vae.guide,
+        x,
+        EvidenceLowerBound(),
+        steps=60,
+        batch_size=16,
+        lr=1e-2,
+        progress=False,
+    )
+    first, last = (
+        sum(r["elbo"] for r in rows) / 10 for rows in (res.history[:10], res.history[-10:])
+    )
     assert last > first + 0.5, (first, last)  # the ELBO of 9-pixel images with p = 0.3 improves
     imp = importance(vae.model, vae.guide, x[:5], num_samples=50)
     assert torch.isfinite(imp.log_marginal).all()

@@ -5,8 +5,8 @@ import math
 
 import pytest
 import torch
-
 from helpers import linear_data, linear_oracle
+
 from pyrovae.posterior import grid, importance, nuts, nuts_summary
 
 
@@ -25,8 +25,10 @@ def test_importance_log_marginal_within_three_standard_errors():
 def test_importance_stderr_shrinks_like_one_over_sqrt_k():
     vae = linear_oracle()
     x = linear_data(vae, n=20)
-    se = [importance(vae.model, vae.guide, x, num_samples=k, seed=1).stderr.mean().item()
-          for k in (250, 1000, 4000)]
+    se = [
+        importance(vae.model, vae.guide, x, num_samples=k, seed=1).stderr.mean().item()
+        for k in (250, 1000, 4000)
+    ]
     assert se[0] > se[1] > se[2]
     assert se[0] / se[2] == pytest.approx(4.0, rel=0.25)  # sqrt(16)
 
@@ -78,7 +80,9 @@ def test_nuts_matches_the_exact_posterior():
     covariance within 0.25 of the exact variance, R-hat ≤ 1.01, no divergences."""
     vae = linear_oracle()
     x = linear_data(vae, n=8)
-    idata = nuts(vae.model, x, num_samples=1000, warmup_steps=400, num_chains=2, guide=vae.guide, seed=0)
+    idata = nuts(
+        vae.model, x, num_samples=1000, warmup_steps=400, num_chains=2, guide=vae.guide, seed=0
+    )
     assert idata.posterior["z"].dims == ("chain", "draw", "data", "z_dim")
     summary = nuts_summary(idata)
     assert summary == {k: idata.posterior.attrs[k] for k in summary}
@@ -100,3 +104,67 @@ def test_importance_runs_on_a_neural_vae_with_conv_shapes():
     res = importance(vae.model, vae.guide, x, num_samples=64, seed=0)
     assert res.log_marginal.shape == (3,) and torch.isfinite(res.log_marginal).all()
     assert math.isfinite(res.summary()["log_marginal"])
+
+
+def test_grid_with_one_cell_uses_the_box_volume():
+    """resolution = 1: the midpoint rule with one cell, log p(x, z_mid) + log(hi − lo)^k, computed
+    here from the closed-form joint N(z; 0, I) N(x; Wz + μ, σ²I)."""
+    vae = linear_oracle(d=5, k=2)
+    x = linear_data(vae, n=3)
+    lo, hi = -1.0, 3.0
+    g = grid(vae.model, x, bounds=(lo, hi), resolution=1)
+    assert g.cell_volume == pytest.approx((hi - lo) ** 2)
+    z = torch.full((2,), (lo + hi) / 2, dtype=x.dtype)
+    log_joint = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum() + torch.distributions.Normal(
+        vae.W @ z + vae.mu, vae.sigma2.sqrt()
+    ).log_prob(x).sum(-1)
+    expected = log_joint + 2 * math.log(hi - lo)
+    assert torch.allclose(g.log_marginal, expected.detach(), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"resolution": 0}, "resolution must be ≥ 1"),
+        ({"resolution": -3}, "resolution must be ≥ 1"),
+        ({"bounds": (-math.inf, 2.0)}, "finite"),
+    ],
+)
+def test_grid_bad_resolution_or_bounds(kwargs, match):
+    vae = linear_oracle(d=5, k=2)
+    with pytest.raises(ValueError, match=match):
+        grid(vae.model, linear_data(vae, n=2), **kwargs)
+
+
+def test_importance_and_grid_refuse_empty_data():
+    vae = linear_oracle(d=5, k=2)
+    empty = torch.zeros(0, 5)
+    with pytest.raises(ValueError, match="no data points"):
+        importance(vae.model, vae.guide, empty, num_samples=10)
+    with pytest.raises(ValueError, match="no data points"):
+        grid(vae.model, empty)
+
+
+def test_importance_streams_draws_and_warns_when_large():
+    """Resampled draws no longer need the (K, b, D) particles: a K spread over many chunks gives
+    the same posterior moments as one chunk (exact posterior of the linear model as oracle)."""
+    vae = linear_oracle(d=5, k=2)
+    x = linear_data(vae, n=4)
+    res = importance(
+        vae.model, vae.guide, x, num_samples=20000, chunk_size=500, seed=0, num_resample=4000
+    )
+    mean, cov = vae.posterior(x)
+    assert torch.allclose(res.samples.mean(0), mean.detach(), atol=0.06)
+    assert torch.allclose(res.samples.var(0), cov.diagonal().detach().expand(4, 2), rtol=0.12)
+
+
+def test_importance_and_grid_warn_before_holding_a_lot_of_memory(monkeypatch):
+    import pyrovae.posterior._checks as checks
+
+    monkeypatch.setattr(checks, "LARGE_BYTES", 1000)  # pretend 1 kB is a lot
+    vae = linear_oracle(d=5, k=2)
+    x = linear_data(vae, n=4)
+    with pytest.warns(ResourceWarning, match="reduce the num_samples"):
+        importance(vae.model, vae.guide, x, num_samples=100, seed=0)
+    with pytest.warns(ResourceWarning, match="reduce the resolution"):
+        grid(vae.model, x, resolution=41)

@@ -1,6 +1,7 @@
 """Reproductions of Lucas et al., Dai et al. and Mattei & Frellsen at the `quick` profile."""
 
 import json
+from itertools import pairwise
 
 import pytest
 import torch
@@ -50,7 +51,7 @@ def test_unbounded_likelihood(tmp_path):
     assert all(abs(row["log_p_x1"] - row["lower_bound_log_p_x1"]) < 1e-3 for row in rows)
     free, floored = r["unconstrained"]["curve"], r["floored"]["curve"]
     assert free[-1]["train_log_p"] > floored[-1]["train_log_p"] + 20
-    assert all(a["train_log_p"] < b["train_log_p"] for a, b in zip(free, free[1:]))
+    assert all(a["train_log_p"] < b["train_log_p"] for a, b in pairwise(free))
     assert free[-1]["test_log_p_per_point"] < floored[-1]["test_log_p_per_point"] - 100
     assert r["floored_below_bound"]
     assert r["unconstrained"]["variance_warning"] and not r["floored"]["variance_warning"]
@@ -67,7 +68,7 @@ def test_dai_collapsed_point_is_stationary_and_pca_escapes(tmp_path):
     assert p["final_elbo"] > c["final_elbo"] + 10
     b = r["part_b"]
     assert b[0]["active_units"] > 0 and b[-1]["active_units"] == 0
-    assert all(x["active_units"] >= y["active_units"] for x, y in zip(b, b[1:]))
+    assert all(x["active_units"] >= y["active_units"] for x, y in pairwise(b))
     last = b[-1]
     assert last["loss_per_point"] == pytest.approx(last["cost_of_N(xbar, gamma I)"], abs=0.02)
 

@@ -10,21 +10,31 @@ import torch
 from helpers import binary_data, linear_data, linear_oracle, small_vae
 
 from pyrovae.checkpoint import load_checkpoint
-from pyrovae.infer import ELBO, InfoVAE, TrainingDiverged, train
+from pyrovae.infer import EvidenceLowerBound, InfoVAE, TrainingDiverged, train
 from pyrovae.models import LinearGaussianVAE, data_plate, load_vae
 from pyrovae.models.factory import build_vae
 
 
 def test_history_records_every_term_per_data_point(tmp_path):
     vae, x = small_vae(), binary_data(n=64)
-    result = train(vae.model, vae.guide, x, InfoVAE(0.0, 10.0), steps=12, batch_size=16,
-                   progress=False, history_path=tmp_path / "h.json")
+    result = train(
+        vae.model,
+        vae.guide,
+        x,
+        InfoVAE(0.0, 10.0),
+        steps=12,
+        batch_size=16,
+        progress=False,
+        history_path=tmp_path / "h.json",
+    )
     assert len(result.history) == 12 and result.steps == 12
     row = result.history[-1]
     for key in ("step", "loss", "log_likelihood", "kl", "elbo", "divergence", "grad_norm"):
         assert key in row
     # per data point: loss = −ll + KL + λ' D, each already divided by N
-    assert row["loss"] == pytest.approx(-row["log_likelihood"] + row["kl"] + 9.0 * row["divergence"], rel=1e-4)
+    assert row["loss"] == pytest.approx(
+        -row["log_likelihood"] + row["kl"] + 9.0 * row["divergence"], rel=1e-4
+    )
     assert json.loads((tmp_path / "h.json").read_text()) == result.history
 
 
@@ -38,7 +48,16 @@ def test_training_improves_the_linear_vae_towards_the_ppca_optimum():
     vae = LinearGaussianVAE(6, 2, seed=0)
     with torch.no_grad():
         vae.mu.copy_(x.mean(0))
-    result = train(vae.model, vae.guide, x, ELBO(), steps=3000, batch_size=200, lr=0.02, progress=False)
+    result = train(
+        vae.model,
+        vae.guide,
+        x,
+        EvidenceLowerBound(),
+        steps=3000,
+        batch_size=200,
+        lr=0.02,
+        progress=False,
+    )
     elbo = vae.elbo(x).mean().item()
     assert result.history[0]["elbo"] < elbo
     assert elbo == pytest.approx(best, abs=0.05)
@@ -52,20 +71,31 @@ def test_checkpoint_is_weights_only_and_resume_reproduces_the_uninterrupted_run(
     def run(steps, ckpt, resume=False):
         torch.manual_seed(0)
         vae = build_vae(cfg)
-        train(vae.model, vae.guide, x, ELBO(), steps=steps, batch_size=16, checkpoint=ckpt,
-              checkpoint_every=4, resume=resume, progress=False, config={"model": cfg})
+        train(
+            vae.model,
+            vae.guide,
+            x,
+            EvidenceLowerBound(),
+            steps=steps,
+            batch_size=16,
+            checkpoint=ckpt,
+            checkpoint_every=4,
+            resume=resume,
+            progress=False,
+            config={"model": cfg},
+        )
         return vae
 
     full = run(10, tmp_path / "a" / "ck.pt")
     run(6, tmp_path / "b" / "ck.pt")
     resumed = run(10, tmp_path / "b" / "ck.pt", resume=True)
-    for (n, p), (_, q) in zip(full.named_parameters(), resumed.named_parameters()):
+    for (n, p), (_, q) in zip(full.named_parameters(), resumed.named_parameters(), strict=True):
         assert torch.allclose(p, q, atol=1e-6), n
     state = torch.load(tmp_path / "b" / "ck.pt", weights_only=True)
     assert state["step"] == 10 and len(state["history"]) == 10
     assert not [f for f in os.listdir(tmp_path / "b") if f.startswith(".tmp")]
     rebuilt = load_vae(tmp_path / "b" / "ck.pt")
-    for (_, p), (_, q) in zip(rebuilt.named_parameters(), resumed.named_parameters()):
+    for (_, p), (_, q) in zip(rebuilt.named_parameters(), resumed.named_parameters(), strict=True):
         assert torch.equal(p, q)
 
 
@@ -90,16 +120,27 @@ def test_nan_stops_training_and_keeps_the_last_good_state(tmp_path):
 
     snapshots = []
 
-    class Recording(ELBO):
+    class Recording(EvidenceLowerBound):
         def loss_and_grads(self, *args, **kwargs):
-            snapshots.append(pyro.param("loc").detach().clone() if "loc" in pyro.get_param_store() else None)
+            snapshots.append(
+                pyro.param("loc").detach().clone() if "loc" in pyro.get_param_store() else None
+            )
             return super().loss_and_grads(*args, **kwargs)
 
     ckpt = tmp_path / "ck.pt"
     pyro.enable_validation(False)  # Pyro would only warn; the loop must stop by itself
     with pytest.raises(TrainingDiverged, match="step 6: .*log_likelihood|step 6: loss") as err:
-        train(model, guide, torch.randn(20, 3), Recording(), steps=20, batch_size=10, lr=0.1,
-              checkpoint=ckpt, progress=False)
+        train(
+            model,
+            guide,
+            torch.randn(20, 3),
+            Recording(),
+            steps=20,
+            batch_size=10,
+            lr=0.1,
+            checkpoint=ckpt,
+            progress=False,
+        )
     assert len(err.value.result.history) == 5
     assert torch.equal(pyro.param("loc").detach(), snapshots[-1])
     assert not torch.equal(snapshots[-1], snapshots[1])
@@ -107,15 +148,18 @@ def test_nan_stops_training_and_keeps_the_last_good_state(tmp_path):
     assert saved["step"] == 5 and torch.equal(saved["params"]["loc"], snapshots[-1])
 
 
-@pytest.mark.parametrize("data,match", [
-    (torch.zeros(0, 12), "empty"),
-    (torch.zeros(12), "shape"),
-    (torch.tensor([[0.0] * 11 + [float("nan")]] * 4), "NaN"),
-    (torch.zeros(4, 12, dtype=torch.long), "floating point"),
-    ([[0.0] * 12], "torch.Tensor"),
-    (torch.zeros(4, 13), "data_shape"),
-    (torch.full((4, 12), 0.5), "binary"),
-])
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        (torch.zeros(0, 12), "empty"),
+        (torch.zeros(12), "shape"),
+        (torch.tensor([[0.0] * 11 + [float("nan")]] * 4), "NaN"),
+        (torch.zeros(4, 12, dtype=torch.long), "floating point"),
+        ([[0.0] * 12], "torch.Tensor"),
+        (torch.zeros(4, 13), "data_shape"),
+        (torch.full((4, 12), 0.5), "binary"),
+    ],
+)
 def test_invalid_data_is_rejected_before_training(data, match):
     vae = small_vae()
     with pytest.raises(ValueError, match=match):
@@ -158,12 +202,22 @@ def test_load_vae_ignores_objective_parameters_and_checks_shapes(tmp_path):
     cfg = {"data_shape": [12], "z_dim": 2, "hidden": [8]}
     vae = build_vae(cfg)
     ckpt = tmp_path / "adv.pt"
-    train(vae.model, vae.guide, binary_data(n=32), InfoVAE(0.0, 5.0, divergence="adversarial"),
-          steps=3, batch_size=16, checkpoint=ckpt, progress=False, config={"model": cfg})
+    train(
+        vae.model,
+        vae.guide,
+        binary_data(n=32),
+        InfoVAE(0.0, 5.0, divergence="adversarial"),
+        steps=3,
+        batch_size=16,
+        checkpoint=ckpt,
+        progress=False,
+        config={"model": cfg},
+    )
     rebuilt = load_vae(ckpt)
     assert torch.equal(rebuilt.encoder.net[0].weight, vae.encoder.net[0].weight.detach())
     state = load_checkpoint(ckpt)
     from pyrovae.models.factory import load_params_into
+
     with pytest.raises(ValueError, match="shape"):
         load_params_into(build_vae({**cfg, "hidden": [9]}), state["params"])
 
@@ -178,9 +232,27 @@ def test_evaluate_callback_joins_the_history_every_n_steps_without_gradients():
             loc, _ = vae.encode(x)
         return {"mean_abs_loc": loc.abs().mean().item()}
 
-    result = train(vae.model, vae.guide, x, ELBO(), steps=25, batch_size=16, progress=False,
-                   evaluate=evaluate, evaluate_every=10)
+    result = train(
+        vae.model,
+        vae.guide,
+        x,
+        EvidenceLowerBound(),
+        steps=25,
+        batch_size=16,
+        progress=False,
+        evaluate=evaluate,
+        evaluate_every=10,
+    )
     assert calls == [(10, False), (20, False), (25, False)]
     assert [r["step"] for r in result.history if "mean_abs_loc" in r] == [10, 20, 25]
     with pytest.raises(ValueError, match="evaluate"):
-        train(vae.model, vae.guide, x, ELBO(), steps=2, progress=False, evaluate=evaluate, evaluate_every=0)
+        train(
+            vae.model,
+            vae.guide,
+            x,
+            EvidenceLowerBound(),
+            steps=2,
+            progress=False,
+            evaluate=evaluate,
+            evaluate_every=0,
+        )

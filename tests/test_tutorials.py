@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED_DATA
 
 nbformat = pytest.importorskip("nbformat")
@@ -19,9 +18,13 @@ def test_notebook_runs_in_smoke_mode(path, monkeypatch, tmp_path):
     if (SHARED_DATA / "binarized_mnist.npz").exists():
         monkeypatch.setenv("PYROVAE_DATA", str(SHARED_DATA))
     nb = nbformat.read(path, as_version=4)
-    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
+    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         f"{path.name} has outputs committed; strip them"
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    )
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert not errors

@@ -10,4 +10,16 @@ from .registry import DATASETS, load_dataset
 from .synthetic import SyntheticDataset, synthetic
 from .two_point import two_point
 
-__all__ = ["DATASETS", "SyntheticDataset", "synthetic", "DATA_ENV", "binarized_mnist_test_labels", "load_binarized_mnist", "load_dataset", "load_mnist_idx", "random_subset", "resolve_data_file", "two_point"]
+__all__ = [
+    "DATASETS",
+    "DATA_ENV",
+    "SyntheticDataset",
+    "binarized_mnist_test_labels",
+    "load_binarized_mnist",
+    "load_dataset",
+    "load_mnist_idx",
+    "random_subset",
+    "resolve_data_file",
+    "synthetic",
+    "two_point",
+]

@@ -3,6 +3,7 @@
 import gzip
 import os
 import struct
+import zipfile
 
 import numpy as np
 import torch
@@ -26,15 +27,24 @@ def load_binarized_mnist(path=None, split="train", dtype=torch.float32) -> torch
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    file = resolve_data_file(path, ["binarized_mnist.npz", f"binarized_mnist_{split}.amat"],
-                             "binarized MNIST")
-    if file.endswith(".npz"):
-        with np.load(file) as arrays:
-            if split not in arrays:
-                raise ValueError(f"{file} has no array {split!r} (has {sorted(arrays.files)})")
-            x = arrays[split]
-    else:
-        x = np.loadtxt(file, dtype=np.uint8)
+    file = resolve_data_file(
+        path, ["binarized_mnist.npz", f"binarized_mnist_{split}.amat"], "binarized MNIST"
+    )
+    try:
+        if file.endswith(".npz"):
+            with np.load(file) as arrays:
+                if split not in arrays:
+                    raise ValueError(f"{file} has no array {split!r} (has {sorted(arrays.files)})")
+                x = arrays[split]
+        else:
+            x = np.loadtxt(file, dtype=np.uint8)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        if str(err).startswith(file):
+            raise
+        raise ValueError(
+            f"{file} could not be read as binarized MNIST ({type(err).__name__}: {err}); the file "
+            "is truncated or corrupted -- copy it again"
+        ) from err
     if x.ndim != 2 or x.shape[1] != 784:
         raise ValueError(f"{file}: expected (N, 784) images, got {x.shape}")
     return torch.as_tensor(x.astype(np.float32), dtype=dtype)
@@ -42,13 +52,16 @@ def load_binarized_mnist(path=None, split="train", dtype=torch.float32) -> torch
 
 def _read_idx(file):
     opener = gzip.open if file.endswith(".gz") else open
-    with opener(file, "rb") as f:
-        magic = f.read(4)
-        if len(magic) != 4 or magic[:2] != b"\x00\x00" or magic[2] != 0x08:
-            raise ValueError(f"{file} is not an unsigned-byte idx file")
-        ndim = magic[3]
-        shape = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
-        data = np.frombuffer(f.read(), dtype=np.uint8)
+    try:
+        with opener(file, "rb") as f:
+            magic = f.read(4)
+            if len(magic) != 4 or magic[:2] != b"\x00\x00" or magic[2] != 0x08:
+                raise ValueError(f"{file} is not an unsigned-byte idx file")
+            ndim = magic[3]
+            shape = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+            data = np.frombuffer(f.read(), dtype=np.uint8)
+    except (OSError, EOFError, struct.error) as err:
+        raise ValueError(f"{file} is truncated or corrupted ({type(err).__name__}: {err})") from err
     if data.size != int(np.prod(shape)):
         raise ValueError(f"{file} is truncated: expected {shape}, got {data.size} values")
     return data.reshape(shape)
@@ -64,9 +77,14 @@ def load_mnist_idx(path=None, split="test"):
     prefix = {"test": "t10k", "train": "train"}.get(split)
     if prefix is None:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    names = {kind: [f"{prefix}-{kind}-idx{d}-ubyte.gz", f"{prefix}-{kind}-idx{d}-ubyte",
-                    f"mnist/{prefix}-{kind}-idx{d}-ubyte.gz"]
-             for kind, d in (("images", 3), ("labels", 1))}
+    names = {
+        kind: [
+            f"{prefix}-{kind}-idx{d}-ubyte.gz",
+            f"{prefix}-{kind}-idx{d}-ubyte",
+            f"mnist/{prefix}-{kind}-idx{d}-ubyte.gz",
+        ]
+        for kind, d in (("images", 3), ("labels", 1))
+    }
     if path is not None and os.path.isfile(path):
         path = os.path.dirname(path)
     images = _read_idx(resolve_data_file(path, names["images"], "MNIST images"))

@@ -18,8 +18,9 @@ def resolve_data_file(path: str | None, candidates: Sequence[str], what: str) ->
         if os.path.isfile(path):
             return path
         if not os.path.isdir(path):
-            raise FileNotFoundError(f"{what}: no such file or folder {path!r}; expected "
-                                    f"{' or '.join(candidates)}")
+            raise FileNotFoundError(
+                f"{what}: no such file or folder {path!r}; expected {' or '.join(candidates)}"
+            )
         folders.append(path)
     elif os.environ.get(DATA_ENV):
         folders.append(os.path.expanduser(os.environ[DATA_ENV]))

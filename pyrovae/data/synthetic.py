@@ -17,8 +17,8 @@ In the spirit of the synthetic suite of Yacoby, Pan, Doshi-Velez (2019): low-dim
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pyro
 import pyro.distributions as dist
@@ -72,7 +72,9 @@ class SyntheticDataset:
         gen = torch.Generator().manual_seed(seed)
         n = n or self.default_n
         z = torch.randn(n, self.latent_dim, generator=gen, dtype=torch.float64)
-        x = self.f(z) + self.noise * torch.randn(n, self.data_dim, generator=gen, dtype=torch.float64)
+        x = self.f(z) + self.noise * torch.randn(
+            n, self.data_dim, generator=gen, dtype=torch.float64
+        )
         return (x.float(), z.float()) if return_latents else x.float()
 
     def model(self, x, num_data=None):
@@ -92,16 +94,16 @@ def quadrature_log_prob(x, f, noise, latent_dim, resolution=None, bound=7.0):
     step = 2 * bound / resolution
     axis = torch.linspace(-bound + step / 2, bound - step / 2, resolution, dtype=torch.float64)
     z = torch.cartesian_prod(*[axis] * latent_dim).reshape(-1, latent_dim)  # (G, L)
-    log_pz = (-0.5 * z ** 2 - 0.5 * LOG_2PI).sum(-1)  # (G,)
+    log_pz = (-0.5 * z**2 - 0.5 * LOG_2PI).sum(-1)  # (G,)
     with torch.no_grad():
         fz = f(z).double()  # (G, D)
     x = x.double()
     d = x.shape[1]
     out, rows = [], max(1, (1 << 24) // z.shape[0])  # data points per pass: ~16M grid terms
     for start in range(0, x.shape[0], rows):
-        xb = x[start:start + rows]
+        xb = x[start : start + rows]
         sq = ((xb[:, None, :] - fz[None]) ** 2).sum(-1)  # (b, G)
-        log_lik = -0.5 * sq / noise ** 2 - d * math.log(noise) - 0.5 * d * LOG_2PI
+        log_lik = -0.5 * sq / noise**2 - d * math.log(noise) - 0.5 * d * LOG_2PI
         out.append(torch.logsumexp(log_lik + log_pz, -1) + latent_dim * math.log(step))
     return torch.cat(out).float()
 

@@ -16,9 +16,15 @@ def aggregate_posterior_moments(loc: torch.Tensor, scale: torch.Tensor) -> dict:
     :param loc: encoder means, (N, D). :param scale: encoder standard deviations, (N, D).
     """
     if loc.shape != scale.shape or loc.dim() != 2:
-        raise ValueError(f"loc and scale must both be (N, D), got {tuple(loc.shape)}, {tuple(scale.shape)}")
+        raise ValueError(
+            f"loc and scale must both be (N, D), got {tuple(loc.shape)}, {tuple(scale.shape)}"
+        )
     mean = loc.mean(0)  # (D,)
     centred = loc - mean  # (N, D)
-    cov = centred.T @ centred / loc.shape[0] + torch.diag((scale ** 2).mean(0))  # (D, D)
-    return {"mean": mean, "covariance": cov, "variance": cov.diagonal(),
-            "log_det": torch.linalg.slogdet(cov)[1]}
+    cov = centred.T @ centred / loc.shape[0] + torch.diag((scale**2).mean(0))  # (D, D)
+    return {
+        "mean": mean,
+        "covariance": cov,
+        "variance": cov.diagonal(),
+        "log_det": torch.linalg.slogdet(cov)[1],
+    }

@@ -13,15 +13,18 @@ import torch
 
 def kl_per_dimension(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """KL(N(loc, scale²) ‖ N(0, 1)) per data point and dimension, (B, D), nats."""
-    var = scale ** 2
-    return 0.5 * (loc ** 2 + var - 1.0 - torch.log(var))
+    var = scale**2
+    return 0.5 * (loc**2 + var - 1.0 - torch.log(var))
 
 
 def active_units(loc: torch.Tensor, threshold: float = 0.01) -> dict:
     """Burda et al.'s activity statistic per dimension and the number of active units."""
     activity = loc.var(0, unbiased=True)  # (D,)
-    return {"activity": activity, "active": activity > threshold,
-            "num_active": int((activity > threshold).sum())}
+    return {
+        "activity": activity,
+        "active": activity > threshold,
+        "num_active": int((activity > threshold).sum()),
+    }
 
 
 def collapsed_dimensions(kl: torch.Tensor, epsilon: float = 0.01, delta: float = 0.01) -> dict:
@@ -34,5 +37,9 @@ def collapsed_dimensions(kl: torch.Tensor, epsilon: float = 0.01, delta: float =
         raise ValueError("need epsilon > 0 and 0 ≤ delta < 1")
     below = (kl < epsilon).float().mean(0)  # (D,)
     collapsed = below >= 1.0 - delta
-    return {"fraction_below_epsilon": below, "collapsed": collapsed,
-            "num_collapsed": int(collapsed.sum()), "collapsed_fraction": collapsed.float().mean().item()}
+    return {
+        "fraction_below_epsilon": below,
+        "collapsed": collapsed,
+        "num_collapsed": int(collapsed.sum()),
+        "collapsed_fraction": collapsed.float().mean().item(),
+    }

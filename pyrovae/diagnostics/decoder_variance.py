@@ -33,16 +33,27 @@ def decoder_variance_health(vae, x, relative_threshold=1e-2, warn=True) -> dict:
     floor = getattr(lik, "min_variance", None)
     data_scale = x.reshape(x.shape[0], -1).std(0).mean().item()
     sigma_min = sigma.min().item()
-    heading = (floor is not None and floor == 0.0 and not isinstance(lik, Gaussian)
-               and sigma_min < relative_threshold * data_scale)
-    result = {"sigma_min": sigma_min, "sigma_median": sigma.median().item(),
-              "sigma_max": sigma.max().item(), "data_std": data_scale, "min_variance": floor,
-              "at_floor": bool(floor) and sigma_min ** 2 <= 1.01 * floor,
-              "heading_to_zero": bool(heading)}
+    heading = (
+        floor is not None
+        and floor == 0.0
+        and not isinstance(lik, Gaussian)
+        and sigma_min < relative_threshold * data_scale
+    )
+    result = {
+        "sigma_min": sigma_min,
+        "sigma_median": sigma.median().item(),
+        "sigma_max": sigma.max().item(),
+        "data_std": data_scale,
+        "min_variance": floor,
+        "at_floor": bool(floor) and sigma_min**2 <= 1.01 * floor,
+        "heading_to_zero": bool(heading),
+    }
     if heading and warn:
         warnings.warn(
             f"decoder σ reaches {sigma_min:.3g} (data std {data_scale:.3g}) with no variance floor: "
             "the Gaussian likelihood is unbounded and training log p(x) can grow without limit "
             "(Mattei & Frellsen 2018). Set min_variance (σ² ≥ ξ) on the likelihood.",
-            DecoderVarianceWarning, stacklevel=2)
+            DecoderVarianceWarning,
+            stacklevel=2,
+        )
     return result

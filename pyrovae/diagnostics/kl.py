@@ -12,8 +12,17 @@ import torch
 from ..posterior import grid, importance
 
 
-def kl_to_posterior(model, guide, x, method="importance", num_samples=1000, bounds=(-5.0, 5.0),
-                    resolution=201, site="z", seed=0) -> torch.Tensor:
+def kl_to_posterior(
+    model,
+    guide,
+    x,
+    method="importance",
+    num_samples=1000,
+    bounds=(-5.0, 5.0),
+    resolution=201,
+    site="z",
+    seed=0,
+) -> torch.Tensor:
     """KL(q(z|x) ‖ p(z|x)) in nats per data point, (B,). ``method``: "importance" or "grid"."""
     if method == "importance":
         res = importance(model, guide, x, num_samples=num_samples, seed=seed)

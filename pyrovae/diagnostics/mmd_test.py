@@ -13,8 +13,9 @@ from ..ops import rbf_kernel
 from ..ops.mmd import _mean_offdiag
 
 
-def mmd_permutation_test(x: torch.Tensor, y: torch.Tensor, kernel=rbf_kernel,
-                         num_permutations: int = 200, seed: int = 0) -> dict:
+def mmd_permutation_test(
+    x: torch.Tensor, y: torch.Tensor, kernel=rbf_kernel, num_permutations: int = 200, seed: int = 0
+) -> dict:
     """MMD² of samples ``x`` (n, D) vs ``y`` (m, D) and its permutation p-value."""
     n = x.shape[0]
     pooled = torch.cat([x, y])
@@ -30,11 +31,16 @@ def mmd_permutation_test(x: torch.Tensor, y: torch.Tensor, kernel=rbf_kernel,
     for _ in range(num_permutations):
         perm = torch.randperm(pooled.shape[0], generator=gen).to(x.device)
         count += int(stat(perm) >= observed)
-    return {"mmd2": observed.item(), "p_value": (count + 1) / (num_permutations + 1),
-            "num_permutations": num_permutations}
+    return {
+        "mmd2": observed.item(),
+        "p_value": (count + 1) / (num_permutations + 1),
+        "num_permutations": num_permutations,
+    }
 
 
-def aggregate_posterior_test(loc, scale, num_permutations=200, seed=None, kernel=rbf_kernel) -> dict:
+def aggregate_posterior_test(
+    loc, scale, num_permutations=200, seed=None, kernel=rbf_kernel
+) -> dict:
     """One draw of q(z|x_b) per data point against N(0, I) draws, by :func:`mmd_permutation_test`.
 
     ``seed=None`` draws from torch's global generator (seed it yourself); an integer seeds a

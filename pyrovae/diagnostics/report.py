@@ -28,8 +28,20 @@ def _floats(t):
     return [float(v) for v in t.detach().cpu().flatten()]
 
 
-def report(model, guide, data, num_samples=500, is_points=200, gap_points=0, labels=None,
-           site="z", epsilon=0.01, delta=0.01, num_permutations=200, seed=0) -> Report:
+def report(
+    model,
+    guide,
+    data,
+    num_samples=500,
+    is_points=200,
+    gap_points=0,
+    labels=None,
+    site="z",
+    epsilon=0.01,
+    delta=0.01,
+    num_permutations=200,
+    seed=0,
+) -> Report:
     """Run every diagnostic on ``data`` (N, ...).
 
     :param num_samples: importance samples per point for log p(x) (K).
@@ -51,28 +63,48 @@ def report(model, guide, data, num_samples=500, is_points=200, gap_points=0, lab
     res = importance(model, guide, subset, num_samples=num_samples, seed=seed)
     b = subset.shape[0]
     summary = {
-        "num_points": int(data.shape[0]), "latent_dim": int(loc.shape[1]),
-        "log_likelihood": {"mean": res.log_marginal.mean().item(),
-                           "stderr": (res.stderr.pow(2).sum().sqrt() / b).item(),
-                           "num_samples": num_samples, "num_points": b,
-                           "khat_max": res.khat.max().item(), "khat_above_0.7": int((res.khat > 0.7).sum()),
-                           "ess_mean": res.ess.mean().item()},
+        "num_points": int(data.shape[0]),
+        "latent_dim": int(loc.shape[1]),
+        "log_likelihood": {
+            "mean": res.log_marginal.mean().item(),
+            "stderr": (res.stderr.pow(2).sum().sqrt() / b).item(),
+            "num_samples": num_samples,
+            "num_points": b,
+            "khat_max": res.khat.max().item(),
+            "khat_above_0.7": int((res.khat > 0.7).sum()),
+            "ess_mean": res.ess.mean().item(),
+        },
         "elbo": res.elbo.mean().item(),
         "variational_gap": (res.log_marginal - res.elbo).mean().item(),
-        "kl_per_dimension": _floats(kl.mean(0)), "kl_total": kl.sum(1).mean().item(),
-        "active_units": units["num_active"], "activity": _floats(units["activity"]),
-        "collapse": {"epsilon": epsilon, "delta": delta, "num_collapsed": collapse["num_collapsed"],
-                     "collapsed_fraction": collapse["collapsed_fraction"],
-                     "collapsed": [bool(c) for c in collapse["collapsed"]]},
-        "aggregate_posterior": {"log_det_cov": moments["log_det"].item(),
-                                "log_det_cov_per_dim": moments["log_det"].item() / loc.shape[1],
-                                "variance": _floats(moments["variance"]), "mean": _floats(moments["mean"]),
-                                "mmd2_vs_prior": mmd["mmd2"], "mmd_p_value": mmd["p_value"]},
+        "kl_per_dimension": _floats(kl.mean(0)),
+        "kl_total": kl.sum(1).mean().item(),
+        "active_units": units["num_active"],
+        "activity": _floats(units["activity"]),
+        "collapse": {
+            "epsilon": epsilon,
+            "delta": delta,
+            "num_collapsed": collapse["num_collapsed"],
+            "collapsed_fraction": collapse["collapsed_fraction"],
+            "collapsed": [bool(c) for c in collapse["collapsed"]],
+        },
+        "aggregate_posterior": {
+            "log_det_cov": moments["log_det"].item(),
+            "log_det_cov_per_dim": moments["log_det"].item() / loc.shape[1],
+            "variance": _floats(moments["variance"]),
+            "mean": _floats(moments["mean"]),
+            "mmd2_vs_prior": mmd["mmd2"],
+            "mmd_p_value": mmd["p_value"],
+        },
         "mutual_information": mutual_information(loc[:n_test], scale[:n_test], 16).item(),
         "mutual_information_max": math.log(n_test),
     }
-    arrays = {"loc": loc, "scale": scale, "kl_per_dimension": kl.mean(0),
-              "variational_gap": res.log_marginal - res.elbo, "samples": res.samples}
+    arrays = {
+        "loc": loc,
+        "scale": scale,
+        "kl_per_dimension": kl.mean(0),
+        "variational_gap": res.log_marginal - res.elbo,
+        "samples": res.samples,
+    }
     if labels is not None:
         arrays["labels"] = labels
     owner = getattr(model, "__self__", None)
@@ -82,7 +114,9 @@ def report(model, guide, data, num_samples=500, is_points=200, gap_points=0, lab
             summary["decoder_variance"] = health
     if gap_points:
         gaps = inference_gaps(model, guide, data[:gap_points], num_samples=num_samples, seed=seed)
-        summary["inference_gaps"] = {"amortization": gaps["mean_amortization_gap"],
-                                     "approximation": gaps["mean_approximation_gap"],
-                                     "num_points": int(gap_points)}
+        summary["inference_gaps"] = {
+            "amortization": gaps["mean_amortization_gap"],
+            "approximation": gaps["mean_approximation_gap"],
+            "num_points": int(gap_points),
+        }
     return Report(summary=summary, arrays=arrays)

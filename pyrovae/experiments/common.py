@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from ..infer import ELBO, train
+from ..infer import EvidenceLowerBound, train
 
 PROFILES = ("quick", "full")
 
@@ -44,7 +44,9 @@ def write_results(out, results: dict) -> dict:
 @torch.no_grad()
 def encode_in_batches(vae, x, batch=500):
     """(loc, scale) of q(z|x) for every row of ``x``, encoded ``batch`` rows at a time."""
-    locs, scales = zip(*(vae.encode(x[i:i + batch]) for i in range(0, x.shape[0], batch)))
+    locs, scales = zip(
+        *(vae.encode(x[i : i + batch]) for i in range(0, x.shape[0], batch)), strict=True
+    )
     return torch.cat(locs), torch.cat(scales)
 
 
@@ -54,8 +56,19 @@ def train_phases(model, guide, x, phases, batch_size, seed=0, device="cpu", prog
     Returns the concatenated history with steps counted across phases."""
     history = []
     for phase, (steps, lr) in enumerate(phases):
-        result = train(model, guide, x, ELBO(), steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                       device=device, progress=progress, clear_param_store=phase == 0)
+        result = train(
+            model,
+            guide,
+            x,
+            EvidenceLowerBound(),
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            progress=progress,
+            clear_param_store=phase == 0,
+        )
         offset = len(history)
         history += [{**r, "step": r["step"] + offset} for r in result.history]
     return history

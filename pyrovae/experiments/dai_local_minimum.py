@@ -9,32 +9,39 @@ A. Bad local minimum. Decoder mean :math:`\mu_x = \pi_\alpha(Wz) + b` with the s
    reconstruction error and a far better ELBO.
 B. Collapse driven by γ. A small MLP VAE with fixed γ swept upward: active units (Burda et al.)
    fall and reach exactly 0 at a finite γ, where the loss equals that of the model N(x̄, γI).
-Both use the analytic KL (``ELBO(analytic_kl=True)``): at q = p its gradient is exactly zero,
+Both use the analytic KL (``EvidenceLowerBound(analytic_kl=True)``): at q = p its gradient is exactly zero,
 whereas the single-sample estimate would jitter the encoder.
 """
 
 import math
 import os
 
-import matplotlib
+import pyro
+import pyro.distributions as dist
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pyro  # noqa: E402
-import pyro.distributions as dist  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+from ..diagnostics import active_units
+from ..infer import EvidenceLowerBound, train
+from ..models import VAE, Gaussian, data_plate
+from ..nets import MLP
+from ..plotting.figure import save_figure, subplots
+from .common import check_profile, prepare_out, write_results
 
-from ..diagnostics import active_units  # noqa: E402
-from ..infer import ELBO, train  # noqa: E402
-from ..models import VAE, Gaussian, data_plate  # noqa: E402
-from ..nets import MLP  # noqa: E402
-from .common import check_profile, prepare_out, write_results  # noqa: E402
-
-SETTINGS = {"quick": dict(n=1000, d=20, k=3, alpha=0.5, steps=3000, gammas=(0.01, 0.1, 1.0, 3.0, 10.0),
-                          mlp_steps=1500),
-            "full": dict(n=5000, d=20, k=3, alpha=0.5, steps=20000,
-                         gammas=(0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 2.0, 3.0, 5.0, 10.0), mlp_steps=10000)}
+SETTINGS = {
+    "quick": dict(
+        n=1000, d=20, k=3, alpha=0.5, steps=3000, gammas=(0.01, 0.1, 1.0, 3.0, 10.0), mlp_steps=1500
+    ),
+    "full": dict(
+        n=5000,
+        d=20,
+        k=3,
+        alpha=0.5,
+        steps=20000,
+        gammas=(0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 2.0, 3.0, 5.0, 10.0),
+        mlp_steps=10000,
+    ),
+}
 
 
 def soft_threshold(u, alpha):
@@ -60,25 +67,41 @@ class SoftThresholdVAE(nn.Module):
         pyro.module("dai", self)
         with data_plate(x, num_data):
             z = pyro.sample("z", dist.Normal(x.new_zeros(len(x), self.W.shape[1]), 1.0).to_event(1))
-            pyro.sample("x", dist.Normal(self.mean(z), self.log_gamma.exp().sqrt()).to_event(1), obs=x)
+            pyro.sample(
+                "x", dist.Normal(self.mean(z), self.log_gamma.exp().sqrt()).to_event(1), obs=x
+            )
 
     def guide(self, x, num_data=None):
         pyro.module("dai", self)
         with data_plate(x, num_data):
-            pyro.sample("z", dist.Normal(x @ self.V.T + self.c, (0.5 * self.log_D).exp()).to_event(1))
+            pyro.sample(
+                "z", dist.Normal(x @ self.V.T + self.c, (0.5 * self.log_D).exp()).to_event(1)
+            )
 
 
 def subspace_data(n, d, k, alpha, seed=0):
     """x = A s with A (d, k) orthonormal and |s_i| ≥ α + 1 (coefficients beyond the threshold)."""
     gen = torch.Generator().manual_seed(seed)
     a, _ = torch.linalg.qr(torch.randn(d, k, generator=gen))
-    s = torch.sign(torch.randn(n, k, generator=gen)) * (alpha + 1.0 + torch.rand(n, k, generator=gen))
+    s = torch.sign(torch.randn(n, k, generator=gen)) * (
+        alpha + 1.0 + torch.rand(n, k, generator=gen)
+    )
     return s @ a.T
 
 
 def _fit(model, x, steps, seed, device):
-    return train(model.model, model.guide, x, ELBO(analytic_kl=True), steps=steps, batch_size=x.shape[0],
-                 lr=1e-2, seed=seed, device=device, progress=False)
+    return train(
+        model.model,
+        model.guide,
+        x,
+        EvidenceLowerBound(analytic_kl=True),
+        steps=steps,
+        batch_size=x.shape[0],
+        lr=1e-2,
+        seed=seed,
+        device=device,
+        progress=False,
+    )
 
 
 def part_a(x, cfg, seed, device):
@@ -92,7 +115,7 @@ def part_a(x, cfg, seed, device):
     collapsed = collapsed.cpu()
     moved = {n: (p.detach() - start[n]).abs().max().item() for n, p in collapsed.named_parameters()}
     collapsed.zero_grad()
-    ELBO(analytic_kl=True).loss_and_grads(collapsed.model, collapsed.guide, x)
+    EvidenceLowerBound(analytic_kl=True).loss_and_grads(collapsed.model, collapsed.guide, x)
     grads = {n: p.grad.abs().max().item() for n, p in collapsed.named_parameters()}
 
     pca = SoftThresholdVAE(d, k, alpha)
@@ -113,16 +136,28 @@ def part_a(x, cfg, seed, device):
 
     # W and the encoder never move (their gradient is exactly 0); b and γ sit at their optimum,
     # where Adam turns float-rounding gradients into jitter of about the learning rate
-    return {"collapsed_init": {"final_elbo": hist_c[-1]["elbo"], "final_kl": hist_c[-1]["kl"],
-                               "final_abs_gradient": grads, "max_parameter_change": moved,
-                               "max_abs_W": collapsed.W.abs().max().item(),
-                               "gamma": collapsed.log_gamma.exp().item(),
-                               "data_variance": ((x - x.mean(0)) ** 2).mean().item(),
-                               "reconstruction_mse": recon_mse(collapsed)},
-            "pca_init": {"final_elbo": hist_p[-1]["elbo"], "final_kl": hist_p[-1]["kl"],
-                         "gamma": pca.log_gamma.exp().item(), "reconstruction_mse": recon_mse(pca)},
-            "elbo_curves": {"collapsed": [r["elbo"] for r in hist_c[::50]],
-                            "pca": [r["elbo"] for r in hist_p[::50]]}}
+    return {
+        "collapsed_init": {
+            "final_elbo": hist_c[-1]["elbo"],
+            "final_kl": hist_c[-1]["kl"],
+            "final_abs_gradient": grads,
+            "max_parameter_change": moved,
+            "max_abs_W": collapsed.W.abs().max().item(),
+            "gamma": collapsed.log_gamma.exp().item(),
+            "data_variance": ((x - x.mean(0)) ** 2).mean().item(),
+            "reconstruction_mse": recon_mse(collapsed),
+        },
+        "pca_init": {
+            "final_elbo": hist_p[-1]["elbo"],
+            "final_kl": hist_p[-1]["kl"],
+            "gamma": pca.log_gamma.exp().item(),
+            "reconstruction_mse": recon_mse(pca),
+        },
+        "elbo_curves": {
+            "collapsed": [r["elbo"] for r in hist_c[::50]],
+            "pca": [r["elbo"] for r in hist_p[::50]],
+        },
+    }
 
 
 def part_b(x, cfg, seed, device):
@@ -132,21 +167,46 @@ def part_b(x, cfg, seed, device):
     for gamma in cfg["gammas"]:
         torch.manual_seed(seed)
         vae = VAE(MLP(d, [64], 10), MLP(5, [64], d), Gaussian(math.sqrt(gamma)), 5, (d,))
-        hist = train(vae.model, vae.guide, x, ELBO(analytic_kl=True), steps=cfg["mlp_steps"],
-                     batch_size=min(256, x.shape[0]), lr=1e-3, seed=seed, device=device, progress=False)
+        hist = train(
+            vae.model,
+            vae.guide,
+            x,
+            EvidenceLowerBound(analytic_kl=True),
+            steps=cfg["mlp_steps"],
+            batch_size=min(256, x.shape[0]),
+            lr=1e-3,
+            seed=seed,
+            device=device,
+            progress=False,
+        )
         vae = vae.cpu()
         with torch.no_grad():
             loc = vae.encode(x)[0]
-            loss = -ELBO(num_particles=64, vectorize_particles=True, max_plate_nesting=1,
-                         analytic_kl=True).loss(vae.model, vae.guide, x) / x.shape[0]
+            loss = (
+                -EvidenceLowerBound(
+                    num_particles=64,
+                    vectorize_particles=True,
+                    max_plate_nesting=1,
+                    analytic_kl=True,
+                ).loss(vae.model, vae.guide, x)
+                / x.shape[0]
+            )
         gaussian_cost = 0.5 * d * math.log(2 * math.pi * gamma) + xbar_var / (2 * gamma)
-        rows.append({"gamma": gamma, "active_units": active_units(loc)["num_active"],
-                     "loss_per_point": -loss, "cost_of_N(xbar, gamma I)": gaussian_cost,
-                     "final_train_kl": hist.history[-1]["kl"]})
+        rows.append(
+            {
+                "gamma": gamma,
+                "active_units": active_units(loc)["num_active"],
+                "loss_per_point": -loss,
+                "cost_of_N(xbar, gamma I)": gaussian_cost,
+                "final_train_kl": hist.history[-1]["kl"],
+            }
+        )
     return rows
 
 
-def run(out="runs/dai-local-minimum", profile="quick", device="cpu", seed=0, data=None, progress=False):
+def run(
+    out="runs/dai-local-minimum", profile="quick", device="cpu", seed=0, data=None, progress=False
+):
     cfg = SETTINGS[check_profile(profile)]
     prepare_out(out)
     x = subspace_data(cfg["n"], cfg["d"], cfg["k"], cfg["alpha"], seed)
@@ -154,17 +214,26 @@ def run(out="runs/dai-local-minimum", profile="quick", device="cpu", seed=0, dat
     a = part_a(x, cfg, seed, device)
     b = part_b(x, cfg, seed, device)
     zero = [r["gamma"] for r in b if r["active_units"] == 0]
-    results = {"claim": "the collapsed point is a stationary local minimum of the soft-threshold VAE that "
-                        "PCA initialization escapes; with fixed γ large enough all units collapse",
-               "paper": "Dai, Wang, Wipf 2020, Prop. 4.1 and 5.1", "profile": profile, "config": cfg,
-               "part_a": a, "part_b": b, "first_gamma_with_zero_active_units": min(zero) if zero else None}
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
+    results = {
+        "claim": "the collapsed point is a stationary local minimum of the soft-threshold VAE that "
+        "PCA initialization escapes; with fixed γ large enough all units collapse",
+        "paper": "Dai, Wang, Wipf 2020, Prop. 4.1 and 5.1",
+        "profile": profile,
+        "config": cfg,
+        "part_a": a,
+        "part_b": b,
+        "first_gamma_with_zero_active_units": min(zero) if zero else None,
+    }
+    fig, axes = subplots(1, 2, figsize=(9, 3.3))
     axes[0].plot(a["elbo_curves"]["collapsed"], label="collapsed init (stays)")
     axes[0].plot(a["elbo_curves"]["pca"], label="PCA init")
-    axes[0].set_xlabel("step / 50"); axes[0].set_ylabel("ELBO per point"); axes[0].legend(fontsize=8)
+    axes[0].set_xlabel("step / 50")
+    axes[0].set_ylabel("ELBO per point")
+    axes[0].legend(fontsize=8)
     axes[1].plot([r["gamma"] for r in b], [r["active_units"] for r in b], "o-")
-    axes[1].set_xscale("log"); axes[1].set_xlabel("fixed γ"); axes[1].set_ylabel("active units of 5")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("fixed γ")
+    axes[1].set_ylabel("active units of 5")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "dai_local_minimum.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, os.path.join(out, "dai_local_minimum.png"))
     return write_results(out, results)

@@ -13,42 +13,61 @@ by posterior collapse (I(x; z) = 0), and dropping the KL weight tests whether th
 
 import os
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from ..data import two_point
+from ..infer import EvidenceLowerBound, InfoVAE, train
+from ..plotting import plot_two_point
+from ..plotting.figure import save_figure, subplots
+from .common import check_profile, prepare_out, write_results
+from .demo import DEFAULTS, build_two_point_vae, summarize
 
-from ..data import two_point  # noqa: E402
-from ..infer import ELBO, InfoVAE, train  # noqa: E402
-from ..plotting import plot_two_point  # noqa: E402
-from .common import check_profile, prepare_out, write_results  # noqa: E402
-from .demo import DEFAULTS, build_two_point_vae, summarize  # noqa: E402
-
-SETTINGS = {"quick": dict(stages=6, steps_per_stage=1000), "full": dict(stages=20, steps_per_stage=2500)}
+SETTINGS = {
+    "quick": dict(stages=6, steps_per_stage=1000),
+    "full": dict(stages=20, steps_per_stage=2500),
+}
 
 
 def objectives(lam):
-    return {"ELBO": ELBO(), f"InfoVAE a=0 l={lam:g}": InfoVAE(0.0, lam),
-            f"InfoVAE a=1 l={lam:g}": InfoVAE(1.0, lam)}
+    return {
+        "ELBO": EvidenceLowerBound(),
+        f"InfoVAE a=0 l={lam:g}": InfoVAE(0.0, lam),
+        f"InfoVAE a=1 l={lam:g}": InfoVAE(1.0, lam),
+    }
 
 
-def run(out="runs/infovae-two-point", profile="quick", device="cpu", seed=0, data=None, progress=False):
+def run(
+    out="runs/infovae-two-point", profile="quick", device="cpu", seed=0, data=None, progress=False
+):
     cfg = dict(DEFAULTS, **SETTINGS[check_profile(profile)])
     prepare_out(out)
     x = two_point(cfg["n"])
-    results = {"claim": "ELBO separates q(z|x=±1) and over-spreads q(z); InfoVAE keeps q(z) ≈ p(z)",
-               "paper": "Zhao, Song, Ermon 2019, Prop. 1 / Fig. 1", "profile": profile,
-               "config": {**cfg, "hidden": list(cfg["hidden"])}, "objectives": {}}
+    results = {
+        "claim": "ELBO separates q(z|x=±1) and over-spreads q(z); InfoVAE keeps q(z) ≈ p(z)",
+        "paper": "Zhao, Song, Ermon 2019, Prop. 1 / Fig. 1",
+        "profile": profile,
+        "config": {**cfg, "hidden": list(cfg["hidden"])},
+        "objectives": {},
+    }
     vaes = {}
     for label, objective in objectives(cfg["lam"]).items():
         torch.manual_seed(seed)
         vae = build_two_point_vae(cfg["hidden"], cfg["min_variance"], cfg["init_log_variance"])
         trajectory = []
         for stage in range(cfg["stages"]):
-            train(vae.model, vae.guide, x, objective, steps=cfg["steps_per_stage"], batch_size=cfg["batch_size"],
-                  lr=cfg["lr"], device=device, seed=seed + stage, progress=progress,
-                  clear_param_store=stage == 0)
+            train(
+                vae.model,
+                vae.guide,
+                x,
+                objective,
+                steps=cfg["steps_per_stage"],
+                batch_size=cfg["batch_size"],
+                lr=cfg["lr"],
+                device=device,
+                seed=seed + stage,
+                progress=progress,
+                clear_param_store=stage == 0,
+            )
             row = summarize(vae, x, cfg["eval_particles"], seed)
             trajectory.append({"step": (stage + 1) * cfg["steps_per_stage"], **row})
         results["objectives"][label] = {"final": trajectory[-1], "trajectory": trajectory}
@@ -62,18 +81,19 @@ def run(out="runs/infovae-two-point", profile="quick", device="cpu", seed=0, dat
         "infovae_collapsed": info0["mutual_information"] < 0.05,
     }
     plot_two_point(vaes, os.path.join(out, "figure1.png"), seed=seed)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    fig, axes = subplots(1, 3, figsize=(12, 3.2))
     for label, r in results["objectives"].items():
         t = r["trajectory"]
         steps = [row["step"] for row in t]
         axes[0].plot(steps, [row["aggregate_variance"] for row in t], "o-", label=label)
         axes[1].plot(steps, [row["mutual_information"] for row in t], "o-", label=label)
         axes[2].plot(steps, [row["final_elbo"] for row in t], "o-", label=label)
-    for ax, title in zip(axes, ("Var q(z) (prior: 1)", "I(x; z) (max log 2)", "ELBO per point")):
+    for ax, title in zip(
+        axes, ("Var q(z) (prior: 1)", "I(x; z) (max log 2)", "ELBO per point"), strict=True
+    ):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("step")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "trajectories.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, os.path.join(out, "trajectories.png"))
     return write_results(out, results)

@@ -22,27 +22,40 @@ have the same log p(x) but different posteriors (unidentifiability).
 import dataclasses
 import os
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from ..data.synthetic import DATASETS, monotone_absolute_value  # noqa: E402
-from ..diagnostics import aggregate_posterior_test, kl_to_posterior, mmd_permutation_test  # noqa: E402
-from ..infer import ELBO, IWAE, fit_per_point_guide, libi_fit, train  # noqa: E402
-from ..models import VAE, LearnedGaussian  # noqa: E402
-from ..nets import MLP  # noqa: E402
-from ..posterior import grid, importance  # noqa: E402
-from .common import check_profile, prepare_out, write_results  # noqa: E402
+from ..data.synthetic import DATASETS, monotone_absolute_value
+from ..diagnostics import aggregate_posterior_test, kl_to_posterior, mmd_permutation_test
+from ..infer import IWAE, EvidenceLowerBound, fit_per_point_guide, libi_fit, train
+from ..models import VAE, LearnedGaussian
+from ..nets import MLP
+from ..plotting.figure import save_figure, subplots
+from ..posterior import grid, importance
+from .common import check_profile, prepare_out, write_results
 
 SETTINGS = {
-    "quick": dict(datasets=("figure-8", "absolute-value", "clusters", "banana"), n_train=1000, n_test=200,
-                  steps=1500, stage2_steps=800, libi_samples=256, libi_batch=64, iwae_k=20,
-                  q_star_steps=200),
-    "full": dict(datasets=("figure-8", "absolute-value", "clusters", "banana"), n_train=5000, n_test=1000,
-                 steps=20000, stage2_steps=5000, libi_samples=2048, libi_batch=256, iwae_k=20,
-                 q_star_steps=1000),
+    "quick": dict(
+        datasets=("figure-8", "absolute-value", "clusters", "banana"),
+        n_train=1000,
+        n_test=200,
+        steps=1500,
+        stage2_steps=800,
+        libi_samples=256,
+        libi_batch=64,
+        iwae_k=20,
+        q_star_steps=200,
+    ),
+    "full": dict(
+        datasets=("figure-8", "absolute-value", "clusters", "banana"),
+        n_train=5000,
+        n_test=1000,
+        steps=20000,
+        stage2_steps=5000,
+        libi_samples=2048,
+        libi_batch=256,
+        iwae_k=20,
+        q_star_steps=1000,
+    ),
 }
 BOUNDS = (-5.0, 5.0)
 
@@ -50,8 +63,13 @@ BOUNDS = (-5.0, 5.0)
 def make_vae(ds, seed):
     torch.manual_seed(seed)
     hidden = [64, 64]
-    return VAE(MLP(ds.data_dim, hidden, 2 * ds.latent_dim), MLP(ds.latent_dim, hidden, ds.data_dim),
-               LearnedGaussian(init_sigma=0.3, min_variance=1e-4), ds.latent_dim, (ds.data_dim,))
+    return VAE(
+        MLP(ds.data_dim, hidden, 2 * ds.latent_dim),
+        MLP(ds.latent_dim, hidden, ds.data_dim),
+        LearnedGaussian(init_sigma=0.3, min_variance=1e-4),
+        ds.latent_dim,
+        (ds.data_dim,),
+    )
 
 
 def _resolution(ds):
@@ -66,10 +84,15 @@ def _best_gaussian_elbo(model, x, g, steps, seed):
     starts = ((g.mean.float(), sd), (g.points[g.weights.argmax(0)].float(), 0.1 * sd))
     elbos = []
     for i, (loc, scale) in enumerate(starts):
-        q = fit_per_point_guide(model, x, steps=steps, seed=seed + i, init_loc=loc, init_scale=scale)
+        q = fit_per_point_guide(
+            model, x, steps=steps, seed=seed + i, init_loc=loc, init_scale=scale
+        )
         # one batch: a per-point guide only answers for the whole set it was fitted to
-        elbos.append(importance(model, q.guide, x, num_samples=200, seed=seed, progress=False,
-                                batch_size=x.shape[0]).elbo)
+        elbos.append(
+            importance(
+                model, q.guide, x, num_samples=200, seed=seed, progress=False, batch_size=x.shape[0]
+            ).elbo
+        )
     return torch.maximum(*elbos)
 
 
@@ -77,11 +100,19 @@ def evaluate(model, guide, x, ds, cfg, seed, exact_log_px=None):
     """The numbers of one fitted (model, guide) pair on test data ``x``."""
     g = grid(model, x, bounds=BOUNDS, resolution=_resolution(ds))
     best = _best_gaussian_elbo(model, x, g, cfg["q_star_steps"], seed)
-    out = {"log_px": (exact_log_px if exact_log_px is not None else g.log_marginal).mean().item(),
-           "best_elbo": best.mean().item(), "edge_mass_max": g.edge_mass.max().item()}
+    out = {
+        "log_px": (exact_log_px if exact_log_px is not None else g.log_marginal).mean().item(),
+        "best_elbo": best.mean().item(),
+        "edge_mass_max": g.edge_mass.max().item(),
+    }
     if guide is not None:
-        out["kl_q_posterior"] = kl_to_posterior(model, guide, x, method="grid", bounds=BOUNDS,
-                                                resolution=_resolution(ds)).mean().item()
+        out["kl_q_posterior"] = (
+            kl_to_posterior(
+                model, guide, x, method="grid", bounds=BOUNDS, resolution=_resolution(ds)
+            )
+            .mean()
+            .item()
+        )
         from ..guides import guide_gaussian_params
 
         loc, scale = guide_gaussian_params(guide, x)
@@ -91,8 +122,12 @@ def evaluate(model, guide, x, ds, cfg, seed, exact_log_px=None):
     gen = torch.Generator().manual_seed(seed + 2)
     idx = torch.multinomial(g.weights.T.cpu(), 1, generator=gen)[:, 0]  # (B,)
     exact_draws = g.points.cpu()[idx]
-    exact = mmd_permutation_test(exact_draws, torch.randn(exact_draws.shape, generator=gen),
-                                 num_permutations=100, seed=seed + 3)
+    exact = mmd_permutation_test(
+        exact_draws,
+        torch.randn(exact_draws.shape, generator=gen),
+        num_permutations=100,
+        seed=seed + 3,
+    )
     out["aggregate_mmd_exact"], out["aggregate_mmd_exact_p_value"] = exact["mmd2"], exact["p_value"]
     return out, g
 
@@ -101,8 +136,11 @@ def unidentifiability(ds, x):
     """|z| against the monotone decoder with the same pushforward: log p(x) and posterior shapes."""
     lp_abs = ds.log_prob(x)
     lp_mono = ds.log_prob(x, f=monotone_absolute_value)
-    out = {"log_px_abs": lp_abs.mean().item(), "log_px_monotone": lp_mono.mean().item(),
-           "max_abs_difference": (lp_abs - lp_mono).abs().max().item()}
+    out = {
+        "log_px_abs": lp_abs.mean().item(),
+        "log_px_monotone": lp_mono.mean().item(),
+        "max_abs_difference": (lp_abs - lp_mono).abs().max().item(),
+    }
     for name, f in (("abs", ds.f), ("monotone", monotone_absolute_value)):
         g = grid(dataclasses.replace(ds, f=f).model, x, bounds=BOUNDS, resolution=801)
         # |z|: posteriors symmetric about 0 (E[z|x] = 0, two modes); monotone: one mode
@@ -111,27 +149,58 @@ def unidentifiability(ds, x):
     return out
 
 
-def run(out="runs/libi-synthetic", profile="quick", device="cpu", seed=0, data=None, progress=False):
+def run(
+    out="runs/libi-synthetic", profile="quick", device="cpu", seed=0, data=None, progress=False
+):
     cfg = SETTINGS[check_profile(profile)]
     prepare_out(out)
-    results = {"claim": "the ELBO prefers decoders with easy posteriors over the true one; LiBI fits the "
-                        "likelihood first", "paper": "Yacoby, Pan, Doshi-Velez 2019", "profile": profile,
-               "config": cfg, "datasets": {}}
+    results = {
+        "claim": "the ELBO prefers decoders with easy posteriors over the true one; LiBI fits the "
+        "likelihood first",
+        "paper": "Yacoby, Pan, Doshi-Velez 2019",
+        "profile": profile,
+        "config": cfg,
+        "datasets": {},
+    }
     curves = {}
     for name in cfg["datasets"]:
         ds = DATASETS[name]
-        x_train, x_test = ds.sample(cfg["n_train"], seed=seed), ds.sample(cfg["n_test"], seed=seed + 100)
+        x_train, x_test = (
+            ds.sample(cfg["n_train"], seed=seed),
+            ds.sample(cfg["n_test"], seed=seed + 100),
+        )
         rows, decoders = {}, {}
-        rows["truth"], _ = evaluate(ds.model, None, x_test, ds, cfg, seed, exact_log_px=ds.log_prob(x_test))
+        rows["truth"], _ = evaluate(
+            ds.model, None, x_test, ds, cfg, seed, exact_log_px=ds.log_prob(x_test)
+        )
         for method in ("elbo", "iwae", "libi"):
             vae = make_vae(ds, seed)
             if method == "libi":
-                libi_fit(vae.model, vae.guide, x_train, cfg["steps"], cfg["stage2_steps"], cfg["libi_samples"],
-                         batch_size=cfg["libi_batch"], seed=seed, device=device, progress=progress)
+                libi_fit(
+                    vae.model,
+                    vae.guide,
+                    x_train,
+                    cfg["steps"],
+                    cfg["stage2_steps"],
+                    cfg["libi_samples"],
+                    batch_size=cfg["libi_batch"],
+                    seed=seed,
+                    device=device,
+                    progress=progress,
+                )
             else:
-                objective = ELBO() if method == "elbo" else IWAE(cfg["iwae_k"])
-                train(vae.model, vae.guide, x_train, objective, steps=cfg["steps"], batch_size=256,
-                      seed=seed, device=device, progress=progress)
+                objective = EvidenceLowerBound() if method == "elbo" else IWAE(cfg["iwae_k"])
+                train(
+                    vae.model,
+                    vae.guide,
+                    x_train,
+                    objective,
+                    steps=cfg["steps"],
+                    batch_size=256,
+                    seed=seed,
+                    device=device,
+                    progress=progress,
+                )
             vae = vae.cpu()
             rows[method], _ = evaluate(vae.model, vae.guide, x_test, ds, cfg, seed)
             rows[method]["sigma"] = vae.likelihood.variance().sqrt().item()
@@ -152,18 +221,24 @@ def run(out="runs/libi-synthetic", profile="quick", device="cpu", seed=0, data=N
 
 
 def _figures(out, curves):
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.6), squeeze=False)
-    for ax, (name, (ds, x, decoders)) in zip(axes[0], curves.items()):
+    fig, axes = subplots(1, len(curves), figsize=(4.2 * len(curves), 3.6), squeeze=False)
+    for ax, (name, (ds, x, decoders)) in zip(axes[0], curves.items(), strict=True):
         if ds.latent_dim == 1:
             z = torch.linspace(-3, 3, 400).reshape(-1, 1)
             if ds.data_dim == 1:
-                ax.scatter(torch.randn(len(x), generator=torch.Generator().manual_seed(0)).clamp(-3, 3),
-                           x[:, 0], s=2, color="0.7", label="data (z drawn afresh)")
+                ax.scatter(
+                    torch.randn(len(x), generator=torch.Generator().manual_seed(0)).clamp(-3, 3),
+                    x[:, 0],
+                    s=2,
+                    color="0.7",
+                    label="data (z drawn afresh)",
+                )
                 ax.plot(z[:, 0], ds.f(z.double())[:, 0], "k", lw=2, label="truth f(z)")
                 for m, vae in decoders.items():
                     with torch.no_grad():
                         ax.plot(z[:, 0], vae.decoder_mean(z)[:, 0], label=m)
-                ax.set_xlabel("z"); ax.set_ylabel("x")
+                ax.set_xlabel("z")
+                ax.set_ylabel("x")
             else:
                 ax.scatter(x[:, 0], x[:, 1], s=2, color="0.7", label="data")
                 f = ds.f(z.double())
@@ -181,8 +256,7 @@ def _figures(out, curves):
         ax.set_title(name, fontsize=9)
         ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "libi_decoders.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, os.path.join(out, "libi_decoders.png"))
     ds, x, decoders = curves.get("figure-8", next(iter(curves.values())))
     near = x[(x.norm(dim=1)).argsort()[:3]]  # points nearest the self-crossing
     for m in ("elbo", "libi"):
@@ -192,5 +266,11 @@ def _figures(out, curves):
         vae = decoders[m]
         g = grid(vae.model, near, bounds=BOUNDS, resolution=801)
         loc, scale = guide_gaussian_params(vae.guide, near)
-        plot_posteriors(loc, scale, range(3), grid_result=g, path=os.path.join(out, f"posteriors_{m}.png"),
-                        titles=[f"{m}: x = ({a:.2f}, {b:.2f})" for a, b in near.tolist()])
+        plot_posteriors(
+            loc,
+            scale,
+            range(3),
+            grid_result=g,
+            path=os.path.join(out, f"posteriors_{m}.png"),
+            titles=[f"{m}: x = ({a:.2f}, {b:.2f})" for a, b in near.tolist()],
+        )

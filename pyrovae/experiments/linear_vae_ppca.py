@@ -14,19 +14,18 @@ pPCA maximum likelihood as its global optimum, reached by gradient training —
 import math
 import os
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from ..models import LinearGaussianVAE, ppca_mle  # noqa: E402
-from .common import check_profile, prepare_out, train_phases, write_results  # noqa: E402
+from ..models import LinearGaussianVAE, ppca_mle
+from ..plotting.figure import save_figure, subplots
+from .common import check_profile, prepare_out, train_phases, write_results
 
 # (steps, learning rate) phases of Adam; full-batch gradients keep the weak rotation-fixing
 # force of the diagonal guide from drowning in minibatch noise
-SETTINGS = {"quick": dict(n=10000, batch_size=10000, phases=((2500, 0.05), (1000, 0.005))),
-            "full": dict(n=10000, batch_size=10000, phases=((10000, 0.05), (5000, 0.005), (5000, 0.0005)))}
+SETTINGS = {
+    "quick": dict(n=10000, batch_size=10000, phases=((2500, 0.05), (1000, 0.005))),
+    "full": dict(n=10000, batch_size=10000, phases=((10000, 0.05), (5000, 0.005), (5000, 0.0005))),
+}
 
 
 def ppca_data(n=10000, d=20, k=5, sigma2=0.1, top=(5.0, 0.2), seed=0):
@@ -48,7 +47,9 @@ def column_alignment(W, directions):
     return (directions.T @ w).abs().max(1).values
 
 
-def run(out="runs/linear-vae-ppca", profile="quick", device="cpu", seed=0, data=None, progress=False):
+def run(
+    out="runs/linear-vae-ppca", profile="quick", device="cpu", seed=0, data=None, progress=False
+):
     cfg = SETTINGS[check_profile(profile)]
     prepare_out(out)
     x, directions = ppca_data(cfg["n"], seed=seed)
@@ -57,7 +58,9 @@ def run(out="runs/linear-vae-ppca", profile="quick", device="cpu", seed=0, data=
     vae = LinearGaussianVAE(20, 5, seed=seed)
     with torch.no_grad():
         vae.mu.copy_(x.mean(0))
-    history = train_phases(vae.model, vae.guide, x, cfg["phases"], cfg["batch_size"], seed, device, progress)
+    history = train_phases(
+        vae.model, vae.guide, x, cfg["phases"], cfg["batch_size"], seed, device, progress
+    )
     vae = vae.cpu()
     with torch.no_grad():
         elbo = vae.elbo(x).mean().item()
@@ -67,23 +70,30 @@ def run(out="runs/linear-vae-ppca", profile="quick", device="cpu", seed=0, data=
     results = {
         "claim": "linear VAE trained by the ELBO reaches the pPCA maximum likelihood",
         "history_every_100": history[::100],
-        "paper": "Lucas et al. 2019, Sec. 4 (Cor. 1, Thm. 2)", "profile": profile, "config": cfg,
+        "paper": "Lucas et al. 2019, Sec. 4 (Cor. 1, Thm. 2)",
+        "profile": profile,
+        "config": cfg,
         "ppca_max_log_likelihood": fit.log_likelihood.item(),
-        "final_elbo": elbo, "final_log_likelihood": log_lik,
+        "final_elbo": elbo,
+        "final_log_likelihood": log_lik,
         "elbo_gap_to_ppca_optimum": fit.log_likelihood.item() - elbo,
-        "learned_sigma2": learned_sigma2, "ppca_sigma2": fit.sigma2.item(),
+        "learned_sigma2": learned_sigma2,
+        "ppca_sigma2": fit.sigma2.item(),
         "sample_eigenvalues": fit.eigenvalues.tolist(),
-        "column_abs_cos": align.tolist(), "min_column_abs_cos": align.min().item(),
+        "column_abs_cos": align.tolist(),
+        "min_column_abs_cos": align.min().item(),
     }
     steps = [r["step"] for r in history]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, axes = subplots(1, 2, figsize=(9, 3.2))
     axes[0].plot(steps, [r["elbo"] for r in history], lw=0.6, label="ELBO (one-sample estimate)")
     axes[0].axhline(fit.log_likelihood.item(), color="k", ls="--", label="pPCA max log-lik")
     axes[0].set_ylim(fit.log_likelihood.item() - 5, fit.log_likelihood.item() + 1)
-    axes[0].set_xlabel("step"); axes[0].set_ylabel("nats / point"); axes[0].legend(fontsize=8)
+    axes[0].set_xlabel("step")
+    axes[0].set_ylabel("nats / point")
+    axes[0].legend(fontsize=8)
     axes[1].bar(range(5), align.numpy())
-    axes[1].set_ylim(0, 1.05); axes[1].set_title("|cos| decoder column vs principal direction", fontsize=9)
+    axes[1].set_ylim(0, 1.05)
+    axes[1].set_title("|cos| decoder column vs principal direction", fontsize=9)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "linear_vae_ppca.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, os.path.join(out, "linear_vae_ppca.png"))
     return write_results(out, results)

@@ -30,12 +30,20 @@ def split_labelled(images, labels, n_heldout: int, seed: int = 0):
     return images[tr], labels[tr], images[ho], labels[ho]
 
 
-def train_digit_classifier(images, labels, heldout_images, heldout_labels, epochs: int = 10,
-                           hidden: int = 512, seed: int = 0):
+def train_digit_classifier(
+    images,
+    labels,
+    heldout_images,
+    heldout_labels,
+    epochs: int = 10,
+    hidden: int = 512,
+    seed: int = 0,
+):
     """An MLP 784-hidden-10 trained with Adam; returns (classifier in eval mode, held-out accuracy)."""
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(images.shape[1], hidden), nn.ReLU(), nn.Dropout(0.2),
-                        nn.Linear(hidden, 10))
+    net = nn.Sequential(
+        nn.Linear(images.shape[1], hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, 10)
+    )
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
@@ -50,14 +58,20 @@ def train_digit_classifier(images, labels, heldout_images, heldout_labels, epoch
 
 
 @torch.no_grad()
-def generated_class_cross_entropy(classifier, samples: torch.Tensor, class_frequencies: torch.Tensor) -> dict:
+def generated_class_cross_entropy(
+    classifier, samples: torch.Tensor, class_frequencies: torch.Tensor
+) -> dict:
     """H(u, p̂) of the classes of generated ``samples`` (n, 784) against ``class_frequencies`` u."""
     p_hat = torch.softmax(classifier(samples.reshape(samples.shape[0], -1)), -1).mean(0)
     u = class_frequencies / class_frequencies.sum()
     cross_entropy = -(u * p_hat.clamp_min(1e-12).log()).sum().item()
     entropy = -(u * u.clamp_min(1e-12).log()).sum().item()
-    return {"cross_entropy": cross_entropy, "minimum": entropy, "excess": cross_entropy - entropy,
-            "generated_class_distribution": p_hat.tolist()}
+    return {
+        "cross_entropy": cross_entropy,
+        "minimum": entropy,
+        "excess": cross_entropy - entropy,
+        "generated_class_distribution": p_hat.tolist(),
+    }
 
 
 def latent_svm_error(train_features, train_labels, test_features, test_labels) -> float:
@@ -67,9 +81,10 @@ def latent_svm_error(train_features, train_labels, test_features, test_labels) -
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import SVC
     except ImportError as err:  # pragma: no cover - scikit-learn is an install requirement
-        raise ImportError("the semi-supervised probe needs scikit-learn: pip install scikit-learn") from err
+        raise ImportError(
+            "the semi-supervised probe needs scikit-learn: pip install scikit-learn"
+        ) from err
     svm = make_pipeline(StandardScaler(), SVC(kernel="rbf", C=10.0, gamma="scale"))
     svm.fit(train_features.cpu().numpy(), train_labels.cpu().numpy())
     accuracy = svm.score(test_features.cpu().numpy(), test_labels.cpu().numpy())
     return 1.0 - float(accuracy)
-

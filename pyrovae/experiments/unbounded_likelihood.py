@@ -18,24 +18,24 @@ has no maximum: sup_θ log p_θ(x_1..x_n) = +∞.
 import math
 import os
 import warnings
+from itertools import pairwise
 
-import matplotlib
+import pyro
+import pyro.distributions as dist
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pyro  # noqa: E402
-import pyro.distributions as dist  # noqa: E402
-import torch  # noqa: E402
+from ..diagnostics import DecoderVarianceWarning, decoder_variance_health
+from ..infer import EvidenceLowerBound, TrainingDiverged, train
+from ..models import VAE, DecoderGaussian, data_plate
+from ..nets import MLP
+from ..plotting.figure import save_figure, subplots
+from ..posterior import grid, importance
+from .common import check_profile, prepare_out, write_results
 
-from ..diagnostics import DecoderVarianceWarning, decoder_variance_health  # noqa: E402
-from ..infer import ELBO, TrainingDiverged, train  # noqa: E402
-from ..models import VAE, DecoderGaussian, data_plate  # noqa: E402
-from ..nets import MLP  # noqa: E402
-from ..posterior import grid, importance  # noqa: E402
-from .common import check_profile, prepare_out, write_results  # noqa: E402
-
-SETTINGS = {"quick": dict(n=30, p=5, stages=6, steps_per_stage=1000, is_samples=2000, floor=0.01),
-            "full": dict(n=30, p=5, stages=20, steps_per_stage=2500, is_samples=10000, floor=0.01)}
+SETTINGS = {
+    "quick": dict(n=30, p=5, stages=6, steps_per_stage=1000, is_samples=2000, floor=0.01),
+    "full": dict(n=30, p=5, stages=20, steps_per_stage=2500, is_samples=10000, floor=0.01),
+}
 EPSILONS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 
 
@@ -64,17 +64,25 @@ def construction(x, epsilons=EPSILONS):
     for eps in epsilons:
         g = grid(construction_model(x[0], eps), x, bounds=(-8.0, 8.0), resolution=4000)
         sigma = torch.where(z > 0, torch.full_like(z, eps), torch.ones_like(z))
-        ll_x1 = -0.5 * p * torch.log(2 * math.pi * sigma ** 2)  # log N(x1; x1, σ²I)
-        rows.append({"epsilon": eps, "log_p_data": g.log_marginal.sum().item(),
-                     "log_p_x1": g.log_marginal[0].item(),
-                     "lower_bound_log_p_x1": math.log(0.5) - 0.5 * p * math.log(2 * math.pi * eps ** 2),
-                     "elbo_x1": (wq * ll_x1).sum().item() - kl, "kl_x1": kl})
+        ll_x1 = -0.5 * p * torch.log(2 * math.pi * sigma**2)  # log N(x1; x1, σ²I)
+        rows.append(
+            {
+                "epsilon": eps,
+                "log_p_data": g.log_marginal.sum().item(),
+                "log_p_x1": g.log_marginal[0].item(),
+                "lower_bound_log_p_x1": math.log(0.5) - 0.5 * p * math.log(2 * math.pi * eps**2),
+                "elbo_x1": (wq * ll_x1).sum().item() - kl,
+                "kl_x1": kl,
+            }
+        )
     return rows
 
 
 def _vae(p, floor, seed):
     torch.manual_seed(seed)
-    return VAE(MLP(p, [64, 64], 4), MLP(2, [64, 64], 2 * p), DecoderGaussian(min_variance=floor), 2, (p,))
+    return VAE(
+        MLP(p, [64, 64], 4), MLP(2, [64, 64], 2 * p), DecoderGaussian(min_variance=floor), 2, (p,)
+    )
 
 
 def training_run(x_train, x_test, floor, cfg, seed=0, device="cpu", progress=False):
@@ -82,32 +90,61 @@ def training_run(x_train, x_test, floor, cfg, seed=0, device="cpu", progress=Fal
     curve, diverged = [], None
     for stage in range(cfg["stages"]):
         try:
-            train(vae.model, vae.guide, x_train, ELBO(), steps=cfg["steps_per_stage"],
-                  batch_size=x_train.shape[0], lr=1e-3, seed=seed + stage, device=device,
-                  progress=progress, clear_param_store=stage == 0)
+            train(
+                vae.model,
+                vae.guide,
+                x_train,
+                EvidenceLowerBound(),
+                steps=cfg["steps_per_stage"],
+                batch_size=x_train.shape[0],
+                lr=1e-3,
+                seed=seed + stage,
+                device=device,
+                progress=progress,
+                clear_param_store=stage == 0,
+            )
         except TrainingDiverged as err:  # the NaN guard kept the last good state
             diverged = str(err)
         vae = vae.cpu()
-        tr = importance(vae.model, vae.guide, x_train, num_samples=cfg["is_samples"], seed=0, progress=False)
+        tr = importance(
+            vae.model, vae.guide, x_train, num_samples=cfg["is_samples"], seed=0, progress=False
+        )
         te = importance(vae.model, vae.guide, x_test, num_samples=500, seed=0, progress=False)
         with torch.no_grad():
             sigma_min = vae.decode(vae.encode(x_train)[0]).base_dist.scale.min().item()
-        curve.append({"step": (stage + 1) * cfg["steps_per_stage"],
-                      "train_log_p": tr.log_marginal.sum().item(),
-                      "train_log_p_se": tr.stderr.pow(2).sum().sqrt().item(),
-                      "train_khat_max": tr.khat.max().item(),
-                      "test_log_p_per_point": te.log_marginal.mean().item(), "sigma_min": sigma_min})
+        curve.append(
+            {
+                "step": (stage + 1) * cfg["steps_per_stage"],
+                "train_log_p": tr.log_marginal.sum().item(),
+                "train_log_p_se": tr.stderr.pow(2).sum().sqrt().item(),
+                "train_khat_max": tr.khat.max().item(),
+                "test_log_p_per_point": te.log_marginal.mean().item(),
+                "sigma_min": sigma_min,
+            }
+        )
         if diverged:
             break
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         health = decoder_variance_health(vae, x_train)
     warned = any(issubclass(w.category, DecoderVarianceWarning) for w in caught)
-    return {"floor": floor, "curve": curve, "diverged": diverged, "variance_health": health,
-            "variance_warning": warned}
+    return {
+        "floor": floor,
+        "curve": curve,
+        "diverged": diverged,
+        "variance_health": health,
+        "variance_warning": warned,
+    }
 
 
-def run(out="runs/unbounded-likelihood", profile="quick", device="cpu", seed=0, data=None, progress=False):
+def run(
+    out="runs/unbounded-likelihood",
+    profile="quick",
+    device="cpu",
+    seed=0,
+    data=None,
+    progress=False,
+):
     cfg = SETTINGS[check_profile(profile)]
     prepare_out(out)
     gen = torch.Generator().manual_seed(seed)
@@ -119,12 +156,18 @@ def run(out="runs/unbounded-likelihood", profile="quick", device="cpu", seed=0, 
     bound = -0.5 * cfg["n"] * cfg["p"] * math.log(2 * math.pi * cfg["floor"])
     results = {
         "claim": "with learned, unconstrained decoder variance the likelihood is unbounded; the floor "
-                 "σ² ≥ ξ bounds it",
-        "paper": "Mattei & Frellsen 2018, Thm. 1 / Prop. 2", "profile": profile, "config": cfg,
+        "σ² ≥ ξ bounds it",
+        "paper": "Mattei & Frellsen 2018, Thm. 1 / Prop. 2",
+        "profile": profile,
+        "config": cfg,
         "construction": rows,
-        "construction_log_p_increasing": all(a["log_p_data"] < b["log_p_data"] for a, b in zip(rows, rows[1:])),
-        "construction_elbo_increasing": all(a["elbo_x1"] < b["elbo_x1"] for a, b in zip(rows, rows[1:])),
-        "unconstrained": free, "floored": floored, "floored_bound_total_log_p": bound,
+        "construction_log_p_increasing": all(
+            a["log_p_data"] < b["log_p_data"] for a, b in pairwise(rows)
+        ),
+        "construction_elbo_increasing": all(a["elbo_x1"] < b["elbo_x1"] for a, b in pairwise(rows)),
+        "unconstrained": free,
+        "floored": floored,
+        "floored_bound_total_log_p": bound,
         "floored_below_bound": all(c["train_log_p"] <= bound for c in floored["curve"]),
         "unconstrained_final_train_log_p": free["curve"][-1]["train_log_p"],
         "floored_final_train_log_p": floored["curve"][-1]["train_log_p"],
@@ -136,22 +179,37 @@ def run(out="runs/unbounded-likelihood", profile="quick", device="cpu", seed=0, 
 
 
 def _figure(out, r):
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    fig, axes = subplots(1, 3, figsize=(13, 3.4))
     eps = [row["epsilon"] for row in r["construction"]]
-    axes[0].plot(eps, [row["log_p_data"] for row in r["construction"]], "o-", label="log p(data), exact")
-    axes[0].plot(eps, [row["elbo_x1"] for row in r["construction"]], "s--", label="ELBO(x₁), fixed q")
-    axes[0].set_xscale("log"); axes[0].invert_xaxis(); axes[0].set_xlabel("ε = σ(z) on z > 0")
-    axes[0].set_title("explicit construction: μ ≡ x₁", fontsize=9); axes[0].legend(fontsize=8)
+    axes[0].plot(
+        eps, [row["log_p_data"] for row in r["construction"]], "o-", label="log p(data), exact"
+    )
+    axes[0].plot(
+        eps, [row["elbo_x1"] for row in r["construction"]], "s--", label="ELBO(x₁), fixed q"
+    )
+    axes[0].set_xscale("log")
+    axes[0].invert_xaxis()
+    axes[0].set_xlabel("ε = σ(z) on z > 0")
+    axes[0].set_title("explicit construction: μ ≡ x₁", fontsize=9)
+    axes[0].legend(fontsize=8)
     for key, style in (("unconstrained", "o-"), ("floored", "s-")):
         c = r[key]["curve"]
         steps = [row["step"] for row in c]
-        axes[1].errorbar(steps, [row["train_log_p"] for row in c], yerr=[row["train_log_p_se"] for row in c],
-                         fmt=style, label=f"{key} (train, IS ± SE)")
+        axes[1].errorbar(
+            steps,
+            [row["train_log_p"] for row in c],
+            yerr=[row["train_log_p_se"] for row in c],
+            fmt=style,
+            label=f"{key} (train, IS ± SE)",
+        )
         axes[2].plot(steps, [row["sigma_min"] for row in c], style, label=key)
     axes[1].axhline(r["floored_bound_total_log_p"], color="k", ls="--", label="bound with floor")
-    axes[1].set_xlabel("step"); axes[1].set_ylabel("log p(training set)"); axes[1].legend(fontsize=7)
-    axes[2].set_yscale("log"); axes[2].set_xlabel("step"); axes[2].set_title("smallest decoder σ", fontsize=9)
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("log p(training set)")
+    axes[1].legend(fontsize=7)
+    axes[2].set_yscale("log")
+    axes[2].set_xlabel("step")
+    axes[2].set_title("smallest decoder σ", fontsize=9)
     axes[2].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "unbounded_likelihood.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, os.path.join(out, "unbounded_likelihood.png"))

@@ -12,5 +12,8 @@ def guide_gaussian_params(guide, x, site="z"):
     base = fn.base_dist if isinstance(fn, dist.Independent) else fn
     if not isinstance(base, dist.Normal):
         raise ValueError(f"guide site {site!r} is {type(base).__name__}, not a (diagonal) Normal")
-    loc, scale = base.loc.expand(fn.batch_shape + fn.event_shape), base.scale.expand(fn.batch_shape + fn.event_shape)
+    loc, scale = (
+        base.loc.expand(fn.batch_shape + fn.event_shape),
+        base.scale.expand(fn.batch_shape + fn.event_shape),
+    )
     return loc.reshape(x.shape[0], -1).detach(), scale.reshape(x.shape[0], -1).detach()

@@ -38,7 +38,9 @@ class PerPointGaussian(PyroModule):
     @pyro_method
     def guide(self, x, num_data=None):
         if x.shape[0] != self.num_points:
-            raise ValueError(f"this per-point guide was built for {self.num_points} points, got {x.shape[0]}")
+            raise ValueError(
+                f"this per-point guide was built for {self.num_points} points, got {x.shape[0]}"
+            )
         loc, scale = self.loc, self.scale
         with data_plate(x, num_data):
             pyro.sample(self.site, dist.Normal(loc, scale).to_event(1))

@@ -1,7 +1,9 @@
 """Objectives (each a thin ``pyro.infer.ELBO`` subclass) and the training loop."""
 
+import warnings
+
 from ..checkpoint import load_checkpoint, save_checkpoint
-from .beta_vae import ELBO, BetaVAE
+from .beta_vae import BetaVAE, EvidenceLowerBound
 from .divergences import AdversarialDivergence, MMDDivergence, SteinDivergence
 from .infovae import InfoVAE
 from .iwae import IWAE
@@ -11,12 +13,12 @@ from .per_point import fit_per_point_guide
 from .train import SVIStepper, TrainingDiverged, TrainResult, train
 
 __all__ = [
-    "ELBO",
     "IWAE",
-    "LiBI",
     "AdversarialDivergence",
     "BetaVAE",
+    "EvidenceLowerBound",
     "InfoVAE",
+    "LiBI",
     "MMDDivergence",
     "SVIStepper",
     "SteinDivergence",
@@ -29,3 +31,19 @@ __all__ = [
     "save_checkpoint",
     "train",
 ]
+
+_DEPRECATED = {"ELBO": "EvidenceLowerBound"}
+
+
+def __getattr__(name):
+    # old names keep working, with a DeprecationWarning naming the new one
+    if name in _DEPRECATED:
+        warnings.warn(
+            f"pyrovae.infer.{name} is renamed {_DEPRECATED[name]} ({name} shadowed pyro.infer.ELBO)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from .beta_vae import ELBO
+
+        return ELBO
+    raise AttributeError(f"module 'pyrovae.infer' has no attribute {name!r}")

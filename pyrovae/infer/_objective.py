@@ -7,8 +7,10 @@ import torch
 from pyro.infer import ELBO
 from pyro.infer.util import is_validation_enabled
 
+from ..arguments import check_count
 from ..models.contract import DATA_PLATE
-from ._traces import kl_term, latent_pairs, num_data_points, observed_log_likelihood, run_traces
+from ..traces import latent_pairs, run_traces
+from ..traces.sites import kl_term, num_data_points, observed_log_likelihood
 
 EXTENSIVE_TERMS = frozenset({"loss", "log_likelihood", "kl", "elbo", "iwae_bound"})
 
@@ -28,15 +30,28 @@ class VAEObjective(ELBO):
         ``Trace_ELBO``).
     """
 
-    def __init__(self, num_particles=1, max_plate_nesting=float("inf"), vectorize_particles=False,
-                 analytic_kl=False, plate_name=DATA_PLATE):
-        super().__init__(num_particles=num_particles, max_plate_nesting=max_plate_nesting,
-                         vectorize_particles=vectorize_particles)
+    def __init__(
+        self,
+        num_particles=1,
+        max_plate_nesting=float("inf"),
+        vectorize_particles=False,
+        analytic_kl=False,
+        plate_name=DATA_PLATE,
+    ):
+        super().__init__(
+            num_particles=check_count("num_particles", num_particles),
+            max_plate_nesting=max_plate_nesting,
+            vectorize_particles=vectorize_particles,
+        )
         self.analytic_kl = bool(analytic_kl)
         self.plate_name = plate_name
         self.last_terms = {}
 
     extensive_terms = EXTENSIVE_TERMS
+    #: whether guide sites without ``rsample`` are allowed (score-function gradients)
+    supports_score_function = False
+    #: the objective named in the error for non-reparameterized guide sites
+    score_function_alternative = "pyrovae.infer.EvidenceLowerBound or pyrovae.infer.BetaVAE"
 
     # ----- per-trace decomposition ----------------------------------------------------------
     def _get_trace(self, model, guide, args, kwargs):
@@ -47,7 +62,12 @@ class VAEObjective(ELBO):
 
     def _elbo_terms(self, model_trace, guide_trace):
         """E log p(x|z), KL and the latent site pairs, per particle."""
-        pairs = latent_pairs(model_trace, guide_trace)
+        pairs = latent_pairs(
+            model_trace,
+            guide_trace,
+            require_rsample=not self.supports_score_function,
+            alternative=self.score_function_alternative,
+        )
         per = self._particles_in_trace()
         ll = observed_log_likelihood(model_trace) / per
         kl = kl_term(pairs, self.analytic_kl) / per
@@ -75,7 +95,10 @@ class VAEObjective(ELBO):
             l_, s_, t_ = self._particle(model_trace, guide_trace)
             loss, surrogate = loss + l_ * weight, surrogate + s_ * weight
             for k, v in t_.items():
-                terms[k] = terms.get(k, 0.0) + (v.detach() if torch.is_tensor(v) else torch.as_tensor(v)) * weight
+                terms[k] = (
+                    terms.get(k, 0.0)
+                    + (v.detach() if torch.is_tensor(v) else torch.as_tensor(v)) * weight
+                )
         terms["loss"] = torch.as_tensor(loss).detach()
         terms["num_data"] = self._num_data(traces[0][0])
         self.last_terms = terms

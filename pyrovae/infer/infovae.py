@@ -16,8 +16,9 @@ N the data-set size the data plate declares; divide by N for nats per data point
 * :math:`\alpha = 1 - \beta, \lambda = \beta`: β-VAE (the divergence weight is 0).
 * :math:`\alpha = 1`: the MMD-VAE / WAE-like objective with no per-point KL.
 
-D is estimated across the whole minibatch: every guide sample of the latent site(s), over all
-particles and data points, is a sample of q(z), compared with as many samples drawn from the
+D is estimated across the minibatch: every data point's guide sample of the latent site(s) is
+a sample of q(z) (with several vectorized particles, D is estimated per particle and averaged:
+draws sharing an x are not independent samples of q(z)), compared with as many samples drawn from the
 model's own prior at that site. D = "mmd" (kernel MMD), "stein" (the SVGD gradient of
 KL(q(z) ‖ p(z)), Appendix B) or "adversarial" (Jensen-Shannon with a discriminator).
 
@@ -31,15 +32,32 @@ negative divergence weight would *maximize* D(q(z) ‖ p(z)) -- pythae's default
 does exactly that.
 """
 
+import math
+
+from ..arguments import check_weight
 from ..models.contract import DATA_PLATE
+from ..traces import sites_in_plate
+from ..traces.sites import aggregate_samples, prior_score
 from ._objective import VAEObjective
-from ._traces import aggregate_samples, prior_score, sites_in_plate
-from .divergences import make_divergence
+from .divergences import DivergenceEstimate, make_divergence
 
 
 def _zero_valued(t):
     """A tensor with value 0 and the gradient of ``t``."""
     return t - t.detach()
+
+
+def _mean_estimate(estimates):
+    """The average of per-particle divergence estimates (each computed on one particle's B draws)."""
+    if len(estimates) == 1:
+        return estimates[0]
+    n = len(estimates)
+    auxiliary = [e.auxiliary for e in estimates if e.auxiliary is not None]
+    return DivergenceEstimate(
+        value=sum(e.value for e in estimates) / n,
+        surrogate=sum(e.surrogate for e in estimates) / n,
+        auxiliary=sum(auxiliary) / n if auxiliary else None,
+    )
 
 
 class InfoVAE(VAEObjective):
@@ -54,16 +72,32 @@ class InfoVAE(VAEObjective):
         ``bandwidth="infovae"`` for MMD.
     """
 
-    def __init__(self, alpha: float = 0.0, lam: float = 1.0, divergence="mmd", latent_sites=None,
-                 num_particles=1, vectorize_particles=False, analytic_kl=False,
-                 plate_name=DATA_PLATE, max_plate_nesting=float("inf"), **divergence_options):
-        super().__init__(num_particles=num_particles, vectorize_particles=vectorize_particles,
-                         analytic_kl=analytic_kl, plate_name=plate_name,
-                         max_plate_nesting=max_plate_nesting)
-        if not lam > 0:
-            raise ValueError(f"lam (λ) must be > 0, got {lam}")
+    def __init__(
+        self,
+        alpha: float = 0.0,
+        lam: float = 1.0,
+        divergence="mmd",
+        latent_sites=None,
+        num_particles=1,
+        vectorize_particles=False,
+        analytic_kl=False,
+        plate_name=DATA_PLATE,
+        max_plate_nesting=float("inf"),
+        **divergence_options,
+    ):
+        super().__init__(
+            num_particles=num_particles,
+            vectorize_particles=vectorize_particles,
+            analytic_kl=analytic_kl,
+            plate_name=plate_name,
+            max_plate_nesting=max_plate_nesting,
+        )
+        lam = check_weight("lam (λ)", lam, strict=True)
+        alpha = check_weight("alpha (α)", alpha, minimum=-math.inf)
         if not alpha <= 1:
-            raise ValueError(f"alpha (α) must be ≤ 1 (the KL weight 1 − α would be negative), got {alpha}")
+            raise ValueError(
+                f"alpha (α) must be ≤ 1 (the KL weight 1 − α would be negative), got {alpha}"
+            )
         if alpha + lam - 1 < 0:
             raise ValueError(
                 f"alpha + lam - 1 = {alpha + lam - 1:g} < 0 would maximize the divergence between q(z) "
@@ -74,6 +108,11 @@ class InfoVAE(VAEObjective):
         self.divergence = make_divergence(divergence, **divergence_options)
         self.latent_sites = None if latent_sites is None else list(latent_sites)
 
+    def reset(self):
+        """Reset the divergence's own state (the adversarial discriminator), if it has any."""
+        if hasattr(self.divergence, "reset"):
+            self.divergence.reset()
+
     def _particle(self, model_trace, guide_trace):
         ll, kl, pairs = self._elbo_terms(model_trace, guide_trace)
         loss = -ll + (1.0 - self.alpha) * kl
@@ -82,9 +121,17 @@ class InfoVAE(VAEObjective):
         if self.divergence_weight > 0:
             names = self.latent_sites or sites_in_plate(pairs, self.plate_name)
             if not names:
-                raise ValueError("InfoVAE found no latent site inside the data plate to match to the prior")
-            q, p = aggregate_samples(pairs, names, self.plate_name)  # (n, D) each
-            est = self.divergence(q, p, prior_score(pairs, names))
+                raise ValueError(
+                    "InfoVAE found no latent site inside the data plate to match to the prior"
+                )
+            groups = self._particles_in_trace()
+            q, p = aggregate_samples(pairs, names, self.plate_name, groups)  # (P, B, D) each
+            est = _mean_estimate(
+                [
+                    self.divergence(q[g], p[g], prior_score(pairs, names, g, groups))
+                    for g in range(groups)
+                ]
+            )
             weight = self.divergence_weight * self._num_data(model_trace)  # N (α + λ − 1)
             loss = loss + weight * est.value.detach()
             surrogate = loss + weight * _zero_valued(est.surrogate)

@@ -9,14 +9,17 @@ per data point, in nats; the loss is :math:`-\frac{N}{B}\sum_{b=1}^B \mathcal{L}
 Why not ``pyro.infer.RenyiELBO(alpha=0)``: it forms the log-mean-exp over the *scaled*
 log-weights, so under ``pyro.plate(..., subsample_size=B)`` the N/B factor lands inside the
 logsumexp and the bound is wrong. Here the (K, B) log-weights are built from each site's
-``unscaled_log_prob`` and the scale N/B is applied after the log-mean-exp.
+``unscaled_log_prob`` (with its ``poutine.mask`` applied: masked observations contribute 0) and
+the scale N/B is applied after the log-mean-exp. Any other scale inside the data plate (a
+``poutine.scale``) is refused with a ``ValueError``: it has no meaning inside a per-point bound.
 """
 
 import torch
 
 from ..ops import logmeanexp
+from ..traces import latent_pairs, trace_log_weights
+from ..traces.run import data_plate_scale
 from ._objective import VAEObjective
-from ._traces import latent_pairs, per_point
 
 
 class IWAE(VAEObjective):
@@ -27,26 +30,28 @@ class IWAE(VAEObjective):
     """
 
     def __init__(self, num_particles: int = 5, vectorize_particles: bool = True, **kwargs):
-        if int(num_particles) < 1:
-            raise ValueError(f"num_particles must be ≥ 1, got {num_particles}")
-        super().__init__(num_particles=int(num_particles), vectorize_particles=vectorize_particles,
-                         **kwargs)
+        super().__init__(
+            num_particles=num_particles, vectorize_particles=vectorize_particles, **kwargs
+        )
+
+    #: the guide's draws must carry pathwise gradients (LiBI's frozen proposal needs none)
+    requires_rsample = True
 
     def log_weights(self, model_trace, guide_trace):
         """Per-point log importance weights log p(x, z) − log q(z|x), shape (P, B), and N/B."""
         vectorized = self.vectorize_particles and self.num_particles > 1
         particle_dim = -self.max_plate_nesting if vectorized else None
-        pairs = latent_pairs(model_trace, guide_trace)
-        log_w, scale = 0.0, None
-        for site in model_trace.nodes.values():
-            if site["type"] != "sample":
-                continue
-            log_w = log_w + per_point(site["unscaled_log_prob"], site, particle_dim, self.plate_name)
-            scale = site["scale"] if scale is None else scale
-        for _, guide_site in pairs.values():
-            log_w = log_w - per_point(guide_site["unscaled_log_prob"], guide_site, particle_dim,
-                                      self.plate_name)
-        return log_w, scale
+        if self.requires_rsample:
+            latent_pairs(
+                model_trace,
+                guide_trace,
+                alternative="pyrovae.infer.EvidenceLowerBound (score-function gradients)",
+            )
+        what = type(self).__name__
+        log_w, _, _ = trace_log_weights(
+            model_trace, guide_trace, particle_dim, self.plate_name, what
+        )
+        return log_w, data_plate_scale(model_trace)
 
     def all_log_weights(self, model, proposal, args, kwargs):
         """(K, B) log-weights of every particle, the data-plate scale N/B, and N."""
@@ -64,8 +69,12 @@ class IWAE(VAEObjective):
         log_w, scale, num_data = self.all_log_weights(model, guide, args, kwargs)
         bound = (logmeanexp(log_w, 0) * scale).sum()
         elbo = (log_w.mean(0) * scale).sum()
-        self.last_terms = {"iwae_bound": bound.detach(), "elbo": elbo.detach(),
-                           "loss": -bound.detach(), "num_data": num_data}
+        self.last_terms = {
+            "iwae_bound": bound.detach(),
+            "elbo": elbo.detach(),
+            "loss": -bound.detach(),
+            "num_data": num_data,
+        }
         return -bound, -bound
 
     def _particle(self, model_trace, guide_trace):  # pragma: no cover - _evaluate is overridden

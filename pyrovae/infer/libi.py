@@ -17,10 +17,11 @@ densities are computed without gradient. Stage 2 (inference with θ fixed) is
 :func:`pyrovae.infer.libi_fit` or any reference posterior of :mod:`pyrovae.posterior`.
 """
 
+from ..arguments import check_count
 from ..models.contract import DATA_PLATE
 from ..ops import logmeanexp
+from ..traces import frozen_proposal, prior_proposal
 from .iwae import IWAE
-from .proposal import frozen_proposal, prior_proposal
 
 
 class LiBI(IWAE):
@@ -31,16 +32,30 @@ class LiBI(IWAE):
         sampling the latent sites; its parameters get no gradient.
     """
 
-    def __init__(self, num_samples=500, proposal=None, plate_name=DATA_PLATE, max_plate_nesting=float("inf")):
-        super().__init__(num_particles=num_samples, vectorize_particles=True, plate_name=plate_name,
-                         max_plate_nesting=max_plate_nesting)
+    def __init__(
+        self, num_samples=500, proposal=None, plate_name=DATA_PLATE, max_plate_nesting=float("inf")
+    ):
+        super().__init__(
+            num_particles=check_count("num_samples", num_samples),
+            vectorize_particles=True,
+            plate_name=plate_name,
+            max_plate_nesting=max_plate_nesting,
+        )
         self.proposal = proposal
 
+    requires_rsample = False  # the proposal is fixed: no gradient flows through its draws
+
     def _evaluate(self, model, guide, args, kwargs):
-        proposal = prior_proposal(model) if self.proposal is None else frozen_proposal(self.proposal)
+        proposal = (
+            prior_proposal(model) if self.proposal is None else frozen_proposal(self.proposal)
+        )
         log_w, scale, num_data = self.all_log_weights(model, proposal, args, kwargs)  # (K, B)
         log_p = (logmeanexp(log_w, 0) * scale).sum()
-        self.last_terms = {"log_marginal": log_p.detach(), "loss": -log_p.detach(), "num_data": num_data}
+        self.last_terms = {
+            "log_marginal": log_p.detach(),
+            "loss": -log_p.detach(),
+            "num_data": num_data,
+        }
         return -log_p, -log_p
 
     extensive_terms = frozenset({"loss", "log_marginal"})

@@ -2,7 +2,7 @@
 
 import pyro.poutine as poutine
 
-from .beta_vae import ELBO
+from .beta_vae import EvidenceLowerBound
 from .libi import LiBI
 from .train import train
 
@@ -12,17 +12,50 @@ def frozen_model(model):
     return poutine.block(model, hide_types=["param"])
 
 
-def libi_fit(model, guide, data, stage1_steps=2000, stage2_steps=1000, num_samples=500,
-             proposal=None, batch_size=256, lr=1e-3, seed=0, device=None, progress=True,
-             checkpoint_dir=None):
+def libi_fit(
+    model,
+    guide,
+    data,
+    stage1_steps=2000,
+    stage2_steps=1000,
+    num_samples=500,
+    proposal=None,
+    batch_size=256,
+    lr=1e-3,
+    seed=0,
+    device=None,
+    progress=True,
+    checkpoint_dir=None,
+):
     """Stage 1: fit the generative model by maximizing log p̂_θ(x) (:class:`LiBI`); stage 2: fit
     the guide by the ELBO with the generative model frozen. Returns ``{"likelihood": TrainResult,
     "inference": TrainResult}``; ``checkpoint_dir`` gets one checkpoint per stage."""
     ck = (lambda name: f"{checkpoint_dir}/{name}.pt") if checkpoint_dir else (lambda name: None)
-    first = train(model, guide, data, LiBI(num_samples, proposal), steps=stage1_steps,
-                  batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress,
-                  checkpoint=ck("likelihood"))
-    second = train(frozen_model(model), guide, data, ELBO(), steps=stage2_steps, batch_size=batch_size,
-                   lr=lr, seed=seed + 1, device=device, progress=progress, clear_param_store=False,
-                   checkpoint=ck("inference"))
+    first = train(
+        model,
+        guide,
+        data,
+        LiBI(num_samples, proposal),
+        steps=stage1_steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        progress=progress,
+        checkpoint=ck("likelihood"),
+    )
+    second = train(
+        frozen_model(model),
+        guide,
+        data,
+        EvidenceLowerBound(),
+        steps=stage2_steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed + 1,
+        device=device,
+        progress=progress,
+        clear_param_store=False,
+        checkpoint=ck("inference"),
+    )
     return {"likelihood": first, "inference": second}

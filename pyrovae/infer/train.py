@@ -8,6 +8,7 @@ the step touched (new parameters, e.g. a discriminator built on first use, join 
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import pyro
@@ -15,10 +16,11 @@ import torch
 from pyro import poutine
 from tqdm.auto import tqdm
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..arguments import check_count, check_weight
+from ..checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from ..models.contract import data_already_validated
 from ._objective import EXTENSIVE_TERMS
-from .beta_vae import ELBO
+from .beta_vae import EvidenceLowerBound
 
 
 class TrainingDiverged(FloatingPointError):
@@ -48,11 +50,15 @@ class TrainResult:
 def validate_data(data, model=None):
     """``ValueError`` naming the fix for data that cannot be trained on."""
     if not torch.is_tensor(data):
-        raise ValueError(f"data must be a torch.Tensor of shape (N, ...), got {type(data).__name__}; "
-                         "use torch.as_tensor(data, dtype=torch.float32)")
+        raise ValueError(
+            f"data must be a torch.Tensor of shape (N, ...), got {type(data).__name__}; "
+            "use torch.as_tensor(data, dtype=torch.float32)"
+        )
     if data.dim() < 2:
-        raise ValueError(f"data must have shape (N, ...) with data points along dim 0, got "
-                         f"{tuple(data.shape)}; use data.reshape(N, -1) (or data[:, None] for scalars)")
+        raise ValueError(
+            f"data must have shape (N, ...) with data points along dim 0, got "
+            f"{tuple(data.shape)}; use data.reshape(N, -1) (or data[:, None] for scalars)"
+        )
     if data.shape[0] == 0:
         raise ValueError("data is empty (0 data points)")
     if not torch.is_floating_point(data):
@@ -79,7 +85,7 @@ def _batch_indices(step, n, batch_size, seed, device):
         _PERMUTATION_CACHE.clear()
         gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         _PERMUTATION_CACHE[key] = torch.randperm(n, generator=gen).to(device)
-    return _PERMUTATION_CACHE[key][i * batch_size:(i + 1) * batch_size]
+    return _PERMUTATION_CACHE[key][i * batch_size : (i + 1) * batch_size]
 
 
 def _to_device(fn, device):
@@ -104,8 +110,10 @@ def _set_rng_state(state):
 class NonFiniteStep(FloatingPointError):
     """Raised by :meth:`SVIStepper.step` before any update when ``term`` is NaN / inf."""
 
-    def __init__(self, term):
-        super().__init__(f"{term} is not finite")
+    def __init__(self, term, detail=None):
+        super().__init__(
+            f"{term} is not finite" + (f" or outside its support: {detail}" if detail else "")
+        )
         self.term = term
 
 
@@ -139,45 +147,75 @@ class SVIStepper:
                 self.optimizer.add_param_group({"params": new})
 
     def capture(self, trace):
-        self.register((name, site["value"].unconstrained()) for name, site in trace.nodes.items()
-                      if site["type"] == "param")
+        self.register(
+            (name, site["value"].unconstrained())
+            for name, site in trace.nodes.items()
+            if site["type"] == "param"
+        )
 
     def step(self, objective, model, guide, batch, num_data):
         # Parameters are captured (as SVI does) until the param store stops growing: after that
         # every parameter the step touches is already known, and tracing param sites is skipped.
         store_size = len(pyro.get_param_store())
-        if self.optimizer is None or store_size != self._store_size:
-            with poutine.trace(param_only=True) as capture:
+        try:
+            if self.optimizer is None or store_size != self._store_size:
+                with poutine.trace(param_only=True) as capture:
+                    loss = objective.loss_and_grads(model, guide, batch, num_data=num_data)
+                self.capture(capture.trace)
+                self._store_size = len(pyro.get_param_store())
+            else:
                 loss = objective.loss_and_grads(model, guide, batch, num_data=num_data)
-            self.capture(capture.trace)
-            self._store_size = len(pyro.get_param_store())
-        else:
-            loss = objective.loss_and_grads(model, guide, batch, num_data=num_data)
+        except ValueError as err:
+            # with Pyro validation on, a NaN / inf / out-of-support parameter makes a
+            # distribution's constructor raise before any loss exists: that is divergence too
+            if not _is_constraint_violation(err):
+                raise
+            if self.optimizer is not None:
+                self.optimizer.zero_grad(set_to_none=True)
+            raise NonFiniteStep("a distribution parameter", _first_line(err)) from err
         if self.optimizer is None:
             raise ValueError(
                 "the model and guide touched no Pyro parameters, so there is nothing to train: "
                 "register nn.Modules with pyro.module(name, net) inside model/guide, and decorate "
-                "PyroModule methods other than forward with @pyro.nn.pyro_method")
+                "PyroModule methods other than forward with @pyro.nn.pyro_method"
+            )
         terms = dict(getattr(objective, "last_terms", {}) or {})
         num = float(terms.pop("num_data", num_data))
         keys = list(terms)
         # one device-to-host transfer for every term and the gradient norm
-        values = torch.stack([torch.as_tensor(terms[k]).detach().double().cpu().reshape(())
-                              for k in keys] + [_grad_norm(self.params).double().cpu()]).tolist()
-        if not math.isfinite(loss):
-            bad = "loss"
-        else:
-            bad = next((k for k, v in zip(keys + ["gradient norm"], values) if not math.isfinite(v)), None)
+        values = torch.stack(
+            [torch.as_tensor(terms[k]).detach().double().cpu().reshape(()) for k in keys]
+            + [_grad_norm(self.params).double().cpu()]
+        ).tolist()
+        # name the first bad term (log_likelihood, kl, ...) before the loss they sum to
+        named = [(k, v) for k, v in zip(keys, values[:-1], strict=True) if k != "loss"]
+        named += [("loss", loss), ("gradient norm", values[-1])]
+        bad = next((k for k, v in named if not math.isfinite(v)), None)
         if bad is not None:
             self.optimizer.zero_grad(set_to_none=True)
             raise NonFiniteStep(bad)
         extensive = getattr(objective, "extensive_terms", EXTENSIVE_TERMS)
         row = {"loss": loss / num}
-        row.update({k: v / num if k in extensive else v for k, v in zip(keys, values[:-1]) if k != "loss"})
+        row.update(
+            {
+                k: v / num if k in extensive else v
+                for k, v in zip(keys, values[:-1], strict=True)
+                if k != "loss"
+            }
+        )
         row["grad_norm"] = values[-1]
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return row
+
+
+def _is_constraint_violation(err) -> bool:
+    text = str(err)
+    return "to satisfy the constraint" in text or "Expected value argument" in text
+
+
+def _first_line(err) -> str:
+    return str(err).strip().splitlines()[0][:300]
 
 
 def _grad_norm(params):
@@ -187,10 +225,29 @@ def _grad_norm(params):
     return torch.stack(torch._foreach_norm(grads)).norm()
 
 
-def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_size=128, lr=1e-3,
-          optim_args=None, device=None, seed=0, checkpoint=None, checkpoint_every=None, resume=False,
-          history_path=None, progress=True, clear_param_store=True, config=None, evaluate=None,
-          evaluate_every=100) -> TrainResult:
+def train(
+    model,
+    guide,
+    data,
+    objective=None,
+    *,
+    steps=None,
+    epochs=None,
+    batch_size=128,
+    lr=1e-3,
+    optim_args=None,
+    device=None,
+    seed=0,
+    checkpoint=None,
+    checkpoint_every=None,
+    resume=False,
+    history_path=None,
+    progress=True,
+    clear_param_store=True,
+    config=None,
+    evaluate=None,
+    evaluate_every=100,
+) -> TrainResult:
     """Train ``model`` / ``guide`` (the :mod:`pyrovae.models.contract`) on ``data`` (N, ...).
 
     :param objective: a pyrovae objective (default :class:`~pyrovae.infer.ELBO`) or any
@@ -215,17 +272,31 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
     n = data.shape[0]
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps= or epochs=")
-    batch_size = min(int(batch_size), n)
-    if batch_size < 1:
-        raise ValueError("batch_size must be ≥ 1")
-    total = int(steps) if steps is not None else int(epochs) * max(n // batch_size, 1)
+    batch_size = min(check_count("batch_size", batch_size), n)
+    if steps is not None:
+        total = check_count("steps", steps, minimum=0)
+    else:
+        total = check_count("epochs", epochs, minimum=0) * max(n // batch_size, 1)
+    check_weight("lr", lr, strict=True)
+    if checkpoint_every is not None:
+        checkpoint_every = check_count("checkpoint_every", checkpoint_every)
     if evaluate is not None and not (callable(evaluate) and int(evaluate_every) >= 1):
-        raise ValueError("evaluate must be a callable evaluate(step) -> dict and evaluate_every ≥ 1")
+        raise ValueError(
+            "evaluate must be a callable evaluate(step) -> dict and evaluate_every ≥ 1"
+        )
     device = torch.device(device) if device is not None else data.device
-    data = data.to(device)
+    data = data.to(device=device, dtype=_parameter_dtype(model, guide, data.dtype))
     for fn in (model, guide):
         _to_device(fn, device)
-    objective = objective if objective is not None else ELBO()
+    objective = objective if objective is not None else EvidenceLowerBound()
+    if clear_param_store and hasattr(objective, "reset"):
+        objective.reset()  # a fresh start: forget e.g. a discriminator of an earlier run
+    settings = {
+        "objective": _describe_objective(objective),
+        "batch_size": batch_size,
+        "seed": int(seed),
+        "lr": float(lr),
+    }
 
     pyro.set_rng_seed(seed)
     if clear_param_store:
@@ -234,23 +305,35 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
     result = TrainResult(checkpoint=os.fspath(checkpoint) if checkpoint else None)
     start = 0
     if resume and checkpoint and os.path.exists(checkpoint):
-        start = _resume(checkpoint, stepper, objective, model, guide, data[:batch_size], n, result,
-                        device)
+        start = _resume(
+            checkpoint, stepper, objective, model, guide, data[:batch_size], n, result, device
+        )
+        _check_resume(checkpoint, start, total, settings, stepper)
 
     def save(step):
         if checkpoint:
-            state = {"step": step, "param_names": list(stepper.names),
-                     "params": {k: p.detach().cpu() for k, p in zip(stepper.names, stepper.params)},
-                     "optimizer": stepper.optimizer.state_dict() if stepper.optimizer else {},
-                     "history": result.history, "rng": _rng_state(),
-                     "config": config or {}}
+            state = {
+                "step": step,
+                "param_names": list(stepper.names),
+                "params": {
+                    k: p.detach().cpu() for k, p in zip(stepper.names, stepper.params, strict=True)
+                },
+                "optimizer": stepper.optimizer.state_dict() if stepper.optimizer else {},
+                "history": result.history,
+                "rng": _rng_state(),
+                "config": config or {},
+                "settings": settings,
+            }
             save_checkpoint(checkpoint, state)
         if history_path or checkpoint:
-            path = history_path or os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "history.json")
-            with open(path, "w") as f:
-                json.dump(result.history, f)
+            path = history_path or os.path.join(
+                os.path.dirname(os.path.abspath(checkpoint)), "history.json"
+            )
+            write_atomic(path, json.dumps(result.history).encode())
 
-    bar = tqdm(range(start, total), disable=not progress, desc=type(objective).__name__, leave=False)
+    bar = tqdm(
+        range(start, total), disable=not progress, desc=type(objective).__name__, leave=False
+    )
     for step in bar:
         idx = _batch_indices(step, n, batch_size, seed, device)
         xb = data.index_select(0, idx)
@@ -262,10 +345,11 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
             save(step)
             where = f"; checkpoint {checkpoint} holds it" if checkpoint else ""
             raise TrainingDiverged(
-                f"training diverged at step {step + 1}: {bad.term} is not finite. The parameters "
+                f"training diverged at step {step + 1}: {bad}. The parameters "
                 f"keep the state after step {step}{where}. Try a lower learning rate, a variance "
                 "floor (min_variance) for Gaussian decoders, or a smaller divergence weight.",
-                result) from None
+                result,
+            ) from None
         if evaluate is not None and ((step + 1) % int(evaluate_every) == 0 or step + 1 == total):
             with torch.no_grad():
                 row.update(evaluate(step + 1) or {})
@@ -281,6 +365,62 @@ def train(model, guide, data, objective=None, *, steps=None, epochs=None, batch_
     return result
 
 
+def _parameter_dtype(model, guide, data_dtype):
+    """The floating dtype of the modules owning model / guide (data are converted to it: a
+    float64 data set against a float32 network would fail deep inside a matmul)."""
+    for fn in (model, guide):
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, torch.nn.Module):
+            for p in owner.parameters():
+                if torch.is_floating_point(p):
+                    return p.dtype
+    return data_dtype
+
+
+def _describe_objective(objective) -> str:
+    """The objective's class and its numeric settings, e.g. ``InfoVAE(alpha=0.0, lam=1000.0)``."""
+    fields = {
+        k: v
+        for k, v in sorted(vars(objective).items())
+        if isinstance(v, (int, float, str, bool)) and not k.startswith("_") and k not in _PYRO_ELBO
+    }
+    return f"{type(objective).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
+
+
+_PYRO_ELBO = {
+    "ignore_jit_warnings",
+    "max_plate_nesting",
+    "strict_enumeration_warning",
+    "tail_adaptive_beta",
+    "plate_name",
+}
+
+
+def _check_resume(path, start, total, settings, stepper):
+    """Refuse a checkpoint past the requested end; warn about settings that changed."""
+    if start > total:
+        raise ValueError(
+            f"checkpoint {path} is at step {start}, past the requested end ({total} steps): "
+            f"ask for at least {start} steps (or epochs to match), or start a new checkpoint"
+        )
+    saved = load_checkpoint(path).get("settings", {})
+    changed = [
+        f"{key} {saved[key]!r} -> {value!r}"
+        for key, value in settings.items()
+        if key in saved and saved[key] != value
+    ]
+    if changed:
+        warnings.warn(
+            f"resuming {path} with changed settings: {'; '.join(changed)}. The run continues with "
+            "the new ones (a changed seed also changes the minibatch order).",
+            UserWarning,
+            stacklevel=3,
+        )
+    if stepper.optimizer is not None:
+        for group in stepper.optimizer.param_groups:
+            group["lr"] = settings["lr"]  # a new lr applies; the checkpoint's would win otherwise
+
+
 def _resume(path, stepper, objective, model, guide, first_batch, n, result, device):
     state = load_checkpoint(path, map_location=device)
     with poutine.trace(param_only=True) as capture:
@@ -288,7 +428,16 @@ def _resume(path, stepper, objective, model, guide, first_batch, n, result, devi
     store = dict(pyro.get_param_store().named_parameters())
     missing = [k for k in state["param_names"] if k not in store]
     if missing:
-        raise ValueError(f"checkpoint {path} has parameters the model does not create: {missing[:5]}")
+        raise ValueError(
+            f"checkpoint {path} has parameters the model does not create: {missing[:5]}"
+        )
+    for name in state["param_names"]:
+        if store[name].shape != state["params"][name].shape:
+            raise ValueError(
+                f"checkpoint {path} does not fit this model: parameter {name!r} has shape "
+                f"{tuple(state['params'][name].shape)} there and {tuple(store[name].shape)} here; "
+                "build the model with the checkpoint's architecture, or start a new checkpoint"
+            )
     with torch.no_grad():
         for name in state["param_names"]:
             store[name].copy_(state["params"][name])

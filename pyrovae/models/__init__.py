@@ -20,9 +20,9 @@ __all__ = [
     "LearnedGaussian",
     "LinearGaussianVAE",
     "PPCAFit",
+    "PixelCNNBernoulli",
     "build_vae",
     "data_plate",
     "load_vae",
     "ppca_mle",
-    "PixelCNNBernoulli",
 ]

@@ -25,7 +25,9 @@ class AutoregressiveBernoulli(TorchDistribution):
     support = constraints.boolean
     has_rsample = False
 
-    def __init__(self, net: PixelCNN, condition: torch.Tensor, image_shape, data_shape, validate_args=None):
+    def __init__(
+        self, net: PixelCNN, condition: torch.Tensor, image_shape, data_shape, validate_args=None
+    ):
         self.net, self.condition = net, condition  # condition: (*batch, C, H, W)
         self.image_shape, self.data_shape = tuple(image_shape), tuple(data_shape)
         super().__init__(condition.shape[:-3], torch.Size(data_shape), validate_args=validate_args)
@@ -37,7 +39,8 @@ class AutoregressiveBernoulli(TorchDistribution):
 
     def _flat_condition(self, batch_shape):
         return self.condition.expand(*batch_shape, *self.condition.shape[-3:]).reshape(
-            -1, *self.condition.shape[-3:])
+            -1, *self.condition.shape[-3:]
+        )
 
     def logits(self, value: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits of every pixel, shape ``(*batch, *data_shape)``."""
@@ -80,8 +83,13 @@ class PixelCNNBernoulli(nn.Module):
 
     CONDITION_CHANNELS = 4  # default C; give the decoder this many output channels
 
-    def __init__(self, image_shape=(28, 28), condition_channels: int = CONDITION_CHANNELS,
-                 channels: int = 32, layers: int = 4):
+    def __init__(
+        self,
+        image_shape=(28, 28),
+        condition_channels: int = CONDITION_CHANNELS,
+        channels: int = 32,
+        layers: int = 4,
+    ):
         super().__init__()
         self.image_shape = tuple(image_shape)
         self.condition_channels = int(condition_channels)
@@ -95,16 +103,22 @@ class PixelCNNBernoulli(nn.Module):
     def validate(self, x: torch.Tensor):
         self._binary.validate(x)
         if math.prod(x.shape[1:]) != math.prod(self.image_shape):
-            raise ValueError(f"PixelCNNBernoulli was built for {self.image_shape} images, data points have "
-                             f"shape {tuple(x.shape[1:])}; pass image_shape=")
+            raise ValueError(
+                f"PixelCNNBernoulli was built for {self.image_shape} images, data points have "
+                f"shape {tuple(x.shape[1:])}; pass image_shape="
+            )
 
     def _condition(self, out, batch_shape):
         if batch_shape is None:
-            batch_shape = out.shape[: out.dim() - 3] if out.shape[-2:] == self.image_shape else out.shape[:-1]
+            batch_shape = (
+                out.shape[: out.dim() - 3] if out.shape[-2:] == self.image_shape else out.shape[:-1]
+            )
         return out.reshape(*batch_shape, self.condition_channels, *self.image_shape)
 
     def forward(self, out, data_shape, batch_shape=None):
-        return AutoregressiveBernoulli(self.net, self._condition(out, batch_shape), self.image_shape, data_shape)
+        return AutoregressiveBernoulli(
+            self.net, self._condition(out, batch_shape), self.image_shape, data_shape
+        )
 
     def mean(self, out, data_shape, batch_shape=None):
         """Per-pixel probabilities along one ancestral sample (no closed-form mean exists)."""

@@ -16,8 +16,16 @@ from ..nets import MLP, ConvDecoder28, ConvEncoder28
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .vae import VAE
 
-DEFAULT_CONFIG = dict(z_dim=2, net="mlp", hidden=[400], likelihood="bernoulli", sigma=1.0,
-                      min_variance=0.0, per_dimension=False, init_log_variance=0.0)
+DEFAULT_CONFIG = dict(
+    z_dim=2,
+    net="mlp",
+    hidden=[400],
+    likelihood="bernoulli",
+    sigma=1.0,
+    min_variance=0.0,
+    per_dimension=False,
+    init_log_variance=0.0,
+)
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "gaussian-decoder")
 
 
@@ -28,11 +36,16 @@ def build_likelihood(cfg):
     if name == "gaussian":
         return Gaussian(cfg["sigma"])
     if name == "gaussian-learned":
-        return LearnedGaussian(init_sigma=cfg["sigma"], per_dimension=cfg["per_dimension"],
-                               data_shape=cfg["data_shape"], min_variance=cfg["min_variance"])
+        return LearnedGaussian(
+            init_sigma=cfg["sigma"],
+            per_dimension=cfg["per_dimension"],
+            data_shape=cfg["data_shape"],
+            min_variance=cfg["min_variance"],
+        )
     if name == "gaussian-decoder":
-        return DecoderGaussian(min_variance=cfg["min_variance"],
-                               init_log_variance=cfg["init_log_variance"])
+        return DecoderGaussian(
+            min_variance=cfg["min_variance"], init_log_variance=cfg["init_log_variance"]
+        )
     raise ValueError(f"unknown likelihood {name!r}; choose from {LIKELIHOODS}")
 
 
@@ -61,18 +74,25 @@ def load_params_into(vae: VAE, params: dict):
     Every parameter of the VAE's children must be present; entries of other modules (an
     objective's discriminator, say) are ignored.
     """
-    expected = {f"{child}$$${name}": p for child, module in vae.named_children()
-                for name, p in module.named_parameters()}
+    expected = {
+        f"{child}$$${name}": p
+        for child, module in vae.named_children()
+        for name, p in module.named_parameters()
+    }
     missing = sorted(set(expected) - set(params))
     if missing:
-        raise ValueError(f"checkpoint lacks parameters of this VAE: {missing[:5]}; was it trained "
-                         "with the same config?")
+        raise ValueError(
+            f"checkpoint lacks parameters of this VAE: {missing[:5]}; was it trained "
+            "with the same config?"
+        )
     with torch.no_grad():
         for name, target in expected.items():
             value = params[name]
             if value.shape != target.shape:
-                raise ValueError(f"parameter {name}: checkpoint shape {tuple(value.shape)}, "
-                                 f"model shape {tuple(target.shape)}")
+                raise ValueError(
+                    f"parameter {name}: checkpoint shape {tuple(value.shape)}, "
+                    f"model shape {tuple(target.shape)}"
+                )
             target.copy_(value.to(target.device, target.dtype))
     return vae
 
@@ -83,6 +103,8 @@ def load_vae(path, map_location="cpu") -> VAE:
     state = load_checkpoint(path, map_location=map_location)
     cfg = state.get("config", {}).get("model")
     if not cfg:
-        raise ValueError(f"{path} stores no model config; rebuild the model yourself and load "
-                         "state['params'] with pyrovae.models.factory.load_params_into")
+        raise ValueError(
+            f"{path} stores no model config; rebuild the model yourself and load "
+            "state['params'] with pyrovae.models.factory.load_params_into"
+        )
     return load_params_into(build_vae(cfg), state["params"])

@@ -52,7 +52,9 @@ def _split(out: torch.Tensor, num_outputs: int, data_shape, batch_shape=None):
 
 def _check_finite(x: torch.Tensor):
     if not torch.is_floating_point(x):
-        raise ValueError(f"data must be a floating point tensor, got dtype {x.dtype}; use x.float()")
+        raise ValueError(
+            f"data must be a floating point tensor, got dtype {x.dtype}; use x.float()"
+        )
     if not torch.isfinite(x).all():
         raise ValueError("data contains NaN or inf values; clean or impute them before training")
 
@@ -74,7 +76,9 @@ class Bernoulli(nn.Module):
         _check_finite(x)
         if self.allow_fractional:
             if (x < 0).any() or (x > 1).any():
-                raise ValueError("Bernoulli likelihood needs data in [0, 1]; rescale the data first")
+                raise ValueError(
+                    "Bernoulli likelihood needs data in [0, 1]; rescale the data first"
+                )
         elif ((x != 0) & (x != 1)).any():
             raise ValueError(
                 "Bernoulli likelihood needs binary data in {0, 1}; binarize the data, use a Gaussian "
@@ -128,7 +132,7 @@ class Gaussian(_GaussianBase):
         return dist.Normal(loc, self.sigma).to_event(len(data_shape))
 
     def variance(self):
-        return torch.tensor(self.sigma ** 2)
+        return torch.tensor(self.sigma**2)
 
 
 class LearnedGaussian(_GaussianBase):
@@ -144,11 +148,13 @@ class LearnedGaussian(_GaussianBase):
         super().__init__()
         self.min_variance = _check_floor(min_variance)
         if per_dimension and data_shape is None:
-            raise ValueError("per_dimension=True needs data_shape, e.g. LearnedGaussian(data_shape=(784,))")
-        if init_sigma ** 2 <= self.min_variance:
+            raise ValueError(
+                "per_dimension=True needs data_shape, e.g. LearnedGaussian(data_shape=(784,))"
+            )
+        if init_sigma**2 <= self.min_variance:
             raise ValueError("init_sigma² must exceed min_variance")
         shape = tuple(data_shape) if per_dimension else ()
-        raw = math.log(init_sigma ** 2 - self.min_variance)
+        raw = math.log(init_sigma**2 - self.min_variance)
         self.raw_variance = nn.Parameter(torch.full(shape, raw))
 
     def variance(self):

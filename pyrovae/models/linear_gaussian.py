@@ -59,7 +59,11 @@ def ppca_mle(x: torch.Tensor, k: int, sigma2=None) -> PPCAFit:
     cov = xc.T @ xc / n  # (d, d)
     evals, evecs = torch.linalg.eigh(cov)
     evals, evecs = evals.flip(0), evecs.flip(1)  # descending
-    sigma2 = evals[k:].mean() if sigma2 is None else torch.as_tensor(sigma2, dtype=x.dtype, device=x.device)
+    sigma2 = (
+        evals[k:].mean()
+        if sigma2 is None
+        else torch.as_tensor(sigma2, dtype=x.dtype, device=x.device)
+    )
     W = evecs[:, :k] * (evals[:k] - sigma2).clamp_min(0).sqrt()  # (d, k)
     C = W @ W.T + sigma2 * torch.eye(d, dtype=x.dtype, device=x.device)
     ll = dist.MultivariateNormal(mu, covariance_matrix=C).log_prob(x).mean()
@@ -75,7 +79,9 @@ class LinearGaussianVAE(PyroModule):
     ``log_sigma2`` are ``nn.Parameter``; the Pyro model / guide follow :mod:`~pyrovae.models.contract`.
     """
 
-    def __init__(self, d: int, k: int, sigma2: float = None, init_scale: float = 0.1, seed: int = None):
+    def __init__(
+        self, d: int, k: int, sigma2: float = None, init_scale: float = 0.1, seed: int = None
+    ):
         super().__init__()
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.d, self.k = int(d), int(k)
@@ -113,17 +119,22 @@ class LinearGaussianVAE(PyroModule):
     def set_optimal_guide(self):
         """Set V, D to the best the guide family can do for the current W, σ².
 
-        ``V = M⁻¹Wᵀ`` gives the exact posterior mean; ``D = σ² diag(M⁻¹)`` is the best diagonal
-        covariance (exact when M is diagonal, i.e. W has orthogonal columns, as at the pPCA MLE).
+        The exact posterior is N(M⁻¹Wᵀ(x − μ), σ²M⁻¹) with M = WᵀW + σ²I. ``V = M⁻¹Wᵀ`` gives its
+        mean; the best *diagonal* covariance (the mean-field optimum of KL(q ‖ p), which matches
+        the posterior precision's diagonal) is ``D_ii = σ² / M_ii`` -- not σ²(M⁻¹)_ii, the
+        posterior's marginal variances, which a factorized q over-estimates. Exact when M is
+        diagonal (W with orthogonal columns, as at the pPCA MLE).
         """
         M = self._M()
         Minv = torch.linalg.inv(M)
-        return self.set_params(V=Minv @ self.W.T, D=self.sigma2 * Minv.diagonal())
+        return self.set_params(V=Minv @ self.W.T, D=self.sigma2 / M.diagonal())
 
     def load_ppca(self, fit: PPCAFit, optimal_guide: bool = True):
         """Set the generative parameters to a :func:`ppca_mle` fit (and the guide to its optimum)."""
         if fit.W.shape != (self.d, self.k):
-            raise ValueError(f"fit has W of shape {tuple(fit.W.shape)}, model needs {(self.d, self.k)}")
+            raise ValueError(
+                f"fit has W of shape {tuple(fit.W.shape)}, model needs {(self.d, self.k)}"
+            )
         kwargs = dict(W=fit.W, mu=fit.mu)
         if self.learn_sigma2:
             kwargs["sigma2"] = fit.sigma2
@@ -153,7 +164,9 @@ class LinearGaussianVAE(PyroModule):
     def marginal(self) -> dist.MultivariateNormal:
         """p(x) = N(μ, WWᵀ + σ²I)."""
         eye = torch.eye(self.d, dtype=self.W.dtype, device=self.W.device)
-        return dist.MultivariateNormal(self.mu, covariance_matrix=self.W @ self.W.T + self.sigma2 * eye)
+        return dist.MultivariateNormal(
+            self.mu, covariance_matrix=self.W @ self.W.T + self.sigma2 * eye
+        )
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x) per data point, (B,)."""
@@ -175,14 +188,14 @@ class LinearGaussianVAE(PyroModule):
         s2 = self.sigma2
         resid = x - self.mu - m @ self.W.T  # (B, d)
         expected_ll = -0.5 * self.d * (LOG_2PI + s2.log()) - 0.5 / s2 * (
-            (resid ** 2).sum(-1) + (self.W ** 2 * Ddiag).sum()
+            (resid**2).sum(-1) + (self.W**2 * Ddiag).sum()
         )
         return expected_ll - self.kl_to_prior(x)
 
     def kl_to_prior(self, x: torch.Tensor) -> torch.Tensor:
         """KL(q(z|x) ‖ p(z)) per data point, (B,)."""
         m, Ddiag = self.guide_params(x)
-        return 0.5 * (Ddiag.sum() + (m ** 2).sum(-1) - self.k - Ddiag.log().sum())
+        return 0.5 * (Ddiag.sum() + (m**2).sum(-1) - self.k - Ddiag.log().sum())
 
     def kl_to_posterior(self, x: torch.Tensor) -> torch.Tensor:
         """KL(q(z|x) ‖ p(z|x)) per data point, (B,); equals log p(x) − ELBO(x)."""

@@ -10,4 +10,11 @@ from .heads import DiagonalGaussianHead
 from .mlp import MLP
 from .pixelcnn import MaskedConv2d, PixelCNN
 
-__all__ = ["MLP", "ConvDecoder28", "ConvEncoder28", "DiagonalGaussianHead", "MaskedConv2d", "PixelCNN"]
+__all__ = [
+    "MLP",
+    "ConvDecoder28",
+    "ConvEncoder28",
+    "DiagonalGaussianHead",
+    "MaskedConv2d",
+    "PixelCNN",
+]

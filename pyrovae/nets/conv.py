@@ -14,10 +14,13 @@ class ConvEncoder28(nn.Module):
     def __init__(self, out_dim: int, channels: int = 64, hidden: int = 1024):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.1),  # (B, c, 14, 14)
-            nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1), nn.LeakyReLU(0.1),  # (B, 2c, 7, 7)
+            nn.Conv2d(1, channels, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.1),  # (B, c, 14, 14)
+            nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.1),  # (B, 2c, 7, 7)
             nn.Flatten(),
-            nn.Linear(2 * channels * 7 * 7, hidden), nn.LeakyReLU(0.1),
+            nn.Linear(2 * channels * 7 * 7, hidden),
+            nn.LeakyReLU(0.1),
             nn.Linear(hidden, out_dim),
         )
 
@@ -34,11 +37,14 @@ class ConvDecoder28(nn.Module):
         super().__init__()
         self.channels = channels
         self.dense = nn.Sequential(
-            nn.Linear(z_dim, hidden), nn.ReLU(),
-            nn.Linear(hidden, 2 * channels * 7 * 7), nn.ReLU(),
+            nn.Linear(z_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 2 * channels * 7 * 7),
+            nn.ReLU(),
         )
         self.deconv = nn.Sequential(
-            nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1), nn.ReLU(),  # 14x14
+            nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1),
+            nn.ReLU(),  # 14x14
             nn.ConvTranspose2d(channels, out_channels, 4, stride=2, padding=1),  # 28x28
         )
 

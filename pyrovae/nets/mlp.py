@@ -1,12 +1,19 @@
 """Multi-layer perceptron that accepts any number of leading batch dimensions."""
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "softplus": nn.Softplus,
-               "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "softplus": nn.Softplus,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+}
 
 
 class MLP(nn.Module):
@@ -20,10 +27,12 @@ class MLP(nn.Module):
     def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu"):
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}"
+            )
         sizes = [int(in_dim), *[int(h) for h in hidden], int(out_dim)]
         layers = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (a, b) in enumerate(pairwise(sizes)):
             layers.append(nn.Linear(a, b))
             if i < len(sizes) - 2:
                 layers.append(ACTIVATIONS[activation]())
@@ -38,6 +47,8 @@ class MLP(nn.Module):
                 tail += 1
                 n *= x.shape[-tail]
             if n != self.in_dim:
-                raise ValueError(f"MLP expects inputs with {self.in_dim} features, got shape {tuple(x.shape)}")
+                raise ValueError(
+                    f"MLP expects inputs with {self.in_dim} features, got shape {tuple(x.shape)}"
+                )
             x = x.reshape(*x.shape[:-tail], n)
         return self.net(x)

@@ -26,8 +26,8 @@ class MaskedConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         mask = torch.ones(kernel_size, kernel_size)
         c = kernel_size // 2
-        mask[c, c + (mask_type == "B"):] = 0  # the centre row from the centre (A) or after it (B)
-        mask[c + 1:] = 0  # every row below
+        mask[c, c + (mask_type == "B") :] = 0  # the centre row from the centre (A) or after it (B)
+        mask[c + 1 :] = 0  # every row below
         self.register_buffer("mask", mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -38,17 +38,31 @@ class PixelCNN(nn.Module):
     """``forward(x, condition)``: images ``(N, 1, H, W)`` and a conditioning map ``(N, C, H, W)``
     -> logits ``(N, 1, H, W)``, logit (r, c) depending on ``x`` only through earlier pixels."""
 
-    def __init__(self, condition_channels: int, channels: int = 64, layers: int = 5,
-                 first_kernel: int = 7, kernel: int = 3):
+    def __init__(
+        self,
+        condition_channels: int,
+        channels: int = 64,
+        layers: int = 5,
+        first_kernel: int = 7,
+        kernel: int = 3,
+    ):
         super().__init__()
         self.first = MaskedConv2d(1, channels, first_kernel, "A")
-        self.convs = nn.ModuleList(MaskedConv2d(channels, channels, kernel, "B") for _ in range(layers - 1))
-        self.conditions = nn.ModuleList(nn.Conv2d(condition_channels, channels, 1) for _ in range(layers))
-        self.out = nn.Sequential(nn.ReLU(), MaskedConv2d(channels, channels, 1, "B"), nn.ReLU(),
-                                 MaskedConv2d(channels, 1, 1, "B"))
+        self.convs = nn.ModuleList(
+            MaskedConv2d(channels, channels, kernel, "B") for _ in range(layers - 1)
+        )
+        self.conditions = nn.ModuleList(
+            nn.Conv2d(condition_channels, channels, 1) for _ in range(layers)
+        )
+        self.out = nn.Sequential(
+            nn.ReLU(),
+            MaskedConv2d(channels, channels, 1, "B"),
+            nn.ReLU(),
+            MaskedConv2d(channels, 1, 1, "B"),
+        )
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.first(x) + self.conditions[0](condition))
-        for conv, cond in zip(self.convs, self.conditions[1:]):
+        for conv, cond in zip(self.convs, self.conditions[1:], strict=True):
             h = h + F.relu(conv(h) + cond(condition))  # residual; masks keep the raster order
         return self.out(h)

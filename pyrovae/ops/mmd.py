@@ -23,7 +23,9 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, kernel: KernelFn = rbf_kernel, unbias
     which is what the InfoVAE authors' code computes.
     """
     if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"mmd2 needs (n, d) and (m, d) samples, got {tuple(x.shape)}, {tuple(y.shape)}")
+        raise ValueError(
+            f"mmd2 needs (n, d) and (m, d) samples, got {tuple(x.shape)}, {tuple(y.shape)}"
+        )
     if min(x.shape[0], y.shape[0]) < 2:
         raise ValueError("mmd2 needs at least two samples from each distribution")
     n = x.shape[0]
@@ -41,7 +43,9 @@ def _expected_rbf(mean_a, cov_a, mean_b, cov_b, h2):
     diff = (mean_a - mean_b).unsqueeze(-1)  # (d, 1)
     quad = (diff.transpose(-1, -2) @ torch.linalg.solve(s, diff)).squeeze()
     logdet = torch.linalg.slogdet(s)[1]
-    return torch.exp(0.5 * d * torch.log(torch.as_tensor(h2, dtype=mean_a.dtype)) - 0.5 * logdet - 0.5 * quad)
+    return torch.exp(
+        0.5 * d * torch.log(torch.as_tensor(h2, dtype=mean_a.dtype)) - 0.5 * logdet - 0.5 * quad
+    )
 
 
 def gaussian_rbf_mmd2(mean_p, cov_p, mean_q, cov_q, denominator: float) -> torch.Tensor:

@@ -1,12 +1,9 @@
 """The figure panel of a diagnostics report."""
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from .posteriors import plot_aggregate_posterior, plot_latent_scatter  # noqa: E402
+from .figure import save_figure, subplots
+from .posteriors import plot_aggregate_posterior, plot_latent_scatter
 
 
 def plot_report(rep, path=None):
@@ -14,7 +11,7 @@ def plot_report(rep, path=None):
     with labels, the latent scatter."""
     a = rep.arrays
     panels = 4 if "labels" in a else 3
-    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.3))
+    fig, axes = subplots(1, panels, figsize=(3.6 * panels, 3.3))
     kl = a["kl_per_dimension"].detach().cpu().numpy()
     axes[0].bar(range(len(kl)), kl)
     axes[0].set_xlabel("latent dimension")
@@ -28,6 +25,5 @@ def plot_report(rep, path=None):
         plot_latent_scatter(a["loc"], a["labels"], ax=axes[3])
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        save_figure(fig, path)
     return fig

@@ -1,10 +1,8 @@
 """InfoVAE Figure 1 for the two-point data: q(z|x=±1) against p(z), and p(x|z) on top of it."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
+
+from .figure import save_figure, subplots
 
 COLORS = {-1: "tab:blue", 1: "tab:red"}
 
@@ -21,7 +19,7 @@ def plot_two_point(vaes: dict, path=None, num_z: int = 2000, seed: int = 0):
     p(x) = E p(x|z) for z drawn from q(z|x=−1), from q(z|x=+1) and from p(z).
     """
     gen = torch.Generator().manual_seed(seed)
-    fig, axes = plt.subplots(2, len(vaes), figsize=(4.2 * len(vaes), 5.6), squeeze=False)
+    fig, axes = subplots(2, len(vaes), figsize=(4.2 * len(vaes), 5.6), squeeze=False)
     zgrid = torch.linspace(-4, 4, 400)
     xgrid = torch.linspace(-2.5, 2.5, 500)
     for col, (label, vae) in enumerate(vaes.items()):
@@ -32,8 +30,12 @@ def plot_two_point(vaes: dict, path=None, num_z: int = 2000, seed: int = 0):
         top.plot(zgrid.numpy(), _normal_pdf(zgrid, 0.0, 1.0).numpy(), "k--", label="p(z)")
         sources = {"p(z)": torch.randn(num_z, 1, generator=gen)}
         for i, x in enumerate((-1, 1)):
-            top.plot(zgrid.numpy(), _normal_pdf(zgrid, loc[i, 0], scale[i, 0]).numpy(), color=COLORS[x],
-                     label=f"q(z|x={x:+d})")
+            top.plot(
+                zgrid.numpy(),
+                _normal_pdf(zgrid, loc[i, 0], scale[i, 0]).numpy(),
+                color=COLORS[x],
+                label=f"q(z|x={x:+d})",
+            )
             sources[f"z~q(z|x={x:+d})"] = loc[i] + scale[i] * torch.randn(num_z, 1, generator=gen)
         top.set_title(label)
         top.set_xlabel("z")
@@ -54,6 +56,5 @@ def plot_two_point(vaes: dict, path=None, num_z: int = 2000, seed: int = 0):
         bottom.legend(fontsize=8)
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        save_figure(fig, path)
     return fig

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from ..models.contract import DATA_PLATE
+from ._checks import check_count, check_data, warn_if_large
 from ._vectorized import guess_max_plate_nesting, latent_names, prior_proposal, site_log_joint
 
 
@@ -38,28 +39,52 @@ class GridResult:
     shape: tuple
 
 
-def _axes(bounds, resolution, dim, dtype, device):
+def _pairs(bounds, dim):
     if isinstance(bounds[0], (int, float)):
         bounds = [bounds] * dim
     if len(bounds) != dim:
         raise ValueError(f"bounds must give one (low, high) pair per latent dimension ({dim})")
-    axes = []
     for lo, hi in bounds:
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(
+                f"grid bounds must be finite, got ({lo}, {hi}); pick a box that holds "
+                "the posterior mass (check edge_mass)"
+            )
         if not hi > lo:
             raise ValueError(f"grid bounds need high > low, got ({lo}, {hi})")
+    return [(float(lo), float(hi)) for lo, hi in bounds]
+
+
+def _axes(bounds, resolution, dim, dtype, device):
+    axes = []
+    for lo, hi in _pairs(bounds, dim):
         step = (hi - lo) / resolution
-        axes.append(torch.linspace(lo + step / 2, hi - step / 2, resolution, dtype=dtype, device=device))
+        axes.append(
+            torch.linspace(lo + step / 2, hi - step / 2, resolution, dtype=dtype, device=device)
+        )
     return axes
 
 
 @torch.no_grad()
-def grid(model, x, bounds=(-5.0, 5.0), resolution=201, latent_site="z", chunk_size=None,
-         plate_name=DATA_PLATE) -> GridResult:
+def grid(
+    model,
+    x,
+    bounds=(-5.0, 5.0),
+    resolution=201,
+    latent_site="z",
+    chunk_size=None,
+    plate_name=DATA_PLATE,
+) -> GridResult:
     """Normalized posterior of ``latent_site`` on a regular grid, and log p(x) by quadrature.
 
     :param bounds: (low, high) for every dimension, or one pair per dimension.
     :param resolution: cells per dimension (cell midpoints are evaluated).
+
+    The result keeps ``log_joint`` and ``weights`` of shape (G, B), G = resolution^dim: a
+    ``ResourceWarning`` says so when they would take more than 1 GiB.
     """
+    check_data(x, "grid")
+    resolution = check_count("resolution", resolution)
     proposal = prior_proposal(model)
     nesting = guess_max_plate_nesting(model, proposal, x)
     from pyro import poutine
@@ -68,20 +93,23 @@ def grid(model, x, bounds=(-5.0, 5.0), resolution=201, latent_site="z", chunk_si
     guide_trace = poutine.trace(proposal).get_trace(x)
     names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
     if names != [latent_site]:
-        raise ValueError(f"grid needs exactly one local latent site {latent_site!r}; the model has {names}")
+        raise ValueError(
+            f"grid needs exactly one local latent site {latent_site!r}; the model has {names}"
+        )
     site = pairs[latent_site][0]
-    event_shape = site["value"].shape[site["value"].dim() - site["fn"].event_dim:]
+    event_shape = site["value"].shape[site["value"].dim() - site["fn"].event_dim :]
     dim = math.prod(event_shape)
     if dim > 2:
         raise ValueError(f"grid posteriors are for dim z ≤ 2 (got {dim}); use importance or nuts")
     axes = _axes(bounds, resolution, dim, x.dtype, x.device)
     points = torch.cartesian_prod(*axes).reshape(-1, dim)  # (G, D)
-    cell = math.prod((a[1] - a[0]).item() if len(a) > 1 else 1.0 for a in axes)
+    warn_if_large(2 * points.shape[0] * x.shape[0] * x.element_size(), "grid", "resolution or x")
+    cell = math.prod((hi - lo) / resolution for lo, hi in _pairs(bounds, dim))
     b = x.shape[0]
     chunk = chunk_size or max(1, (1 << 23) // (b * max(math.prod(x.shape[1:]), 1)))
     log_joint = []
     for start in range(0, points.shape[0], chunk):
-        zg = points[start:start + chunk]  # (g, D)
+        zg = points[start : start + chunk]  # (g, D)
         g = zg.shape[0]
         value = zg.reshape(g, 1, *event_shape).expand(g, b, *event_shape)
         if g == 1:
@@ -96,7 +124,14 @@ def grid(model, x, bounds=(-5.0, 5.0), resolution=201, latent_site="z", chunk_si
     on_edge = torch.zeros(points.shape[0], dtype=torch.bool, device=x.device)
     for d, axis in enumerate(axes):
         on_edge |= (points[:, d] == axis[0]) | (points[:, d] == axis[-1])
-    return GridResult(log_marginal=lse + math.log(cell), points=points, weights=weights,
-                      log_joint=log_joint, mean=mean, covariance=cov,
-                      edge_mass=weights[on_edge].sum(0), cell_volume=cell,
-                      shape=tuple(len(a) for a in axes))
+    return GridResult(
+        log_marginal=lse + math.log(cell),
+        points=points,
+        weights=weights,
+        log_joint=log_joint,
+        mean=mean,
+        covariance=cov,
+        edge_mass=weights[on_edge].sum(0),
+        cell_volume=cell,
+        shape=tuple(len(a) for a in axes),
+    )

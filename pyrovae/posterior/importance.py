@@ -20,7 +20,6 @@ over particles and data points only for memory.
 
 import math
 from dataclasses import dataclass
-from typing import List
 
 import numpy as np
 import torch
@@ -28,6 +27,7 @@ from tqdm.auto import tqdm
 
 from ..models.contract import DATA_PLATE
 from ._arviz import arviz
+from ._checks import check_count, check_data, warn_if_large
 from ._vectorized import guess_max_plate_nesting, prior_proposal, weighted_particles
 
 
@@ -43,14 +43,18 @@ class ImportanceResult:
     elbo: torch.Tensor
     samples: torch.Tensor
     num_samples: int
-    latent_sites: List[str]
+    latent_sites: list[str]
 
     def summary(self) -> dict:
         """Means over data points, JSON-serializable."""
-        return {"log_marginal": self.log_marginal.mean().item(),
-                "stderr_of_mean": (self.stderr.pow(2).sum().sqrt() / len(self.stderr)).item(),
-                "ess_mean": self.ess.mean().item(), "khat_max": self.khat.max().item(),
-                "elbo": self.elbo.mean().item(), "num_samples": self.num_samples}
+        return {
+            "log_marginal": self.log_marginal.mean().item(),
+            "stderr_of_mean": (self.stderr.pow(2).sum().sqrt() / len(self.stderr)).item(),
+            "ess_mean": self.ess.mean().item(),
+            "khat_max": self.khat.max().item(),
+            "elbo": self.elbo.mean().item(),
+            "num_samples": self.num_samples,
+        }
 
 
 def weight_statistics(log_w: torch.Tensor):
@@ -73,6 +77,35 @@ def pareto_khat(log_w: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(np.atleast_1d(khat), dtype=log_w.dtype, device=log_w.device)
 
 
+class _StreamingResampler:
+    """S draws per data point, with replacement, in proportion to the importance weights of all
+    particles seen so far, without keeping the particles: after a chunk with total weight W_c,
+    each of the S slots takes a draw from the chunk (∝ its weights) with probability
+    W_c / (W_seen + W_c) -- so every slot ends up distributed ∝ the weights over all chunks."""
+
+    def __init__(self, num_draws):
+        self.num_draws = num_draws
+        self.draws = None  # (S, b, D)
+        self.log_total = None  # (b,)
+
+    def update(self, log_w, z):  # (k, b), (k, b, D)
+        safe = log_w.T.clamp_min(-1e30)  # a point whose weights are all 0 resamples uniformly
+        idx = torch.multinomial(torch.softmax(safe, -1), self.num_draws, replacement=True)
+        candidates = torch.gather(
+            z.transpose(0, 1), 1, idx.unsqueeze(-1).expand(-1, -1, z.shape[-1])
+        ).transpose(0, 1)  # (S, b, D)
+        chunk_total = torch.logsumexp(log_w, 0)  # (b,)
+        if self.draws is None:
+            self.draws, self.log_total = candidates, chunk_total
+            return
+        new_total = torch.logaddexp(self.log_total, chunk_total)
+        take = torch.rand(self.num_draws, z.shape[1], device=z.device) < torch.exp(
+            chunk_total - new_total
+        )  # (S, b)
+        self.draws = torch.where(take.unsqueeze(-1), candidates, self.draws)
+        self.log_total = new_total
+
+
 def _default_sizes(x, num_samples, batch_size, chunk_size):
     batch = min(x.shape[0], batch_size or 100)
     per_point = max(math.prod(x.shape[1:]), 1)
@@ -81,9 +114,19 @@ def _default_sizes(x, num_samples, batch_size, chunk_size):
 
 
 @torch.no_grad()
-def importance(model, guide, x, num_samples=1000, num_resample=None, batch_size=None,
-               chunk_size=None, latent_sites=None, plate_name=DATA_PLATE, progress=None,
-               seed=None) -> ImportanceResult:
+def importance(
+    model,
+    guide,
+    x,
+    num_samples=1000,
+    num_resample=None,
+    batch_size=None,
+    chunk_size=None,
+    latent_sites=None,
+    plate_name=DATA_PLATE,
+    progress=None,
+    seed=None,
+) -> ImportanceResult:
     """Importance sampling of the posterior of every data point in ``x`` at once.
 
     :param model: a model following :mod:`pyrovae.models.contract` (decoder held fixed).
@@ -95,39 +138,51 @@ def importance(model, guide, x, num_samples=1000, num_resample=None, batch_size=
     :param latent_sites: sites whose draws are returned (default: all local latents).
     :param seed: seeds torch before sampling.
     """
-    if num_samples < 2:
-        raise ValueError("num_samples must be ≥ 2")
+    check_data(x, "importance")
+    num_samples = check_count("num_samples", num_samples, minimum=2)
     if seed is not None:
         torch.manual_seed(seed)
     proposal = guide if guide is not None else prior_proposal(model)
     num_resample = int(num_resample or min(num_samples, 1000))
     batch, chunk = _default_sizes(x, num_samples, batch_size, chunk_size)
     nesting = guess_max_plate_nesting(model, proposal, x[:batch])
+    # kept per pass: the (K, b) log-weights (for k̂); latents are resampled as they stream by
+    warn_if_large(num_samples * batch * x.element_size(), "importance", "num_samples or batch_size")
     starts = list(range(0, x.shape[0], batch))
     passes = len(starts) * math.ceil(num_samples / chunk)
-    bar = tqdm(total=passes, disable=progress is False or (progress is None and passes < 20),
-               desc="importance", leave=False)
+    bar = tqdm(
+        total=passes,
+        disable=progress is False or (progress is None and passes < 20),
+        desc="importance",
+        leave=False,
+    )
     out = {k: [] for k in ("log_marginal", "stderr", "ess", "elbo", "khat", "samples")}
     names = None
     for start in starts:
-        xb = x[start:start + batch]
-        log_ws, zs = [], []
+        xb = x[start : start + batch]
+        log_ws, resampler = [], _StreamingResampler(num_resample)
         for done in range(0, num_samples, chunk):
             k = min(chunk, num_samples - done)
-            log_w, z, names = weighted_particles(model, proposal, xb, k, nesting, latent_sites, plate_name)
+            log_w, z, names = weighted_particles(
+                model, proposal, xb, k, nesting, latent_sites, plate_name
+            )
             log_ws.append(log_w)  # (k, b)
-            zs.append(z)  # (k, b, D)
+            resampler.update(log_w, z)  # z (k, b, D) is not kept
             bar.update()
-        log_w, z = torch.cat(log_ws), torch.cat(zs)  # (K, b), (K, b, D)
+        log_w = torch.cat(log_ws)  # (K, b)
         stats = weight_statistics(log_w)
-        for key, value in zip(("log_marginal", "stderr", "ess", "elbo"), stats):
+        for key, value in zip(("log_marginal", "stderr", "ess", "elbo"), stats, strict=True):
             out[key].append(value)
         out["khat"].append(pareto_khat(log_w))
-        idx = torch.multinomial(torch.softmax(log_w.T, -1), num_resample, replacement=True)  # (b, S)
-        draws = torch.gather(z.transpose(0, 1), 1, idx.unsqueeze(-1).expand(-1, -1, z.shape[-1]))
-        out["samples"].append(draws.transpose(0, 1))  # (S, b, D)
+        out["samples"].append(resampler.draws)  # (S, b, D)
     bar.close()
     return ImportanceResult(
-        log_marginal=torch.cat(out["log_marginal"]), stderr=torch.cat(out["stderr"]),
-        ess=torch.cat(out["ess"]), khat=torch.cat(out["khat"]), elbo=torch.cat(out["elbo"]),
-        samples=torch.cat(out["samples"], 1), num_samples=num_samples, latent_sites=names)
+        log_marginal=torch.cat(out["log_marginal"]),
+        stderr=torch.cat(out["stderr"]),
+        ess=torch.cat(out["ess"]),
+        khat=torch.cat(out["khat"]),
+        elbo=torch.cat(out["elbo"]),
+        samples=torch.cat(out["samples"], 1),
+        num_samples=num_samples,
+        latent_sites=names,
+    )

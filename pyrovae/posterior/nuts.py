@@ -21,7 +21,9 @@ from pyro.infer import MCMC, NUTS
 from pyro.infer.autoguide.initialization import init_to_value
 
 from ..models.contract import DATA_PLATE
+from ..traces import without_plate_scale
 from ._arviz import arviz
+from ._checks import check_count, check_data
 from ._vectorized import latent_names, prior_proposal
 
 
@@ -39,32 +41,59 @@ def nuts_summary(idata, site="z") -> dict:
     with np.errstate(invalid="ignore", divide="ignore"):
         rhat = arviz.rhat(idata, var_names=[site])[site].values
         ess = arviz.ess(idata, var_names=[site])[site].values
-    divergences = int(idata.sample_stats["diverging"].values.sum()) if "sample_stats" in idata.groups() else 0
-    return {"rhat_max": float(np.nanmax(rhat)), "ess_bulk_min": float(np.nanmin(ess)),
-            "divergences": divergences}
+    divergences = (
+        int(idata.sample_stats["diverging"].values.sum()) if "sample_stats" in idata.groups() else 0
+    )
+    return {
+        "rhat_max": float(np.nanmax(rhat)),
+        "ess_bulk_min": float(np.nanmin(ess)),
+        "divergences": divergences,
+    }
 
 
-def nuts(model, x, num_samples=500, warmup_steps=500, num_chains=2, guide=None, seed=0,
-         progress=False, plate_name=DATA_PLATE, **nuts_options):
-    """Sample p_θ(z|x) for every data point in ``x`` with NUTS; returns ``arviz.InferenceData``.
+def nuts(
+    model,
+    x,
+    num_samples=500,
+    warmup_steps=500,
+    num_chains=2,
+    guide=None,
+    seed=0,
+    progress=False,
+    plate_name=DATA_PLATE,
+    **nuts_options,
+):
+    r"""Sample p_θ(z|x) for every data point in ``x`` with NUTS; returns ``arviz.InferenceData``.
 
     :param model: follows :mod:`pyrovae.models.contract`; its parameters stay fixed.
     :param guide: initializes each chain from a guide draw (default: a prior draw).
     :param num_chains: chains, run one after another (≥ 2 for R-hat).
+
+    The target is :math:`\prod_b p_\theta(z_b|x_b)` for the points in ``x``, whatever ``num_data``
+    the model was called with: the data plate's scale N/B is stripped from every site (a model
+    with ``num_data`` baked in, e.g. a ``functools.partial``, would otherwise be sampled at
+    temperature B/N). Any other scale (``poutine.scale`` inside the model) raises ``ValueError``.
     :param nuts_options: passed to ``pyro.infer.NUTS`` (e.g. ``target_accept_prob``,
         ``max_tree_depth``, ``full_mass``).
     """
-    if num_chains < 1 or num_samples < 1:
-        raise ValueError("num_chains and num_samples must be ≥ 1")
-    # the model's parameters are constants for the sampler
-    fixed_model = poutine.block(model, hide_types=["param"])
+    check_data(x, "nuts")
+    num_chains = check_count("num_chains", num_chains)
+    num_samples = check_count("num_samples", num_samples)
+    # the model's parameters are constants for the sampler; the target is p(z|x) of the points
+    # at hand, so the data plate's N/B scale is removed (any other scale is refused)
+    fixed_model = without_plate_scale(poutine.block(model, hide_types=["param"]), "nuts")
     chains, names = [], None
     for chain in range(num_chains):
         pyro.set_rng_seed(seed + chain)
         init, names = _initial_values(model, guide, x, plate_name)
         kernel = NUTS(fixed_model, init_strategy=init_to_value(values=init), **nuts_options)
-        mcmc = MCMC(kernel, num_samples=num_samples, warmup_steps=warmup_steps, num_chains=1,
-                    disable_progbar=not progress)
+        mcmc = MCMC(
+            kernel,
+            num_samples=num_samples,
+            warmup_steps=warmup_steps,
+            num_chains=1,
+            disable_progbar=not progress,
+        )
         mcmc.run(x)
         dims = {n: ["data", f"{n}_dim"] for n in names}
         coords = {"data": np.arange(x.shape[0])}

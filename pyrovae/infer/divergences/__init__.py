@@ -25,5 +25,10 @@ def make_divergence(divergence, **kwargs):
     return REGISTRY[divergence](**kwargs)
 
 
-__all__ = ["AdversarialDivergence", "DivergenceEstimate", "MMDDivergence", "SteinDivergence",
-           "make_divergence"]
+__all__ = [
+    "AdversarialDivergence",
+    "DivergenceEstimate",
+    "MMDDivergence",
+    "SteinDivergence",
+    "make_divergence",
+]

@@ -33,12 +33,20 @@ class AdversarialDivergence:
     :param name: Pyro name of the discriminator module (its parameters join the param store).
     """
 
-    def __init__(self, hidden=(128, 128), generator_loss="non_saturating", name="infovae_discriminator"):
+    def __init__(
+        self, hidden=(128, 128), generator_loss="non_saturating", name="infovae_discriminator"
+    ):
         if generator_loss not in ("non_saturating", "saturating"):
             raise ValueError("generator_loss must be 'non_saturating' or 'saturating'")
         self.hidden, self.generator_loss, self.module_name = tuple(hidden), generator_loss, name
         self.discriminator = None
         self.name = "adversarial"
+
+    def reset(self):
+        """Forget the discriminator: the next call builds a fresh one (``train`` calls this
+        when it starts from a cleared param store, so a reused objective does not carry a
+        discriminator trained against another run's encoder)."""
+        self.discriminator = None
 
     def _module(self, z):
         if self.discriminator is None:
@@ -49,10 +57,14 @@ class AdversarialDivergence:
     def __call__(self, q_samples, p_samples, score=None) -> DivergenceEstimate:
         disc = self._module(q_samples)
         frozen = {k: v.detach() for k, v in disc.named_parameters()}
-        logit_q = functional_call(disc, frozen, (q_samples,)).squeeze(-1)  # (n,), grads to encoder only
+        logit_q = functional_call(disc, frozen, (q_samples,)).squeeze(
+            -1
+        )  # (n,), grads to encoder only
         logit_p = functional_call(disc, frozen, (p_samples,)).squeeze(-1)
         # log(1 - sigmoid(t)) = logsigmoid(-t)
-        js = math.log(2.0) + 0.5 * F.logsigmoid(logit_p).mean() + 0.5 * F.logsigmoid(-logit_q).mean()
+        js = (
+            math.log(2.0) + 0.5 * F.logsigmoid(logit_p).mean() + 0.5 * F.logsigmoid(-logit_q).mean()
+        )
         if self.generator_loss == "saturating":
             surrogate = js
         else:

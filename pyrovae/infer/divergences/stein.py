@@ -46,7 +46,6 @@ class SteinDivergence:
         sz = (s * z).sum(-1)  # (n,)
         a = sz.unsqueeze(1) - s @ z.T  # A_ij = s_i . (z_i - z_j)
         b = z @ s.T - sz.unsqueeze(0)  # B_ij = s_j . (z_i - z_j)
-        u = k * (s @ s.T + (2.0 / c) * (a - b) + 2.0 * dim / c - 4.0 * sq / c ** 2)
+        u = k * (s @ s.T + (2.0 / c) * (a - b) + 2.0 * dim / c - 4.0 * sq / c**2)
         ksd = (u.sum() - u.diagonal().sum()) / (n * (n - 1))
         return DivergenceEstimate(value=ksd.detach(), surrogate=surrogate)
-

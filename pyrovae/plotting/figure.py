@@ -1,0 +1,25 @@
+"""Figures without pyplot: the library never picks a matplotlib backend.
+
+:func:`subplots` builds a :class:`matplotlib.figure.Figure` that no global figure manager knows
+about, so it is never leaked and never shown twice; Jupyter displays a returned figure as the
+cell's value, and :func:`save_figure` writes it (PNG through the Agg canvas, whatever backend a
+notebook or the CLI has chosen).
+"""
+
+import os
+
+from matplotlib.figure import Figure
+
+
+def subplots(nrows=1, ncols=1, *, figsize=None, squeeze=True, **kwargs):
+    """Like ``pyplot.subplots`` but without pyplot: ``(figure, axes)``."""
+    fig = Figure(figsize=figsize)
+    axes = fig.subplots(nrows, ncols, squeeze=squeeze, **kwargs)
+    return fig, axes
+
+
+def save_figure(fig, path, dpi=110):
+    """Write ``fig`` to ``path`` (format from the extension); returns the path."""
+    path = os.fspath(path)
+    fig.savefig(path, dpi=dpi)
+    return path

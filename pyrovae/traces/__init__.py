@@ -1,0 +1,43 @@
+"""Trace plumbing shared by :mod:`pyrovae.infer` (objectives) and :mod:`pyrovae.posterior`
+(reference posteriors): run model and guide, vectorize particles, read sites into per-point
+terms honouring masks and refusing stray scales, and the proposals (prior, frozen guide).
+
+Nothing here knows an objective; only Pyro's public handlers are used.
+"""
+
+from .proposals import frozen_proposal, prior_proposal
+from .run import (
+    max_plate_nesting,
+    particle_log_weights,
+    run_traces,
+    trace_log_weights,
+    vectorize,
+    without_plate_scale,
+)
+from .sites import (
+    check_plate_scale_only,
+    data_frame,
+    latent_pairs,
+    masked_log_prob,
+    per_point,
+    plate_scale,
+    sites_in_plate,
+)
+
+__all__ = [
+    "check_plate_scale_only",
+    "data_frame",
+    "frozen_proposal",
+    "latent_pairs",
+    "masked_log_prob",
+    "max_plate_nesting",
+    "particle_log_weights",
+    "per_point",
+    "plate_scale",
+    "prior_proposal",
+    "run_traces",
+    "sites_in_plate",
+    "trace_log_weights",
+    "vectorize",
+    "without_plate_scale",
+]
