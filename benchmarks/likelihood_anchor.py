@@ -43,7 +43,8 @@ def main(argv=None):
     result.update(seconds=time.perf_counter() - start, device=args.device, threads=args.threads)
     write_json(args.out, result)
     print(
-        f"test NLL {result['test_nll']:.2f} ± {result['stderr']:.3f} nats (ELBO {-result['elbo']:.2f}) "
+        f"test NLL {result['test_nll']:.2f} ± {result['stderr']:.3f} nats (ELBO "
+        f"{-result['elbo']:.2f}) "
         f"on {result['n_test']} test images, K = {result['num_samples']}"
     )
 

@@ -21,9 +21,9 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import parser, setup, write_json
+from pyrovae.posterior._arviz import arviz
 
 from pyrovae.posterior import nuts, nuts_summary
-from pyrovae.posterior._arviz import arviz
 
 
 def main(argv=None):

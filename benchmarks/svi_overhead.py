@@ -5,11 +5,13 @@ alpha = 0, lambda = 10: N/B sum_b [-log p(x_b|z_b) + log q(z_b|x_b) - log p(z_b)
 MMD^2(z, z_prior), single-sample, RBF kernel exp(-|z - z'|^2 / 2d), U-statistic -- and Adam.
 The pyrovae side is exactly what ``pyrovae.infer.train`` runs per step (``SVIStepper.step``: loss
 and gradients under a Pyro param capture, NaN guard, Adam). Contestants alternate step by step
-(shuffled order in every round), and the ratio of median per-step times is reported (also for the plain ELBO, with Pyro's own
+(shuffled order in every round), and the ratio of median per-step times is reported (also for the
+plain ELBO, with Pyro's own
 ``SVI(Trace_ELBO)`` as a second contestant), for the issue's model (MLP 784-400-20, Bernoulli,
 batch 128, binarized MNIST) and a small one (20-16-2) where Pyro's fixed per-step cost dominates.
 
-    python benchmarks/svi_overhead.py --data ../shared/data --out benchmarks/results/svi_overhead.json
+    python benchmarks/svi_overhead.py --data ../shared/data --out
+    benchmarks/results/svi_overhead.json
 """
 
 import argparse
@@ -165,7 +167,8 @@ def main(argv=None):
         times = "  ".join(f"{k} {v:.2f} ms" for k, v in r["median_ms"].items())
         ratios = "  ".join(f"{k}/torch {v:.3f}" for k, v in r["ratio_over_torch"].items())
         print(
-            f"{r['objective']:>8} {r['model']:>10} validation={r['pyro_validation']!s:5} {times}  {ratios}"
+            f"{r['objective']:>8} {r['model']:>10} validation={r['pyro_validation']!s:5} "
+            f"{times}  {ratios}"
         )
 
 

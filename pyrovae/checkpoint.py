@@ -72,7 +72,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Unsupported global" not in str(err):  # garbage bytes, not a refused object
+        if "global" not in str(err).lower():  # garbage bytes, not a refused object
             raise CheckpointError(
                 f"{path} is not a readable checkpoint (truncated or corrupted: {err}); "
                 "restore it from a copy or start a new run"

@@ -194,7 +194,8 @@ def _add_diagnose(sub):
     p.add_argument(
         "--labels",
         default=None,
-        help="folder with the MNIST idx test files: labels for a scatter of the binarized test split",
+        help="folder with the MNIST idx test files: labels for a scatter of the binarized "
+        "test split",
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
@@ -400,7 +401,7 @@ def cmd_reproduce(args):
     from . import experiments
 
     if args.list or not args.name:
-        for name, module in experiments.REGISTRY.items():
+        for name in experiments.REGISTRY:
             doc = (experiments.describe(name) or "").strip().splitlines()
             print(f"{name:<24}{doc[0] if doc else ''}")
         return 0

@@ -52,7 +52,10 @@ def test_stein_surrogate_gradient_sign_and_ksd():
     reported KSD² is ~0 when q = p and clearly positive when shifted."""
     torch.manual_seed(0)
     stein = SteinDivergence()
-    score = lambda z: -z
+
+    def score(z):
+        return -z
+
     mu = torch.tensor([1.5, -1.0], requires_grad=True)
     est = stein(mu + torch.randn(400, 2), None, score)
     est.surrogate.backward()

@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import linear_data, linear_oracle
 
-from pyrovae.data.synthetic import DATASETS, monotone_absolute_value
+from pyrovae.data.synthetic import SYNTHETIC_DATASETS, monotone_absolute_value
 from pyrovae.infer import LiBI, libi_fit
 from pyrovae.models import VAE, LearnedGaussian
 from pyrovae.nets import MLP
@@ -47,11 +47,11 @@ def test_libi_with_a_frozen_guide_as_proposal():
     assert vae.V.grad is None and vae.W.grad is not None
 
 
-@pytest.mark.parametrize("name", sorted(DATASETS))
+@pytest.mark.parametrize("name", sorted(SYNTHETIC_DATASETS))
 def test_quadrature_log_prob_matches_monte_carlo(name):
     """log p(x) by quadrature against a plain Monte Carlo average of p(x|z) over 200k prior draws
     (float64); tolerance 4 standard errors of the Monte Carlo estimate plus 1e-3."""
-    ds = DATASETS[name]
+    ds = SYNTHETIC_DATASETS[name]
     x = ds.sample(20, seed=3).double()
     exact = ds.log_prob(x).double()
     gen = torch.Generator().manual_seed(0)
@@ -65,13 +65,13 @@ def test_quadrature_log_prob_matches_monte_carlo(name):
 
 
 def test_absolute_value_is_unidentifiable():
-    ds = DATASETS["absolute-value"]
+    ds = SYNTHETIC_DATASETS["absolute-value"]
     x = ds.sample(100)
     assert torch.allclose(ds.log_prob(x), ds.log_prob(x, f=monotone_absolute_value), atol=2e-3)
 
 
 def test_datasets_document_their_generating_functions():
-    for ds in DATASETS.values():
+    for ds in SYNTHETIC_DATASETS.values():
         x, z = ds.sample(50, return_latents=True)
         assert x.shape == (50, ds.data_dim) and z.shape == (50, ds.latent_dim)
         resid = x.double() - ds.f(z.double())
@@ -79,7 +79,7 @@ def test_datasets_document_their_generating_functions():
 
 
 def test_libi_fit_trains_the_decoder_then_only_the_encoder():
-    ds = DATASETS["clusters"]
+    ds = SYNTHETIC_DATASETS["clusters"]
     x = ds.sample(256)
     torch.manual_seed(0)
     vae = VAE(

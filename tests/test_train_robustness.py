@@ -10,7 +10,7 @@ import torch
 from helpers import binary_data, small_vae
 
 from pyrovae.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from pyrovae.data import load_binarized_mnist, two_point
+from pyrovae.data import load_binarized_mnist
 from pyrovae.infer import IWAE, EvidenceLowerBound, InfoVAE, LiBI, TrainingDiverged, train
 
 

@@ -17,7 +17,8 @@ def load_binarized_mnist(path=None, split="train", dtype=torch.float32) -> torch
     """Binarized MNIST as a float tensor (N, 784) of 0/1.
 
     :param path: ``binarized_mnist.npz`` (arrays ``train`` 50000x784, ``valid``, ``test``), the
-        amat file ``binarized_mnist_{split}.amat``, or a folder with either. Default: ``$PYROVAE_DATA``.
+        amat file ``binarized_mnist_{split}.amat``, or a folder with either. Default:
+        ``$PYROVAE_DATA``.
     :param split: "train", "valid" or "test".
 
     **The test split is ordered by digit class** (its first 980 images are the zeros of the MNIST
@@ -71,7 +72,8 @@ def load_mnist_idx(path=None, split="test"):
     """Grey-scale MNIST with labels from the official idx(.gz) files.
 
     :param path: a folder holding ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``
-        (``train-...`` for ``split="train"``); default ``$PYROVAE_DATA`` or its ``mnist/`` subfolder.
+        (``train-...`` for ``split="train"``); default ``$PYROVAE_DATA`` or its ``mnist/``
+        subfolder.
     :returns: images (N, 784) float in [0, 1] and labels (N,) int64.
     """
     prefix = {"test": "t10k", "train": "train"}.get(split)

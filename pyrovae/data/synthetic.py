@@ -1,7 +1,8 @@
 r"""Synthetic data sets with a known generative model and exact log p(x) by quadrature.
 
 In the spirit of the synthetic suite of Yacoby, Pan, Doshi-Velez (2019): low-dimensional z and x,
-:math:`z \sim N(0, I)`, :math:`x = f(z) + \sigma\epsilon`, :math:`\epsilon \sim N(0, I)`. Because z is
+:math:`z \sim N(0, I)`, :math:`x = f(z) + \sigma\epsilon`, :math:`\epsilon \sim N(0, I)`. Because z
+is
 1-D or 2-D, :math:`p(x) = \int N(x; f(z), \sigma^2 I)\,N(z; 0, I)\,dz` is computed on a grid of z
 (midpoint rule), so learned decoders can be scored exactly too.
 
@@ -11,7 +12,8 @@ In the spirit of the synthetic suite of Yacoby, Pan, Doshi-Velez (2019): low-dim
 * ``absolute-value``: f(z) = |z| (x 1-D), σ = 0.1, n = 2000. Unidentifiable: the monotone decoder
   :math:`g(z) = \Phi^{-1}((1 + \Phi(z))/2)` pushes N(0, 1) to the same half-normal, so it has
   exactly the same p(x) with unimodal posteriors (:func:`monotone_absolute_value`).
-* ``clusters``: a steep staircase :math:`f(z) = \sum_{c \in \{-1.5, -0.5, 0.5, 1.5\}}\sigma(8(z - c))`
+* ``clusters``: a steep staircase :math:`f(z) = \sum_{c \in \{-1.5, -0.5, 0.5, 1.5\}}\sigma(8(z -
+c))`
   (x 1-D), σ = 0.05, n = 2000: well-separated clusters at 0, 1, 2, 3, 4.
 * ``banana``: 2-D latent, :math:`f(z) = (z_1, z_2 + 0.5 z_1^2 - 0.5)`, σ = 0.1, n = 2000.
 """
@@ -89,7 +91,8 @@ class SyntheticDataset:
 
 
 def quadrature_log_prob(x, f, noise, latent_dim, resolution=None, bound=7.0):
-    """log ∫ N(x; f(z), noise² I) N(z; 0, I) dz on a regular grid over [−bound, bound]^latent_dim."""
+    """log ∫ N(x; f(z), noise² I) N(z; 0, I) dz on a regular grid over [−bound,
+    bound]^latent_dim."""
     resolution = resolution or (4001 if latent_dim == 1 else 301)
     step = 2 * bound / resolution
     axis = torch.linspace(-bound + step / 2, bound - step / 2, resolution, dtype=torch.float64)
@@ -108,7 +111,7 @@ def quadrature_log_prob(x, f, noise, latent_dim, resolution=None, bound=7.0):
     return torch.cat(out).float()
 
 
-DATASETS = {
+SYNTHETIC_DATASETS = {
     "figure-8": SyntheticDataset("figure-8", 1, 2, _figure8, 0.05),
     "absolute-value": SyntheticDataset("absolute-value", 1, 1, _absolute, 0.1),
     "clusters": SyntheticDataset("clusters", 1, 1, _clusters, 0.05),
@@ -118,6 +121,21 @@ DATASETS = {
 
 def synthetic(name) -> SyntheticDataset:
     """A synthetic data set by name (see the module doc)."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown synthetic data set {name!r}; choose from {sorted(DATASETS)}")
-    return DATASETS[name]
+    if name not in SYNTHETIC_DATASETS:
+        choices = sorted(SYNTHETIC_DATASETS)
+        raise ValueError(f"unknown synthetic data set {name!r}; choose from {choices}")
+    return SYNTHETIC_DATASETS[name]
+
+
+def __getattr__(name):
+    # the old name (it clashed with pyrovae.data.DATASETS, the loader registry) keeps working
+    if name == "DATASETS":
+        import warnings
+
+        warnings.warn(
+            "pyrovae.data.synthetic.DATASETS is renamed SYNTHETIC_DATASETS",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return SYNTHETIC_DATASETS
+    raise AttributeError(f"module 'pyrovae.data.synthetic' has no attribute {name!r}")

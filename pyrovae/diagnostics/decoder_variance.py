@@ -50,7 +50,8 @@ def decoder_variance_health(vae, x, relative_threshold=1e-2, warn=True) -> dict:
     }
     if heading and warn:
         warnings.warn(
-            f"decoder σ reaches {sigma_min:.3g} (data std {data_scale:.3g}) with no variance floor: "
+            f"decoder σ reaches {sigma_min:.3g} (data std {data_scale:.3g}) with no variance "
+            f"floor: "
             "the Gaussian likelihood is unbounded and training log p(x) can grow without limit "
             "(Mattei & Frellsen 2018). Set min_variance (σ² ≥ ξ) on the likelihood.",
             DecoderVarianceWarning,

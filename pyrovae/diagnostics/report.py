@@ -1,4 +1,5 @@
-"""All diagnostics of a fitted model in one JSON-serializable record (figures: plotting.plot_report)."""
+"""All diagnostics of a fitted model in one JSON-serializable record (figures:
+plotting.plot_report)."""
 
 import math
 from dataclasses import dataclass, field

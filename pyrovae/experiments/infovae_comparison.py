@@ -18,7 +18,8 @@ Claims (paper, Fig. 6): the InfoVAE models have much smaller MMD and log det clo
 ELBO and the autoencoder, generate classes in better proportion (lower cross entropy), give
 latent features at least as good for semi-supervised classification, and converge faster and more
 stably in MMD. The paper used a PixelCNN decoder (the ``full`` profile here uses
-:class:`pyrovae.models.PixelCNNBernoulli` on the conv decoder's map); ``quick`` uses the DCGAN-style conv decoder.
+:class:`pyrovae.models.PixelCNNBernoulli` on the conv decoder's map); ``quick`` uses the
+DCGAN-style conv decoder.
 """
 
 import os
@@ -136,7 +137,8 @@ def run(
     )
     heldout_ce = generated_class_cross_entropy(classifier, ho_x, frequencies)
     results = {
-        "claim": "InfoVAE (MMD, Stein, adversarial) matches q(z) to p(z) far better than the ELBO and an "
+        "claim": "InfoVAE (MMD, Stein, adversarial) matches q(z) to p(z) far better than the "
+        "ELBO and an "
         "autoencoder, generates classes in better proportion, gives latent features at least as "
         "good for semi-supervised learning, and converges faster and more stably in MMD",
         "paper": "Zhao, Song, Ermon 2019, Fig. 6",

@@ -94,7 +94,8 @@ def run(
                 }
             )
     results = {
-        "claim": "ELBO over-estimates the aggregate-posterior variance (log det Cov[q(z)] > 0, worst "
+        "claim": "ELBO over-estimates the aggregate-posterior variance (log det Cov[q(z)] > 0, "
+        "worst "
         "at small N); InfoVAE stays near 0",
         "paper": "Zhao, Song, Ermon 2019, Fig. 2",
         "profile": profile,

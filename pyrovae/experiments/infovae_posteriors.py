@@ -67,7 +67,8 @@ def run(
         load_binarized_mnist(data, "test"), cfg["n_test"], seed
     )  # the split is class-ordered
     results = {
-        "claim": "InfoVAE's q(z) and posteriors are closer to p(z) and p(z|x); ELBO prior samples are "
+        "claim": "InfoVAE's q(z) and posteriors are closer to p(z) and p(z|x); ELBO prior "
+        "samples are "
         "worse than its reconstructions",
         "paper": "Zhao, Song, Ermon 2019, Figs. 3-5",
         "profile": profile,

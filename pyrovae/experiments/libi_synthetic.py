@@ -24,7 +24,7 @@ import os
 
 import torch
 
-from ..data.synthetic import DATASETS, monotone_absolute_value
+from ..data.synthetic import SYNTHETIC_DATASETS, monotone_absolute_value
 from ..diagnostics import aggregate_posterior_test, kl_to_posterior, mmd_permutation_test
 from ..infer import IWAE, EvidenceLowerBound, fit_per_point_guide, libi_fit, train
 from ..models import VAE, LearnedGaussian
@@ -164,7 +164,7 @@ def run(
     }
     curves = {}
     for name in cfg["datasets"]:
-        ds = DATASETS[name]
+        ds = SYNTHETIC_DATASETS[name]
         x_train, x_test = (
             ds.sample(cfg["n_train"], seed=seed),
             ds.sample(cfg["n_test"], seed=seed + 100),

@@ -155,7 +155,8 @@ def run(
     floored = training_run(x_train, x_test, cfg["floor"], cfg, seed, device, progress)
     bound = -0.5 * cfg["n"] * cfg["p"] * math.log(2 * math.pi * cfg["floor"])
     results = {
-        "claim": "with learned, unconstrained decoder variance the likelihood is unbounded; the floor "
+        "claim": "with learned, unconstrained decoder variance the likelihood is unbounded; the "
+        "floor "
         "σ² ≥ ξ bounds it",
         "paper": "Mattei & Frellsen 2018, Thm. 1 / Prop. 2",
         "profile": profile,

@@ -39,7 +39,8 @@ def __getattr__(name):
     # old names keep working, with a DeprecationWarning naming the new one
     if name in _DEPRECATED:
         warnings.warn(
-            f"pyrovae.infer.{name} is renamed {_DEPRECATED[name]} ({name} shadowed pyro.infer.ELBO)",
+            f"pyrovae.infer.{name} is renamed {_DEPRECATED[name]} ({name} shadowed "
+            f"pyro.infer.ELBO)",
             DeprecationWarning,
             stacklevel=2,
         )

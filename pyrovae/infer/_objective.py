@@ -22,7 +22,8 @@ class VAEObjective(ELBO):
     the minibatch sum is scaled by N / B); divide by N for nats per data point.
     After each call, ``self.last_terms`` holds detached per-term tensors of the same units
     (``log_likelihood`` = E_q log p(x|z), ``kl`` = KL(q(z|x) ‖ p(z)), ``elbo``, objective-specific
-    terms) and ``num_data`` = N (a float), which :func:`pyrovae.infer.train` records; ``extensive_terms``
+    terms) and ``num_data`` = N (a float), which :func:`pyrovae.infer.train` records;
+    ``extensive_terms``
     names the ones that are sums over the data set.
 
     :param analytic_kl: use the closed-form KL(q ‖ p) where one is registered (as

@@ -56,7 +56,7 @@ class AutoregressiveBernoulli(TorchDistribution):
         return ll.flatten(-len(self.data_shape)).sum(-1)
 
     @torch.no_grad()
-    def _ancestral(self, sample_shape=torch.Size()):
+    def _ancestral(self, sample_shape=()):
         shape = torch.Size(sample_shape) + self.batch_shape
         cond = self._flat_condition(shape)
         x = cond.new_zeros(cond.shape[0], 1, *self.image_shape)
@@ -69,7 +69,7 @@ class AutoregressiveBernoulli(TorchDistribution):
             x[:, 0, r, c] = torch.bernoulli(p)
         return x.reshape(*shape, *self.data_shape), probs.reshape(*shape, *self.data_shape)
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape=()):
         return self._ancestral(sample_shape)[0]
 
 

@@ -81,8 +81,8 @@ class Bernoulli(nn.Module):
                 )
         elif ((x != 0) & (x != 1)).any():
             raise ValueError(
-                "Bernoulli likelihood needs binary data in {0, 1}; binarize the data, use a Gaussian "
-                "likelihood, or pass Bernoulli(allow_fractional=True) for data in [0, 1]"
+                "Bernoulli likelihood needs binary data in {0, 1}; binarize the data, use a "
+                "Gaussian likelihood, or pass Bernoulli(allow_fractional=True) for data in [0, 1]"
             )
 
     def forward(self, out, data_shape, batch_shape=None):

@@ -23,7 +23,8 @@ class VAE(PyroModule):
     :param encoder: ``nn.Module`` mapping ``(B, *data_shape)`` to ``(B, 2 * z_dim)``.
     :param decoder: ``nn.Module`` mapping ``(*batch, z_dim)`` to
         ``likelihood.num_outputs * prod(data_shape)`` values per latent.
-    :param likelihood: e.g. ``Bernoulli()``, ``Gaussian(0.1)``, ``DecoderGaussian(min_variance=1e-4)``.
+    :param likelihood: e.g. ``Bernoulli()``, ``Gaussian(0.1)``,
+    ``DecoderGaussian(min_variance=1e-4)``.
     :param z_dim: latent dimension.
     :param data_shape: shape of one data point, e.g. ``(784,)`` or ``(1, 28, 28)``.
 
@@ -39,9 +40,10 @@ class VAE(PyroModule):
 
     def validate_data(self, x):
         if tuple(x.shape[1:]) != self.data_shape:
+            shape = ", ".join(map(str, self.data_shape))
             raise ValueError(
                 f"data points of shape {tuple(x.shape[1:])} do not match the model's data_shape "
-                f"{self.data_shape}; reshape the data to (N, {', '.join(map(str, self.data_shape))})"
+                f"{self.data_shape}; reshape the data to (N, {shape})"
             )
         self.likelihood.validate(x)
 

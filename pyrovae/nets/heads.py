@@ -21,7 +21,8 @@ class DiagonalGaussianHead(nn.Module):
     def forward(self, raw: torch.Tensor):
         if raw.shape[-1] != 2 * self.z_dim:
             raise ValueError(
-                f"the encoder must output 2 * z_dim = {2 * self.z_dim} features, got {raw.shape[-1]}"
+                f"the encoder must output 2 * z_dim = {2 * self.z_dim} features, got "
+                f"{raw.shape[-1]}"
             )
         loc, raw_scale = raw.split(self.z_dim, dim=-1)
         return loc, F.softplus(raw_scale) + self.min_scale

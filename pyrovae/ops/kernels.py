@@ -20,11 +20,10 @@ The IMQ kernel is :math:`k(z, z') = C / (C + \|z - z'\|^2)` with :math:`C = 2d` 
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Union
 
 import torch
 
-Bandwidth = Union[str, float]
+Bandwidth = str | float
 KernelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 DEFAULT_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)

@@ -6,9 +6,20 @@ cell's value, and :func:`save_figure` writes it (PNG through the Agg canvas, wha
 notebook or the CLI has chosen).
 """
 
+import io
 import os
 
-from matplotlib.figure import Figure
+import matplotlib.figure
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure that Jupyter displays as PNG even before any pyplot backend is active
+    (IPython registers its Figure formatter only once pyplot has drawn something)."""
+
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def subplots(nrows=1, ncols=1, *, figsize=None, squeeze=True, **kwargs):

@@ -21,12 +21,12 @@ over particles and data points only for memory.
 import math
 from dataclasses import dataclass
 
+import arviz
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..models.contract import DATA_PLATE
-from ._arviz import arviz
 from ._checks import check_count, check_data, warn_if_large
 from ._vectorized import guess_max_plate_nesting, prior_proposal, weighted_particles
 

@@ -13,6 +13,7 @@ Vehtari et al. 2021), bulk ESS and the number of divergent transitions are in
 ``idata.posterior.attrs`` and :func:`nuts_summary`.
 """
 
+import arviz
 import numpy as np
 import pyro
 import pyro.poutine as poutine
@@ -22,7 +23,6 @@ from pyro.infer.autoguide.initialization import init_to_value
 
 from ..models.contract import DATA_PLATE
 from ..traces import without_plate_scale
-from ._arviz import arviz
 from ._checks import check_count, check_data
 from ._vectorized import latent_names, prior_proposal
 

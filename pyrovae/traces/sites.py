@@ -186,7 +186,8 @@ def check_plate_scale_only(site, what: str):
     if not math.isclose(extra, 1.0, rel_tol=1e-6):
         raise ValueError(
             f"site {site['name']!r} carries a scale of {extra:g} besides the data plate's N/B "
-            f"(a poutine.scale or pyro.plate scale inside the model or guide); {what} evaluates the "
+            f"(a poutine.scale or pyro.plate scale inside the model or guide); {what} evaluates "
+            f"the "
             "unweighted p(x, z) per data point and cannot honour it. Remove the scale (for a KL "
             "weight use pyrovae.infer.BetaVAE; for tempering scale the whole loss yourself)."
         )

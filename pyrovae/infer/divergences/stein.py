@@ -7,7 +7,8 @@ For samples :math:`z_1..z_n` of the aggregate posterior, the SVGD direction
 
 is the functional steepest-descent direction of KL(q ‖ p): moving every sample by
 :math:`\epsilon\phi^*` lowers the KL. With the encoder output :math:`z_i = g_\phi(x_i, \epsilon_i)`,
-:math:`\nabla_\phi \mathrm{KL} \approx -\frac1n\sum_i (\partial z_i / \partial\phi)^\top\phi^*(z_i)`,
+:math:`\nabla_\phi \mathrm{KL} \approx -\frac1n\sum_i (\partial z_i /
+\partial\phi)^\top\phi^*(z_i)`,
 so the surrogate :math:`-\frac1n\sum_i z_i \cdot \mathrm{sg}(\phi^*(z_i))` has that gradient.
 Its value carries no meaning, so the reported value is the kernelized Stein discrepancy
 :math:`\mathrm{KSD}^2(q, p)` (U-statistic; Liu, Lee, Jordan 2016), which is 0 iff q = p.
