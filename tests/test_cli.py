@@ -116,6 +116,47 @@ def test_clear_errors_on_the_command_line(tmp_path, capsys, monkeypatch):
     assert "maximize" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--dataset", "two-point", "--limit", "0"], "--limit: must be ≥ 1"),
+        (["train", "--dataset", "two-point", "--limit", "-1"], "--limit: must be ≥ 1"),
+        (["train", "--dataset", "two-point", "--z-dim", "0"], "--z-dim: must be ≥ 1"),
+        (["train", "--dataset", "two-point", "--hidden", "0"], "--hidden: must be ≥ 1"),
+        (["train", "--dataset", "two-point", "--particles", "0"], "--particles: must be ≥ 1"),
+        (["demo", "--steps", "0"], "--steps: must be ≥ 1"),
+    ],
+)
+def test_bad_numbers_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--device", "gpu"], "--device must be cpu, cuda or cuda:N"),
+        (["--device", "mps"], "--device must be cpu, cuda or cuda:N"),
+        (
+            ["--objective", "infovae", "--divergence", "stein", "--kernel", "imq"],
+            "--kernel applies",
+        ),
+        (["--objective", "elbo", "--bandwidth", "median"], "--bandwidth applies"),
+    ],
+)
+def test_ignored_or_invalid_options_are_errors(extra, message, tmp_path):
+    with pytest.raises(SystemExit, match=message):
+        main(["train", "--dataset", "two-point", "--out", str(tmp_path), *extra])
+
+
+def test_unwritable_out_fails_before_training(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit, match="not a writable folder"):
+        main(["train", "--dataset", "two-point", "--steps", "5000", "--out", str(blocker / "x")])
+
+
 def test_console_script_help():
     out = subprocess.run(
         [sys.executable, "-m", "pyrovae.cli", "train", "--help"],
