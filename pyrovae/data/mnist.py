@@ -33,7 +33,7 @@ def load_binarized_mnist(path=None, split="train", dtype=torch.float32) -> torch
     )
     try:
         if file.endswith(".npz"):
-            with np.load(file) as arrays:
+            with open(file, "rb") as handle, np.load(handle) as arrays:
                 if split not in arrays:
                     raise ValueError(f"{file} has no array {split!r} (has {sorted(arrays.files)})")
                 x = arrays[split]
