@@ -4,6 +4,8 @@ naming the argument and the fix, before any work is done."""
 import math
 import numbers
 
+import torch
+
 
 def check_count(name: str, value, minimum: int = 1) -> int:
     """An integer ≥ ``minimum``; refuses bools, fractions (2.5 is not silently truncated), NaN."""
@@ -30,3 +32,27 @@ def check_weight(name: str, value, minimum: float = 0.0, strict: bool = False) -
     if value < minimum or (strict and value == minimum):
         raise ValueError(f"{name} must be {'>' if strict else '≥'} {minimum:g}, got {value:g}")
     return value
+
+
+def check_data(x, what: str = "data", min_dim: int = 1):
+    """``x`` must be a non-empty floating tensor with data points along dim 0 (at least
+    ``min_dim`` dimensions), without NaN / inf; otherwise one ``ValueError`` naming the fix."""
+    if not torch.is_tensor(x):
+        raise ValueError(
+            f"{what}: x must be a torch.Tensor of shape (N, ...), got {type(x).__name__}; "
+            "use torch.as_tensor(x, dtype=torch.float32)"
+        )
+    if x.dim() < min_dim:
+        raise ValueError(
+            f"{what}: x must have shape (N, ...) with data points along dim 0, got "
+            f"{tuple(x.shape)}; use x.reshape(N, -1) (or x[:, None] for scalars)"
+        )
+    if x.dim() == 0 or x.shape[0] == 0:
+        raise ValueError(f"{what}: x is empty (no data points; shape {tuple(x.shape)})")
+    if not torch.is_floating_point(x):
+        raise ValueError(f"{what}: x must be floating point, got {x.dtype}; use x.float()")
+    if not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x)).reshape(x.shape[0], -1).any(-1).nonzero()[:5, 0].tolist()
+        raise ValueError(
+            f"{what}: x contains NaN or inf (first bad rows: {bad}); clean or drop them"
+        )

@@ -55,6 +55,13 @@ def save_checkpoint(path, state: dict) -> str:
     return _write(os.fspath(path), lambda f: torch.save({"format": FORMAT, **state}, f), ".pt")
 
 
+def _unreadable(path, detail):
+    return CheckpointError(
+        f"{path} is not a readable checkpoint (truncated or corrupted: {detail}); "
+        "restore it from a copy or start a new run"
+    )
+
+
 def load_checkpoint(path, map_location="cpu") -> dict:
     """Load a checkpoint written by :func:`save_checkpoint` without executing any code.
 
@@ -73,21 +80,15 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         if "global" not in str(err).lower():  # garbage bytes, not a refused object
-            raise CheckpointError(
-                f"{path} is not a readable checkpoint (truncated or corrupted: {err}); "
-                "restore it from a copy or start a new run"
-            ) from err
+            raise _unreadable(path, "bytes that are neither a zip archive nor a pickle") from err
         raise CheckpointError(
             f"refused to load {path}: it holds Python objects other than tensors, numbers and "
             "strings (code could run on loading), so it was not written by pyrovae. Only load "
             "files from sources you trust."
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation, OSError) as err:
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or corrupted: {type(err).__name__}: "
-            f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else 'no detail'}); "
-            "restore it from a copy or start a new run"
-        ) from err
+        lines = str(err).strip().splitlines()
+        raise _unreadable(path, f"{type(err).__name__}: {lines[0][:200] if lines else ''}") from err
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a pyrovae checkpoint (expected format {FORMAT!r})")
     missing = [k for k in ("params", "param_names") if k not in state]

@@ -17,7 +17,7 @@ the scale N/B is applied after the log-mean-exp. Any other scale inside the data
 import torch
 
 from ..ops import logmeanexp
-from ..traces import latent_pairs, trace_log_weights
+from ..traces import trace_log_weights
 from ..traces.run import data_plate_scale
 from ._objective import VAEObjective
 
@@ -41,15 +41,14 @@ class IWAE(VAEObjective):
         """Per-point log importance weights log p(x, z) − log q(z|x), shape (P, B), and N/B."""
         vectorized = self.vectorize_particles and self.num_particles > 1
         particle_dim = -self.max_plate_nesting if vectorized else None
-        if self.requires_rsample:
-            latent_pairs(
-                model_trace,
-                guide_trace,
-                alternative="pyrovae.infer.EvidenceLowerBound (score-function gradients)",
-            )
-        what = type(self).__name__
-        log_w, _, _ = trace_log_weights(
-            model_trace, guide_trace, particle_dim, self.plate_name, what
+        log_w = trace_log_weights(
+            model_trace,
+            guide_trace,
+            particle_dim,
+            self.plate_name,
+            type(self).__name__,
+            require_rsample=self.requires_rsample,
+            alternative="pyrovae.infer.EvidenceLowerBound (score-function gradients)",
         )
         return log_w, data_plate_scale(model_trace)
 

@@ -16,7 +16,7 @@ import torch
 from pyro import poutine
 from tqdm.auto import tqdm
 
-from ..arguments import check_count, check_weight
+from ..arguments import check_count, check_data, check_weight
 from ..checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from ..models.contract import data_already_validated
 from ._objective import EXTENSIVE_TERMS
@@ -49,23 +49,7 @@ class TrainResult:
 
 def validate_data(data, model=None):
     """``ValueError`` naming the fix for data that cannot be trained on."""
-    if not torch.is_tensor(data):
-        raise ValueError(
-            f"data must be a torch.Tensor of shape (N, ...), got {type(data).__name__}; "
-            "use torch.as_tensor(data, dtype=torch.float32)"
-        )
-    if data.dim() < 2:
-        raise ValueError(
-            f"data must have shape (N, ...) with data points along dim 0, got "
-            f"{tuple(data.shape)}; use data.reshape(N, -1) (or data[:, None] for scalars)"
-        )
-    if data.shape[0] == 0:
-        raise ValueError("data is empty (0 data points)")
-    if not torch.is_floating_point(data):
-        raise ValueError(f"data must be floating point, got {data.dtype}; use data.float()")
-    if not torch.isfinite(data).all():
-        bad = (~torch.isfinite(data)).reshape(data.shape[0], -1).any(-1).nonzero()[:5, 0].tolist()
-        raise ValueError(f"data contains NaN or inf (first bad rows: {bad}); clean or drop them")
+    check_data(data, "train", min_dim=2)
     owner = getattr(model, "__self__", None)
     if hasattr(owner, "validate_data"):
         owner.validate_data(data)
@@ -305,10 +289,11 @@ def train(
     result = TrainResult(checkpoint=os.fspath(checkpoint) if checkpoint else None)
     start = 0
     if resume and checkpoint and os.path.exists(checkpoint):
+        state = load_checkpoint(checkpoint, map_location=device)
+        _check_resume(checkpoint, state, total, settings)
         start = _resume(
-            checkpoint, stepper, objective, model, guide, data[:batch_size], n, result, device
+            checkpoint, state, stepper, objective, model, guide, data[:batch_size], n, result
         )
-        _check_resume(checkpoint, start, total, settings, stepper)
 
     def save(step):
         if checkpoint:
@@ -396,14 +381,15 @@ _PYRO_ELBO = {
 }
 
 
-def _check_resume(path, start, total, settings, stepper):
+def _check_resume(path, state, total, settings):
     """Refuse a checkpoint past the requested end; warn about settings that changed."""
+    start = int(state["step"])
     if start > total:
         raise ValueError(
             f"checkpoint {path} is at step {start}, past the requested end ({total} steps): "
             f"ask for at least {start} steps (or epochs to match), or start a new checkpoint"
         )
-    saved = load_checkpoint(path).get("settings", {})
+    saved = state.get("settings", {})
     changed = [
         f"{key} {saved[key]!r} -> {value!r}"
         for key, value in settings.items()
@@ -416,13 +402,11 @@ def _check_resume(path, start, total, settings, stepper):
             UserWarning,
             stacklevel=3,
         )
-    if stepper.optimizer is not None:
-        for group in stepper.optimizer.param_groups:
-            group["lr"] = settings["lr"]  # a new lr applies; the checkpoint's would win otherwise
 
 
-def _resume(path, stepper, objective, model, guide, first_batch, n, result, device):
-    state = load_checkpoint(path, map_location=device)
+def _resume(path, state, stepper, objective, model, guide, first_batch, n, result):
+    """Load ``state`` into the param store, the optimizer (at the run's current lr), the RNG and
+    the history; returns the step it holds."""
     with poutine.trace(param_only=True) as capture:
         objective.loss(model, guide, first_batch, num_data=n)  # creates the parameters
     store = dict(pyro.get_param_store().named_parameters())
@@ -446,6 +430,8 @@ def _resume(path, stepper, objective, model, guide, first_batch, n, result, devi
     stepper.capture(capture.trace)
     if state["optimizer"]:
         stepper.optimizer.load_state_dict(state["optimizer"])
+        for group in stepper.optimizer.param_groups:
+            group["lr"] = stepper.lr  # a new lr applies; the checkpoint's would win otherwise
     _set_rng_state(state["rng"])
     result.history = list(state["history"])
     return int(state["step"])

@@ -9,27 +9,11 @@ from ..models.contract import DATA_PLATE
 from ..traces import (
     data_frame,
     latent_pairs,
-    max_plate_nesting,
     particle_log_weights,
     per_point,
-    prior_proposal,
     sites_in_plate,
     vectorize,
 )
-
-__all__ = [
-    "flat_latents",
-    "guess_max_plate_nesting",
-    "latent_names",
-    "prior_proposal",
-    "site_log_joint",
-    "weighted_particles",
-]
-
-
-def guess_max_plate_nesting(model, guide, x) -> int:
-    """How many plate dimensions model and guide use, from one run of each."""
-    return max_plate_nesting(model, guide, args=(x,))
 
 
 def latent_names(model_trace, guide_trace, names=None, plate_name=DATA_PLATE):

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import check_count, check_data
 from ..models.contract import DATA_PLATE
-from ._checks import check_count, check_data, warn_if_large
-from ._vectorized import guess_max_plate_nesting, latent_names, prior_proposal, site_log_joint
+from ..traces import max_plate_nesting, prior_proposal
+from ._checks import warn_if_large
+from ._vectorized import latent_names, site_log_joint
 
 
 @dataclass
@@ -39,7 +41,7 @@ class GridResult:
     shape: tuple
 
 
-def _pairs(bounds, dim):
+def _box(bounds, dim):
     if isinstance(bounds[0], (int, float)):
         bounds = [bounds] * dim
     if len(bounds) != dim:
@@ -55,9 +57,9 @@ def _pairs(bounds, dim):
     return [(float(lo), float(hi)) for lo, hi in bounds]
 
 
-def _axes(bounds, resolution, dim, dtype, device):
+def _axes(box, resolution, dtype, device):
     axes = []
-    for lo, hi in _pairs(bounds, dim):
+    for lo, hi in box:
         step = (hi - lo) / resolution
         axes.append(
             torch.linspace(lo + step / 2, hi - step / 2, resolution, dtype=dtype, device=device)
@@ -86,7 +88,7 @@ def grid(
     check_data(x, "grid")
     resolution = check_count("resolution", resolution)
     proposal = prior_proposal(model)
-    nesting = guess_max_plate_nesting(model, proposal, x)
+    nesting = max_plate_nesting(model, proposal, args=(x,))
     from pyro import poutine
 
     model_trace = poutine.trace(model).get_trace(x)
@@ -101,10 +103,11 @@ def grid(
     dim = math.prod(event_shape)
     if dim > 2:
         raise ValueError(f"grid posteriors are for dim z ≤ 2 (got {dim}); use importance or nuts")
-    axes = _axes(bounds, resolution, dim, x.dtype, x.device)
+    box = _box(bounds, dim)
+    axes = _axes(box, resolution, x.dtype, x.device)
     points = torch.cartesian_prod(*axes).reshape(-1, dim)  # (G, D)
     warn_if_large(2 * points.shape[0] * x.shape[0] * x.element_size(), "grid", "resolution or x")
-    cell = math.prod((hi - lo) / resolution for lo, hi in _pairs(bounds, dim))
+    cell = math.prod((hi - lo) / resolution for lo, hi in box)
     b = x.shape[0]
     chunk = chunk_size or max(1, (1 << 23) // (b * max(math.prod(x.shape[1:]), 1)))
     log_joint = []

@@ -26,9 +26,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..arguments import check_count, check_data
 from ..models.contract import DATA_PLATE
-from ._checks import check_count, check_data, warn_if_large
-from ._vectorized import guess_max_plate_nesting, prior_proposal, weighted_particles
+from ..traces import max_plate_nesting, prior_proposal
+from ._checks import warn_if_large
+from ._vectorized import weighted_particles
 
 
 @dataclass
@@ -145,7 +147,7 @@ def importance(
     proposal = guide if guide is not None else prior_proposal(model)
     num_resample = int(num_resample or min(num_samples, 1000))
     batch, chunk = _default_sizes(x, num_samples, batch_size, chunk_size)
-    nesting = guess_max_plate_nesting(model, proposal, x[:batch])
+    nesting = max_plate_nesting(model, proposal, args=(x[:batch],))
     # kept per pass: the (K, b) log-weights (for k̂); latents are resampled as they stream by
     warn_if_large(num_samples * batch * x.element_size(), "importance", "num_samples or batch_size")
     starts = list(range(0, x.shape[0], batch))

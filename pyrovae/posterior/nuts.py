@@ -21,10 +21,10 @@ import torch
 from pyro.infer import MCMC, NUTS
 from pyro.infer.autoguide.initialization import init_to_value
 
+from ..arguments import check_count, check_data
 from ..models.contract import DATA_PLATE
-from ..traces import without_plate_scale
-from ._checks import check_count, check_data
-from ._vectorized import latent_names, prior_proposal
+from ..traces import prior_proposal, without_plate_scale
+from ._vectorized import latent_names
 
 
 def _initial_values(model, guide, x, plate_name):

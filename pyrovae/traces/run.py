@@ -83,19 +83,32 @@ def particle_log_weights(
         nesting + 1,
     )
     particle_dim = -(nesting + 1) if num_particles > 1 else None
-    return trace_log_weights(model_trace, guide_trace, particle_dim, plate_name, what)
+    log_w = trace_log_weights(model_trace, guide_trace, particle_dim, plate_name, what)
+    return log_w, model_trace, guide_trace
 
 
-def trace_log_weights(model_trace, guide_trace, particle_dim, plate_name=DATA_PLATE, what=""):
-    """(P, B) log-weights of a model trace replayed against a proposal trace, and traces."""
-    pairs = latent_pairs(model_trace, guide_trace, require_rsample=False)
+def trace_log_weights(
+    model_trace,
+    guide_trace,
+    particle_dim,
+    plate_name=DATA_PLATE,
+    what="this estimator",
+    require_rsample=False,
+    alternative=None,
+):
+    """(P, B) log-weights of a model trace replayed against a proposal trace.
+
+    :param require_rsample: refuse proposal sites without ``rsample`` (when gradients must flow
+        through the draws), naming ``alternative``; see :func:`latent_pairs`.
+    """
+    pairs = latent_pairs(model_trace, guide_trace, require_rsample, alternative)
     log_w = 0.0
     for site in model_trace.nodes.values():
         if site["type"] == "sample":
             log_w = log_w + per_point(site, particle_dim, plate_name, what)
     for _, guide_site in pairs.values():
         log_w = log_w - per_point(guide_site, particle_dim, plate_name, what)
-    return log_w, model_trace, guide_trace
+    return log_w
 
 
 def data_plate_scale(trace) -> float:

@@ -36,11 +36,6 @@ def latent_pairs(model_trace, guide_trace, require_rsample=True, alternative=Non
     return pairs
 
 
-def is_reparameterized(site) -> bool:
-    """Whether a guide site's value carries the pathwise gradient (``rsample``)."""
-    return bool(site["fn"].has_rsample)
-
-
 def observed_log_likelihood(model_trace) -> torch.Tensor:
     """Sum of the (scaled) log-probs of all observed model sites."""
     total = 0.0
