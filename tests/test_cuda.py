@@ -1,5 +1,5 @@
-"""The same code on CUDA tensors (skipped without a GPU): objectives and training keep the
-device."""
+"""The same code on CUDA tensors (skipped without a GPU): objectives and
+training keep the device."""
 
 import pyro
 import pytest

@@ -22,8 +22,7 @@ def test_infovae_two_point(tmp_path):
 def test_infovae_mnist_variance(tmp_path, shared_data):
     """Figure 2 at quick scale (seed 0, random test subset): log det Cov[q(z)] measured ELBO 4.87
     (N=500), 1.43 (N=2000); InfoVAE-MMD −1.31, −0.54. Asserted: the ELBO's is > 0.5 and larger at
-    the
-    smaller N, and InfoVAE's is closer to 0 at both sizes."""
+    the smaller N, and InfoVAE's is closer to 0 at both sizes."""
     r = get("infovae-mnist-variance")(str(tmp_path), "quick", data=str(shared_data))
     rows = {(row["objective"], row["train_size"]): row["log_det_cov"] for row in r["rows"]}
     assert set(rows) == {(o, n) for o in ("ELBO", "InfoVAE-MMD") for n in (500, 2000)}
@@ -34,8 +33,8 @@ def test_infovae_mnist_variance(tmp_path, shared_data):
 
 
 def test_infovae_posteriors(tmp_path, shared_data):
-    """Measured at seed 0 (quick, random test subset): aggregate MMD² 0.0053 (InfoVAE) < 0.094
-    (ELBO);
+    """Measured at seed 0 (quick, random test subset): aggregate MMD² 0.0053
+    (InfoVAE) < 0.094 (ELBO);
     mean grid KL(q ‖ p(z|x)) over 100 test points 8.41 < 16.33; NUTS agrees with the grid posterior
     means (max difference 0.009). The sample-quality ordering holds by a small margin (pixel MMD²
     of ELBO prior samples 0.160 vs reconstructions 0.154) and is not asserted."""

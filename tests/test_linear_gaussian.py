@@ -23,8 +23,8 @@ def test_log_marginal_matches_monte_carlo_integral():
 
 
 def test_posterior_matches_gaussian_conditioning():
-    """p(z|x) from the joint Gaussian of (z, x): mean Σ_zx Σ_xx⁻¹ (x − μ), cov I − Σ_zx Σ_xx⁻¹
-    Σ_xz."""
+    """p(z|x) from the joint Gaussian of (z, x): mean Σ_zx Σ_xx⁻¹ (x − μ), cov
+    I − Σ_zx Σ_xx⁻¹ Σ_xz."""
     vae = linear_oracle().double()
     x = linear_data(vae, n=5).double()
     with torch.no_grad():

@@ -1,5 +1,5 @@
-"""The label-based probes of infovae-comparison: class cross entropy, digit classifier, SVM on
-latents."""
+"""The label-based probes of infovae-comparison: class cross entropy, digit
+classifier, SVM on latents."""
 
 import math
 

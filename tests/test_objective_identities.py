@@ -1,5 +1,5 @@
-"""Consistency first: our objectives equal Pyro's under the same seed, two ways of computing
-agree."""
+"""Consistency first: our objectives equal Pyro's under the same seed, two
+ways of computing agree."""
 
 import math
 

@@ -1,6 +1,5 @@
 """The conditional PixelCNN likelihood: autoregressive masks, exact normalization, sampling, and a
-VAE
-that trains and is scored with it."""
+VAE that trains and is scored with it."""
 
 import itertools
 
@@ -119,8 +118,8 @@ def test_pixelcnn_likelihood_rejects_wrong_data():
 
 
 def test_full_profile_pixelcnn_vae_of_the_infovae_experiments_scores_28x28_images():
-    """The wiring of ``infovae-comparison --profile full`` (conv map -> PixelCNN), at a small
-    width."""
+    """The wiring of ``infovae-comparison --profile full`` (conv map ->
+    PixelCNN), at a small width."""
     from pyrovae.experiments.infovae_comparison import SETTINGS, make_vae
     from pyrovae.infer import InfoVAE
 

@@ -101,8 +101,8 @@ def test_checkpoint_is_weights_only_and_resume_reproduces_the_uninterrupted_run(
 
 def test_nan_stops_training_and_keeps_the_last_good_state(tmp_path):
     """A model whose likelihood turns NaN at its 6th evaluation: training stops at step 6 with an
-    error naming the step and the term; parameters equal those after step 5, as does the
-    checkpoint."""
+    error naming the step and the term; parameters equal those after step 5,
+    as does the checkpoint."""
     torch.manual_seed(0)
     loc = torch.nn.Parameter(torch.zeros(3))
     calls = {"n": 0}

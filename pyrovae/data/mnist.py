@@ -72,8 +72,8 @@ def load_mnist_idx(path=None, split="test"):
     """Grey-scale MNIST with labels from the official idx(.gz) files.
 
     :param path: a folder holding ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``
-        (``train-...`` for ``split="train"``); default ``$PYROVAE_DATA`` or its ``mnist/``
-        subfolder.
+        (``train-...`` for ``split="train"``); default ``$PYROVAE_DATA`` or
+        its ``mnist/`` subfolder.
     :returns: images (N, 784) float in [0, 1] and labels (N,) int64.
     """
     prefix = {"test": "t10k", "train": "train"}.get(split)

@@ -2,8 +2,7 @@ r"""Synthetic data sets with a known generative model and exact log p(x) by quad
 
 In the spirit of the synthetic suite of Yacoby, Pan, Doshi-Velez (2019): low-dimensional z and x,
 :math:`z \sim N(0, I)`, :math:`x = f(z) + \sigma\epsilon`, :math:`\epsilon \sim N(0, I)`. Because z
-is
-1-D or 2-D, :math:`p(x) = \int N(x; f(z), \sigma^2 I)\,N(z; 0, I)\,dz` is computed on a grid of z
+is 1-D or 2-D, :math:`p(x) = \int N(x; f(z), \sigma^2 I)\,N(z; 0, I)\,dz` is computed on a grid of z
 (midpoint rule), so learned decoders can be scored exactly too.
 
 * ``figure-8``: :math:`t = 2\pi\Phi(z)`, f on the lemniscate of Gerono,
@@ -12,8 +11,8 @@ is
 * ``absolute-value``: f(z) = |z| (x 1-D), σ = 0.1, n = 2000. Unidentifiable: the monotone decoder
   :math:`g(z) = \Phi^{-1}((1 + \Phi(z))/2)` pushes N(0, 1) to the same half-normal, so it has
   exactly the same p(x) with unimodal posteriors (:func:`monotone_absolute_value`).
-* ``clusters``: a steep staircase :math:`f(z) = \sum_{c \in \{-1.5, -0.5, 0.5, 1.5\}}\sigma(8(z -
-c))`
+* ``clusters``: a steep staircase :math:`f(z) = \sum_{c \in \{-1.5, -0.5,
+0.5, 1.5\}}\sigma(8(z - c))`
   (x 1-D), σ = 0.05, n = 2000: well-separated clusters at 0, 1, 2, 3, 4.
 * ``banana``: 2-D latent, :math:`f(z) = (z_1, z_2 + 0.5 z_1^2 - 0.5)`, σ = 0.1, n = 2000.
 """

@@ -5,8 +5,8 @@ r"""Posterior collapse: which latent dimensions carry information about x.
 * Active units (Burda, Grosse, Salakhutdinov 2016, Sec. 5.2): dimension i is active when
   :math:`\mathrm{Cov}_x(E_{q(z|x)}[z_i]) > 0.01`.
 * (ε, δ)-collapse (Lucas, Tucker, Grosse, Norouzi 2019, Def. 1): dimension i is collapsed when
-  :math:`\mathrm{KL}(q(z_i|x) \,\|\, p(z_i)) < \varepsilon` for at least a fraction 1 − δ of the
-  data.
+  :math:`\mathrm{KL}(q(z_i|x) \,\|\, p(z_i)) < \varepsilon` for at least a
+  fraction 1 − δ of the data.
 """
 
 import torch

@@ -10,8 +10,7 @@ A. Bad local minimum. Decoder mean :math:`\mu_x = \pi_\alpha(Wz) + b` with the s
 B. Collapse driven by γ. A small MLP VAE with fixed γ swept upward: active units (Burda et al.)
    fall and reach exactly 0 at a finite γ, where the loss equals that of the model N(x̄, γI).
 Both use the analytic KL (``EvidenceLowerBound(analytic_kl=True)``): at q = p its gradient is
-exactly zero,
-whereas the single-sample estimate would jitter the encoder.
+exactly zero, whereas the single-sample estimate would jitter the encoder.
 """
 
 import math

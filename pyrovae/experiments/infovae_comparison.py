@@ -1,8 +1,8 @@
 r"""``infovae-comparison`` — InfoVAE (Zhao, Song, Ermon 2019), Figure 6.
 
 Binarized MNIST; the ELBO, InfoVAE with α = 1, λ = 1000 and D = MMD, Stein or adversarial, and an
-unregularized autoencoder (β-VAE with β = 0: reconstruction only), at several latent sizes. For
-each model:
+unregularized autoencoder (β-VAE with β = 0: reconstruction only), at several
+latent sizes. For each model:
 
 * ``mmd``: full-batch MMD²(q(z), p(z)) -- one draw of q(z|x) per test image against as many prior
   draws, RBF kernel exp(−‖z−z'‖²/(2d)), unbiased estimate (0 for a perfect match);

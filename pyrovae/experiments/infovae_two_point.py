@@ -8,8 +8,8 @@ while InfoVAE (α = 0, λ = 500, D = MMD) keeps q(z) ≈ p(z).
 Recorded over training for each objective: mean and std of q(z|x=±1), variance and log det of the
 aggregate q(z), decoder σ at the two codes, I_q(x; z), ELBO. Besides the paper's InfoVAE setting
 the run includes α = 1, λ = 500 (no per-point KL term): with α = 0 the optimizer reaches q(z) = p(z)
-by posterior collapse (I(x; z) = 0), and dropping the KL weight tests whether that term is the
-cause.
+by posterior collapse (I(x; z) = 0), and dropping the KL weight tests
+whether that term is the cause.
 """
 
 import os

@@ -1,5 +1,5 @@
-r"""``linear-vae-ppca`` — Lucas, Tucker, Grosse, Norouzi, "Don't Blame the ELBO!" (ICML 2019), Sec.
-4.
+r"""``linear-vae-ppca`` — Lucas, Tucker, Grosse, Norouzi, "Don't Blame the
+ELBO!" (ICML 2019), Sec. 4.
 
 Data: probabilistic PCA with d = 20, k = 5, latent scales chosen so the top eigenvalues of the data
 covariance spread over [0.1 + 0.1, 5], σ² = 0.1, n = 10000. A :class:`LinearGaussianVAE` is

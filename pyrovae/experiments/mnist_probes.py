@@ -1,5 +1,5 @@
-r"""Label-based probes of a VAE trained on binarized MNIST (InfoVAE, Zhao, Song, Ermon 2019, Fig.
-6).
+r"""Label-based probes of a VAE trained on binarized MNIST (InfoVAE, Zhao,
+Song, Ermon 2019, Fig. 6).
 
 * :func:`train_digit_classifier`: a small MLP classifier on the labelled MNIST test set (10000
   images, stochastically binarized with a fixed seed so that it sees the same kind of input as the
@@ -40,8 +40,8 @@ def train_digit_classifier(
     hidden: int = 512,
     seed: int = 0,
 ):
-    """An MLP 784-hidden-10 trained with Adam; returns (classifier in eval mode, held-out
-    accuracy)."""
+    """An MLP 784-hidden-10 trained with Adam; returns (classifier in eval
+    mode, held-out accuracy)."""
     torch.manual_seed(seed)
     net = nn.Sequential(
         nn.Linear(images.shape[1], hidden), nn.ReLU(), nn.Dropout(0.2), nn.Linear(hidden, 10)

@@ -23,12 +23,11 @@ class VAEObjective(ELBO):
     After each call, ``self.last_terms`` holds detached per-term tensors of the same units
     (``log_likelihood`` = E_q log p(x|z), ``kl`` = KL(q(z|x) ‖ p(z)), ``elbo``, objective-specific
     terms) and ``num_data`` = N (a float), which :func:`pyrovae.infer.train` records;
-    ``extensive_terms``
-    names the ones that are sums over the data set.
+    ``extensive_terms`` names the ones that are sums over the data set.
 
     :param analytic_kl: use the closed-form KL(q ‖ p) where one is registered (as
-        ``TraceMeanField_ELBO``) instead of the single-sample estimate log q(z) − log p(z) (as
-        ``Trace_ELBO``).
+        ``TraceMeanField_ELBO``) instead of the single-sample estimate log q(z) − log
+        p(z) (as ``Trace_ELBO``).
     """
 
     def __init__(

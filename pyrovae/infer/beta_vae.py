@@ -5,8 +5,8 @@ r"""β-VAE (Higgins et al., ICLR 2017) and the plain ELBO.
 
 in nats per data point; the returned loss is its sum over the data set (Pyro's convention).
 :math:`\beta = 1` is the negative ELBO (Kingma & Welling 2014). It is also InfoVAE with
-:math:`\alpha = 1 - \beta`, :math:`\lambda = \beta` (divergence weight :math:`\alpha + \lambda - 1
-= 0`).
+:math:`\alpha = 1 - \beta`, :math:`\lambda = \beta` (divergence weight
+:math:`\alpha + \lambda - 1 = 0`).
 
 Why a class: scaling the model with ``poutine.scale(scale=β)`` also scales log p(x|z) and gives
 a different, wrong objective; the weight must act on the KL alone.

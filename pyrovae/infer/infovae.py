@@ -19,9 +19,8 @@ N the data-set size the data plate declares; divide by N for nats per data point
 D is estimated across the minibatch: every data point's guide sample of the latent site(s) is
 a sample of q(z) (with several vectorized particles, D is estimated per particle and averaged:
 draws sharing an x are not independent samples of q(z)), compared with as many samples drawn from
-the
-model's own prior at that site. D = "mmd" (kernel MMD), "stein" (the SVGD gradient of
-KL(q(z) ‖ p(z)), Appendix B) or "adversarial" (Jensen-Shannon with a discriminator).
+the model's own prior at that site. D = "mmd" (kernel MMD), "stein" (the SVGD gradient of KL(q(z) ‖
+p(z)), Appendix B) or "adversarial" (Jensen-Shannon with a discriminator).
 
 How this differs from ``pyro.infer.Trace_MMD``: Trace_MMD flattens each particle's whole
 minibatch into one vector and compares *particles* with prior draws, so with one particle it
@@ -49,8 +48,8 @@ def _zero_valued(t):
 
 
 def _mean_estimate(estimates):
-    """The average of per-particle divergence estimates (each computed on one particle's B
-    draws)."""
+    """The average of per-particle divergence estimates (each computed on
+    one particle's B draws)."""
     if len(estimates) == 1:
         return estimates[0]
     n = len(estimates)

@@ -2,8 +2,7 @@ r"""LiBI stage 1 — "likelihood before inference" (Yacoby, Pan, Doshi-Velez, "C
 avoiding problematic global optima of variational autoencoders", AABI 2019 / arXiv 2003.07756).
 
 The ELBO :math:`\log p_\theta(x) - \mathrm{KL}(q(z|x) \,\|\, p_\theta(z|x))` can prefer a decoder
-that
-explains the data *worse* if its posteriors are easier for q to fit. LiBI first fits θ by
+that explains the data *worse* if its posteriors are easier for q to fit. LiBI first fits θ by
 maximizing an estimate of the marginal likelihood itself, with no variational family:
 
 .. math::

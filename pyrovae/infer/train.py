@@ -238,8 +238,8 @@ def train(
         ``pyro.infer.ELBO`` (then only the loss is recorded).
     :param steps: number of optimizer steps; or ``epochs`` (passes over the data set).
     :param batch_size: minibatch size B; the data plate scales by N / B.
-    :param device: move data (and the modules owning ``model`` / ``guide``) there; default: the
-        data's device.
+    :param device: move data (and the modules owning ``model`` / ``guide``) there;
+        default: the data's device.
     :param seed: seeds Pyro / torch and the minibatch order.
     :param checkpoint: path of a checkpoint written atomically every ``checkpoint_every`` steps
         and at the end; with ``resume=True`` training continues from it when it exists.

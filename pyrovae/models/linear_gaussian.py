@@ -3,8 +3,7 @@ r"""The linear-Gaussian VAE (Lucas et al. 2019): a VAE whose every quantity has 
 Generative model (probabilistic PCA, Tipping & Bishop 1999):
 :math:`p(z) = N(0, I_k)`, :math:`p(x|z) = N(Wz + \mu, \sigma^2 I_d)`, hence
 :math:`p(x) = N(\mu, C)` with :math:`C = WW^\top + \sigma^2 I`. With :math:`M = W^\top W + \sigma^2
-I`,
-the exact posterior is :math:`p(z|x) = N(M^{-1}W^\top(x - \mu), \sigma^2 M^{-1})`.
+I`, the exact posterior is :math:`p(z|x) = N(M^{-1}W^\top(x - \mu), \sigma^2 M^{-1})`.
 
 Guide (Lucas, Tucker, Grosse, Norouzi, "Don't Blame the ELBO!", 2019, Sec. 4):
 :math:`q(z|x) = N(V(x - \mu), D)` with a diagonal :math:`D`. Its ELBO is analytic:
@@ -132,8 +131,8 @@ class LinearGaussianVAE(PyroModule):
         return self.set_params(V=Minv @ self.W.T, D=self.sigma2 / M.diagonal())
 
     def load_ppca(self, fit: PPCAFit, optimal_guide: bool = True):
-        """Set the generative parameters to a :func:`ppca_mle` fit (and the guide to its
-        optimum)."""
+        """Set the generative parameters to a :func:`ppca_mle` fit (and the
+        guide to its optimum)."""
         if fit.W.shape != (self.d, self.k):
             raise ValueError(
                 f"fit has W of shape {tuple(fit.W.shape)}, model needs {(self.d, self.k)}"

@@ -55,8 +55,7 @@ def gaussian_rbf_mmd2(mean_p, cov_p, mean_q, cov_q, denominator: float) -> torch
     With :math:`h^2 = c / 2`,
     :math:`E\,k(a, b) = h^d \det(h^2 I + \Sigma_a + \Sigma_b)^{-1/2}
     \exp(-\tfrac12 \Delta^\top (h^2 I + \Sigma_a + \Sigma_b)^{-1} \Delta)`, :math:`\Delta = \mu_a -
-    \mu_b`
-    (a Gaussian convolution identity); the three expectations give MMD².
+    \mu_b` (a Gaussian convolution identity); the three expectations give MMD².
     """
     h2 = denominator / 2.0
     return (

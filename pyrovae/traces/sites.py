@@ -96,8 +96,8 @@ def aggregate_samples(pairs, names, plate_name=DATA_PLATE, num_groups=1):
     particle dimension): draws that share an x are dependent, so pooling all P·B draws as i.i.d.
     samples of q(z) would bias a U-statistic; the divergence is computed per particle instead.
     The prior samples come from the model's own distribution at each site, so a learned or
-    non-standard prior is respected (they carry no gradient). Several sites are concatenated
-    along D.
+    non-standard prior is respected (they carry no gradient). Several sites
+    are concatenated along D.
     """
     q_parts, p_parts = [], []
     for name in names:

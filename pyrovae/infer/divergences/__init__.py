@@ -15,8 +15,8 @@ REGISTRY = {"mmd": MMDDivergence, "stein": SteinDivergence, "adversarial": Adver
 
 
 def make_divergence(divergence, **kwargs):
-    """A divergence from its name ("mmd", "stein", "adversarial") or an instance (returned as
-    is)."""
+    """A divergence from its name ("mmd", "stein", "adversarial") or an
+    instance (returned as is)."""
     if not isinstance(divergence, str):
         if kwargs:
             raise ValueError("divergence options apply only when the divergence is given by name")

@@ -5,8 +5,8 @@ A discriminator :math:`T(z)` (logit that z came from the prior) is trained joint
 the cross-entropy :math:`-E_p \log\sigma(T) - E_q \log(1 - \sigma(T))`; at its optimum
 
 .. math::
-    \mathrm{JS}(q \,\|\, p) = \log 2 + \tfrac12 E_p \log\sigma(T(z)) + \tfrac12 E_q \log(1 -
-    \sigma(T(z))),
+    \mathrm{JS}(q \,\|\, p) = \log 2 + \tfrac12 E_p \log\sigma(T(z)) + \tfrac12
+    E_q \log(1 - \sigma(T(z))),
 
 which is the reported value. The encoder gets the gradient of the JS estimate through the q
 samples with the discriminator held fixed (``generator_loss="saturating"``) or of the
