@@ -1,7 +1,5 @@
 """The divergence term reaches the encoder and not the decoder, with the right sign."""
 
-import math
-
 import pyro
 import pytest
 import torch
@@ -67,8 +65,9 @@ def test_stein_surrogate_gradient_sign_and_ksd():
 
 def test_adversarial_gradients_have_the_right_sign():
     """Discriminator: its parameters get exactly the gradient of its cross-entropy (q detached).
-    Encoder: q samples get the gradient of the non-saturating loss −½ E log σ(T(z)) with T fixed,
-    and a few joint steps make the discriminator better and move q towards the prior."""
+    Encoder: q samples get the gradient of the non-saturating loss −½ E log σ(T(z)) with T fixed.
+    Training the discriminator lowers its held-out cross entropy; joint steps move q towards the
+    prior."""
     torch.manual_seed(0)
     adv = AdversarialDivergence(hidden=(32,))
     shift = torch.tensor([3.0, 0.0], requires_grad=True)
@@ -91,16 +90,32 @@ def test_adversarial_gradients_have_the_right_sign():
     gen.backward()
     assert torch.allclose(shift_grad, shift.grad, atol=1e-6)
 
-    # a short joint optimisation: the discriminator learns, and the shift moves towards 0
+    # the discriminator learns: with q fixed at shift 3, its cross entropy on fresh held-out
+    # samples falls from about 2 log 2 (chance) to well below it
+    held_q, held_p = torch.tensor([3.0, 0.0]) + torch.randn(512, 2), torch.randn(512, 2)
+
+    def heldout_bce():
+        with torch.no_grad():
+            return adv(held_q, held_p).auxiliary.item()
+
+    before = heldout_bce()
+    opt_d = torch.optim.Adam(disc.parameters(), lr=0.02)
+    for _ in range(150):
+        opt_d.zero_grad()
+        adv(
+            torch.tensor([3.0, 0.0]) + torch.randn(256, 2), torch.randn(256, 2)
+        ).auxiliary.backward()
+        opt_d.step()
+    after = heldout_bce()
+    assert after < 0.5 * before and after < 0.5, (before, after)
+
+    # a short joint optimisation moves the shift towards 0
     opt = torch.optim.Adam(list(disc.parameters()) + [shift], lr=0.02)
-    first_bce = None
     for _ in range(150):
         opt.zero_grad()
         est = adv(shift + torch.randn(256, 2), torch.randn(256, 2))
-        first_bce = est.auxiliary.item() if first_bce is None else first_bce
         (est.surrogate + est.auxiliary).backward()
         opt.step()
-    assert first_bce < 2 * math.log(2) + 0.1
     assert abs(shift[0].item()) < 2.5
 
 

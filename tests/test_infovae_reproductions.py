@@ -3,7 +3,9 @@
 import math
 
 import pytest
+import torch
 
+from pyrovae.data import load_mnist_idx
 from pyrovae.experiments import get
 
 pytestmark = pytest.mark.slow
@@ -63,8 +65,17 @@ def test_infovae_comparison(tmp_path, shared_data):
         assert (
             rows["InfoVAE-MMD"]["mmd_trajectory"][0][1] < 0.5 * rows["ELBO"]["mmd_trajectory"][0][1]
         )
+    # the class cross entropy H(u, p̂) recomputed from the MNIST test labels (u) and the recorded
+    # class distribution of each model's samples (p̂): the right u and formula were used
+    _, labels = load_mnist_idx(str(shared_data), "test")
+    u = torch.bincount(labels, minlength=10).double()
+    u = u / u.sum()
+    assert r["class_cross_entropy_minimum"] == pytest.approx(-(u * u.log()).sum().item(), rel=1e-5)
     for row in r["rows"]:
-        assert row["class_cross_entropy"] >= r["class_cross_entropy_minimum"] - 1e-6
+        p_hat = torch.tensor(row["generated_class_distribution"], dtype=torch.float64)
+        assert p_hat.sum().item() == pytest.approx(1.0, abs=1e-4) and (p_hat >= 0).all()
+        expected = -(u * p_hat.clamp_min(1e-12).log()).sum().item()
+        assert row["class_cross_entropy"] == pytest.approx(expected, rel=1e-4)
         assert [s for s, _ in row["mmd_trajectory"]] == list(range(100, 1001, 100))
     assert (tmp_path / "figure6.png").exists() and (tmp_path / "samples_z5.png").exists()
 
