@@ -254,7 +254,7 @@ def _plot(rows, z_dims, ce_minimum, path):
     labels = list(dict.fromkeys(r["objective"] for r in rows))
     fig, axes = subplots(1, len(metrics) + 1, figsize=(4 * (len(metrics) + 1), 3.3))
     width = 0.8 / len(labels)
-    for ax, (key, title) in zip(axes, metrics, strict=True):
+    for ax, (key, title) in zip(axes[:-1], metrics, strict=True):  # the last: MMD² vs step
         for j, label in enumerate(labels):
             vals = [
                 next(r[key] for r in rows if r["objective"] == label and r["z_dim"] == d)

@@ -72,9 +72,15 @@ def _batch_indices(step, n, batch_size, seed, device):
     return _PERMUTATION_CACHE[key][i * batch_size : (i + 1) * batch_size]
 
 
-def _to_device(fn, device):
+def _owner_module(fn):
+    """The ``nn.Module`` whose bound method ``fn`` is (e.g. ``vae.model``), or ``None``."""
     owner = getattr(fn, "__self__", None)
-    if isinstance(owner, torch.nn.Module):
+    return owner if isinstance(owner, torch.nn.Module) else None
+
+
+def _to_device(fn, device):
+    owner = _owner_module(fn)
+    if owner is not None:
         owner.to(device)
 
 
@@ -354,12 +360,21 @@ def _parameter_dtype(model, guide, data_dtype):
     """The floating dtype of the modules owning model / guide (data are converted to it: a
     float64 data set against a float32 network would fail deep inside a matmul)."""
     for fn in (model, guide):
-        owner = getattr(fn, "__self__", None)
-        if isinstance(owner, torch.nn.Module):
-            for p in owner.parameters():
-                if torch.is_floating_point(p):
-                    return p.dtype
+        owner = _owner_module(fn)
+        for p in owner.parameters() if owner is not None else ():
+            if torch.is_floating_point(p):
+                return p.dtype
     return data_dtype
+
+
+# attributes of an objective that do not change what it optimizes
+_NOT_SETTINGS = {
+    "ignore_jit_warnings",
+    "max_plate_nesting",
+    "strict_enumeration_warning",
+    "tail_adaptive_beta",
+    "plate_name",
+}
 
 
 def _describe_objective(objective) -> str:
@@ -367,18 +382,11 @@ def _describe_objective(objective) -> str:
     fields = {
         k: v
         for k, v in sorted(vars(objective).items())
-        if isinstance(v, (int, float, str, bool)) and not k.startswith("_") and k not in _PYRO_ELBO
+        if isinstance(v, (int, float, str, bool))
+        and not k.startswith("_")
+        and k not in _NOT_SETTINGS
     }
     return f"{type(objective).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
-
-
-_PYRO_ELBO = {
-    "ignore_jit_warnings",
-    "max_plate_nesting",
-    "strict_enumeration_warning",
-    "tail_adaptive_beta",
-    "plate_name",
-}
 
 
 def _check_resume(path, state, total, settings):
