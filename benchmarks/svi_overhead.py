@@ -6,12 +6,12 @@ MMD^2(z, z_prior), single-sample, RBF kernel exp(-|z - z'|^2 / 2d), U-statistic 
 The pyrovae side is exactly what ``pyrovae.infer.train`` runs per step (``SVIStepper.step``: loss
 and gradients under a Pyro param capture, NaN guard, Adam). Contestants alternate step by step
 (shuffled order in every round), and the ratio of median per-step times is reported (also for the
-plain ELBO, with Pyro's own
-``SVI(Trace_ELBO)`` as a second contestant), for the issue's model (MLP 784-400-20, Bernoulli,
-batch 128, binarized MNIST) and a small one (20-16-2) where Pyro's fixed per-step cost dominates.
+plain ELBO, with Pyro's own ``SVI(Trace_ELBO)`` as a second contestant), for the issue's model (MLP
+784-400-20, Bernoulli, batch 128, binarized MNIST) and a small one (20-16-2) where Pyro's fixed
+per-step cost dominates.
 
-    python benchmarks/svi_overhead.py --data ../shared/data --out
-    benchmarks/results/svi_overhead.json
+    python benchmarks/svi_overhead.py --data ../shared/data \
+        --out benchmarks/results/svi_overhead.json
 """
 
 import argparse
