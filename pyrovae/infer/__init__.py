@@ -10,7 +10,9 @@ from .iwae import IWAE
 from .libi import LiBI
 from .libi_fit import frozen_model, libi_fit
 from .per_point import fit_per_point_guide
-from .train import SVIStepper, TrainingDiverged, TrainResult, train
+from .record import ObjectiveRecord
+from .stepper import SVIStepper
+from .train import TrainingDiverged, TrainResult, train
 
 __all__ = [
     "IWAE",
@@ -20,6 +22,7 @@ __all__ = [
     "InfoVAE",
     "LiBI",
     "MMDDivergence",
+    "ObjectiveRecord",
     "SVIStepper",
     "SteinDivergence",
     "TrainResult",

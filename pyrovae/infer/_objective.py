@@ -11,8 +11,7 @@ from ..arguments import check_count
 from ..models.contract import DATA_PLATE
 from ..traces import latent_pairs, run_traces
 from ..traces.sites import kl_term, num_data_points, observed_log_likelihood
-
-EXTENSIVE_TERMS = frozenset({"loss", "log_likelihood", "kl", "elbo", "iwae_bound"})
+from .record import EXTENSIVE_TERMS, ObjectiveRecord
 
 
 class VAEObjective(ELBO):
@@ -20,10 +19,12 @@ class VAEObjective(ELBO):
 
     All losses are in nats, summed over the data set as in Pyro (with a subsampled data plate,
     the minibatch sum is scaled by N / B); divide by N for nats per data point.
-    After each call, ``self.last_terms`` holds detached per-term tensors of the same units
-    (``log_likelihood`` = E_q log p(x|z), ``kl`` = KL(q(z|x) ‖ p(z)), ``elbo``, objective-specific
-    terms) and ``num_data`` = N (a float), which :func:`pyrovae.infer.train` records;
-    ``extensive_terms`` names the ones that are sums over the data set.
+    :meth:`evaluate` returns an :class:`~pyrovae.infer.record.ObjectiveRecord` (loss,
+    differentiable surrogate, detached terms such as ``log_likelihood`` = E_q log p(x|z),
+    ``kl`` = KL(q(z|x) ‖ p(z)) and ``elbo``, and N), which :func:`pyrovae.infer.train` uses.
+    The ``pyro.infer.ELBO`` methods (``loss``, ``loss_and_grads``, ``differentiable_loss``) work
+    with ``pyro.infer.SVI`` as any Pyro objective; they also leave the terms of their last call in
+    ``self.last_terms`` (with ``num_data``) for users of SVI.
 
     :param analytic_kl: use the closed-form KL(q ‖ p) where one is registered (as
         ``TraceMeanField_ELBO``) instead of the single-sample estimate log q(z) − log
@@ -48,6 +49,9 @@ class VAEObjective(ELBO):
         self.last_terms = {}
 
     extensive_terms = EXTENSIVE_TERMS
+    #: the weight of KL(q(z|x) ‖ p(z)) in the loss, which ``train(kl_warmup=n)`` ramps up from 0;
+    #: ``None`` for objectives without a KL term to warm up (IWAE, LiBI)
+    kl_weight = None
     #: whether guide sites without ``rsample`` are allowed (score-function gradients)
     supports_score_function = False
     #: the objective named in the error for non-reparameterized guide sites
@@ -61,7 +65,8 @@ class VAEObjective(ELBO):
         return self.num_particles if self.vectorize_particles else 1
 
     def _elbo_terms(self, model_trace, guide_trace):
-        """E log p(x|z), KL and the latent site pairs, per particle."""
+        """E log p(x|z), KL and the latent site pairs, per particle (KL as the objective's
+        gradient sees it: with ``stl`` the guide's parameters are stopped inside log q)."""
         pairs = latent_pairs(
             model_trace,
             guide_trace,
@@ -70,8 +75,11 @@ class VAEObjective(ELBO):
         )
         per = self._particles_in_trace()
         ll = observed_log_likelihood(model_trace) / per
-        kl = kl_term(pairs, self.analytic_kl) / per
+        kl = kl_term(pairs, self.analytic_kl, stop_guide_params=self.stl) / per
         return ll, kl, pairs
+
+    #: sticking-the-landing gradients (set by subclasses that offer them)
+    stl = False
 
     def _num_data(self, model_trace):
         for site in model_trace.nodes.values():
@@ -82,43 +90,65 @@ class VAEObjective(ELBO):
                     continue
         return float("nan")
 
-    def _particle(self, model_trace, guide_trace):
-        """Return (loss, differentiable surrogate, terms) for one trace (see subclasses)."""
+    def _particle(self, model_trace, guide_trace, kl_scale):
+        """Return (loss, differentiable surrogate, terms) for one trace (see subclasses);
+        ``kl_scale`` ∈ [0, 1] multiplies the KL weight (the KL warm-up factor)."""
         raise NotImplementedError
 
-    # ----- the pyro.infer.ELBO interface ----------------------------------------------------
-    def _evaluate(self, model, guide, args, kwargs):
+    def evaluate(self, model, guide, args=(), kwargs=None, *, kl_scale=1.0) -> ObjectiveRecord:
+        """Evaluate the objective on ``model(*args, **kwargs)`` / ``guide(...)``.
+
+        :param kl_scale: factor in [0, 1] on the KL term's weight (``train(kl_warmup=n)`` ramps
+            it from 0 to 1); only objectives with a ``kl_weight`` accept a value other than 1.
+        :returns: an :class:`~pyrovae.infer.record.ObjectiveRecord`; nothing is backpropagated.
+        """
+        if kl_scale != 1.0 and self.kl_weight is None:
+            raise ValueError(
+                f"{type(self).__name__} has no KL term to warm up; kl_warmup applies to "
+                "EvidenceLowerBound, BetaVAE and InfoVAE"
+            )
+        return self._evaluate(model, guide, tuple(args), dict(kwargs or {}), kl_scale)
+
+    def _evaluate(self, model, guide, args, kwargs, kl_scale=1.0):
         traces = list(self._get_traces(model, guide, args, kwargs))
         weight = 1.0 / len(traces)
         loss, surrogate, terms = 0.0, 0.0, {}
         for model_trace, guide_trace in traces:
-            l_, s_, t_ = self._particle(model_trace, guide_trace)
+            l_, s_, t_ = self._particle(model_trace, guide_trace, kl_scale)
             loss, surrogate = loss + l_ * weight, surrogate + s_ * weight
             for k, v in t_.items():
                 terms[k] = (
                     terms.get(k, 0.0)
                     + (v.detach() if torch.is_tensor(v) else torch.as_tensor(v)) * weight
                 )
-        terms["loss"] = torch.as_tensor(loss).detach()
-        terms["num_data"] = self._num_data(traces[0][0])
-        self.last_terms = terms
-        return torch.as_tensor(loss), torch.as_tensor(surrogate)
+        return ObjectiveRecord(
+            loss=torch.as_tensor(loss).detach(),
+            surrogate=torch.as_tensor(surrogate),
+            terms=terms,
+            num_data=self._num_data(traces[0][0]),
+            extensive=self.extensive_terms,
+        )
+
+    # ----- the pyro.infer.ELBO interface ----------------------------------------------------
+    def _remember(self, record):
+        self.last_terms = {**record.terms, "loss": record.loss, "num_data": record.num_data}
+        return record
 
     def loss(self, model, guide, *args, **kwargs) -> float:
         """Objective value (a float, nats summed over the data set)."""
-        loss, _ = self._evaluate(model, guide, args, kwargs)
-        return loss.item()
+        return self._remember(self._evaluate(model, guide, args, kwargs)).loss.item()
 
     def differentiable_loss(self, model, guide, *args, **kwargs) -> torch.Tensor:
-        """A tensor whose value is the loss and whose gradient is the objective's gradient."""
-        return self._evaluate(model, guide, args, kwargs)[1]
+        """A tensor whose gradient is the objective's gradient (its value is the loss unless
+        the estimator's surrogate differs, e.g. DReG)."""
+        return self._remember(self._evaluate(model, guide, args, kwargs)).surrogate
 
     def loss_and_grads(self, model, guide, *args, **kwargs) -> float:
         """Evaluate the loss and backpropagate its surrogate into every parameter it touches."""
-        loss, surrogate = self._evaluate(model, guide, args, kwargs)
-        if surrogate.requires_grad:
-            surrogate.backward()
-        value = loss.item()
+        record = self._remember(self._evaluate(model, guide, args, kwargs))
+        if record.surrogate.requires_grad:
+            record.surrogate.backward()
+        value = record.loss.item()
         if is_validation_enabled() and math.isnan(value):
             warnings.warn("Encountered NaN: loss", stacklevel=2)
         return value

@@ -39,6 +39,7 @@ from ..models.contract import DATA_PLATE
 from ..traces import sites_in_plate
 from ..traces.sites import aggregate_samples, prior_score
 from ._objective import VAEObjective
+from .beta_vae import check_stl
 from .divergences import DivergenceEstimate, make_divergence
 
 
@@ -71,6 +72,8 @@ class InfoVAE(VAEObjective):
         prior; default: every latent site inside the data plate.
     :param divergence_options: passed to the divergence, e.g. ``kernel="imq"``,
         ``bandwidth="infovae"`` for MMD.
+    :param stl: sticking-the-landing gradient for the KL term (the guide's parameters stopped
+        inside log q(z|x); see :class:`~pyrovae.infer.BetaVAE`); the loss is unchanged.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class InfoVAE(VAEObjective):
         analytic_kl=False,
         plate_name=DATA_PLATE,
         max_plate_nesting=float("inf"),
+        stl=False,
         **divergence_options,
     ):
         super().__init__(
@@ -109,15 +113,20 @@ class InfoVAE(VAEObjective):
         self.divergence_weight = self.alpha + self.lam - 1.0
         self.divergence = make_divergence(divergence, **divergence_options)
         self.latent_sites = None if latent_sites is None else list(latent_sites)
+        self.stl = check_stl(stl, self.analytic_kl)
+
+    @property
+    def kl_weight(self):
+        return 1.0 - self.alpha
 
     def reset(self):
         """Reset the divergence's own state (the adversarial discriminator), if it has any."""
         if hasattr(self.divergence, "reset"):
             self.divergence.reset()
 
-    def _particle(self, model_trace, guide_trace):
+    def _particle(self, model_trace, guide_trace, kl_scale=1.0):
         ll, kl, pairs = self._elbo_terms(model_trace, guide_trace)
-        loss = -ll + (1.0 - self.alpha) * kl
+        loss = -ll + (1.0 - self.alpha) * kl_scale * kl
         surrogate = loss
         terms = {"log_likelihood": ll, "kl": kl, "elbo": ll - kl}
         if self.divergence_weight > 0:

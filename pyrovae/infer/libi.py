@@ -22,6 +22,7 @@ from ..models.contract import DATA_PLATE
 from ..ops import logmeanexp
 from ..traces import frozen_proposal, prior_proposal
 from .iwae import IWAE
+from .record import ObjectiveRecord
 
 
 class LiBI(IWAE):
@@ -45,17 +46,18 @@ class LiBI(IWAE):
 
     requires_rsample = False  # the proposal is fixed: no gradient flows through its draws
 
-    def _evaluate(self, model, guide, args, kwargs):
+    def _evaluate(self, model, guide, args, kwargs, kl_scale=1.0):
         proposal = (
             prior_proposal(model) if self.proposal is None else frozen_proposal(self.proposal)
         )
         log_w, scale, num_data = self.all_log_weights(model, proposal, args, kwargs)  # (K, B)
         log_p = (logmeanexp(log_w, 0) * scale).sum()
-        self.last_terms = {
-            "log_marginal": log_p.detach(),
-            "loss": -log_p.detach(),
-            "num_data": num_data,
-        }
-        return -log_p, -log_p
+        return ObjectiveRecord(
+            loss=-log_p.detach(),
+            surrogate=-log_p,
+            terms={"log_marginal": log_p.detach()},
+            num_data=num_data,
+            extensive=self.extensive_terms,
+        )
 
     extensive_terms = frozenset({"loss", "log_marginal"})

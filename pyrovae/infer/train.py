@@ -1,26 +1,49 @@
-"""The training loop: SVI with Adam on minibatches, per-term history, checkpoints, NaN guard.
+"""The training loop: SVI with Adam on minibatches, per-term history, validation-based model
+selection, schedules, checkpoints, NaN guard.
 
-Each step evaluates ``objective.loss_and_grads(model, guide, batch, num_data=N)`` under a Pyro
-param capture (as ``pyro.infer.SVI`` does) and steps one ``torch.optim.Adam`` over every parameter
-the step touched (new parameters, e.g. a discriminator built on first use, join as they appear).
+Each step evaluates the objective's record (:class:`~pyrovae.infer.record.ObjectiveRecord`) on a
+minibatch under a Pyro param capture, backpropagates its surrogate and steps one
+``torch.optim.Adam`` over every parameter the model and guide touch (:mod:`.stepper`).
+
+Recipes that reach published likelihoods (README, "Training recipes"): held-out validation with
+the best model kept (pythae; Tomczak's VampPrior code), a decaying learning rate, KL warm-up
+(Bowman et al. 2016; Sønderby et al. 2016), free bits (Kingma et al. 2016), STL / DReG gradients.
 """
 
 import json
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
 
 import pyro
 import torch
-from pyro import poutine
 from tqdm.auto import tqdm
 
 from ..arguments import check_count, check_data, check_weight
 from ..checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from ..models.contract import data_already_validated
-from ._objective import EXTENSIVE_TERMS
 from .beta_vae import EvidenceLowerBound
+from .schedules import (
+    check_kl_warmup,
+    check_scheduler_interval,
+    kl_scale,
+    make_scheduler,
+    restore_scheduler,
+)
+from .stepper import NonFiniteStep, SVIStepper
+from .training_state import (
+    BestState,
+    best_path,
+    check_resume,
+    create_parameters,
+    describe_objective,
+    load_parameters,
+    restore_params,
+    rng_state,
+    save_best,
+    snapshot,
+)
+from .validation import as_tensor_data, check_validation, validation_loss
 
 
 class TrainingDiverged(FloatingPointError):
@@ -42,6 +65,13 @@ class TrainResult:
     steps: int = 0
     checkpoint: str | None = None
     param_names: list[str] = field(default_factory=list)
+    #: with ``validation``: the step of the lowest ``val_loss`` and that loss (nats per point)
+    best_step: int | None = None
+    best_val_loss: float | None = None
+    #: ``patience`` validations passed without improvement before the last step
+    stopped_early: bool = False
+    #: the ``best`` checkpoint written beside ``checkpoint`` (with ``validation``)
+    best_checkpoint: str | None = None
 
     def last(self, key="loss"):
         return self.history[-1][key] if self.history else float("nan")
@@ -84,135 +114,35 @@ def _to_device(fn, device):
         owner.to(device)
 
 
-def _rng_state():
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+def _parameter_dtype(model, guide, data_dtype):
+    """The floating dtype of the modules owning model / guide (data are converted to it: a
+    float64 data set against a float32 network would fail deep inside a matmul)."""
+    for fn in (model, guide):
+        owner = _owner_module(fn)
+        for p in owner.parameters() if owner is not None else ():
+            if torch.is_floating_point(p):
+                return p.dtype
+    return data_dtype
 
 
-def _set_rng_state(state):
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-class NonFiniteStep(FloatingPointError):
-    """Raised by :meth:`SVIStepper.step` before any update when ``term`` is NaN / inf."""
-
-    def __init__(self, term, detail=None):
-        super().__init__(
-            f"{term} is not finite" + (f" or outside its support: {detail}" if detail else "")
-        )
-        self.term = term
-
-
-class SVIStepper:
-    """One training step as :func:`train` runs it: loss and gradients under a Pyro param capture,
-    the NaN / inf guard, then Adam. Parameters join the optimizer as they first appear, in order.
-
-    ``step`` returns the history row (data-set sums divided by N) or raises
-    :class:`NonFiniteStep` *without* updating the parameters.
-    """
-
-    def __init__(self, lr=1e-3, optim_args=None):
-        self.lr, self.optim_args = lr, dict(optim_args or {})
-        self.names, self.params, self.optimizer = [], [], None
-        self._known = set()
-        self._store_size = -1
-
-    def register(self, named_params):
-        new = []
-        for name, p in named_params:
-            if name not in self._known:
-                self._known.add(name)
-                self.names.append(name)
-                self.params.append(p)
-                new.append(p)
-        if new:
-            if self.optimizer is None:
-                options = {"foreach": True, **self.optim_args}  # one kernel per op, not per tensor
-                self.optimizer = torch.optim.Adam(new, lr=self.lr, **options)
-            else:
-                self.optimizer.add_param_group({"params": new})
-
-    def capture(self, trace):
-        self.register(
-            (name, site["value"].unconstrained())
-            for name, site in trace.nodes.items()
-            if site["type"] == "param"
-        )
-
-    def step(self, objective, model, guide, batch, num_data):
-        # Parameters are captured (as SVI does) until the param store stops growing: after that
-        # every parameter the step touches is already known, and tracing param sites is skipped.
-        store_size = len(pyro.get_param_store())
-        try:
-            if self.optimizer is None or store_size != self._store_size:
-                with poutine.trace(param_only=True) as capture:
-                    loss = objective.loss_and_grads(model, guide, batch, num_data=num_data)
-                self.capture(capture.trace)
-                self._store_size = len(pyro.get_param_store())
-            else:
-                loss = objective.loss_and_grads(model, guide, batch, num_data=num_data)
-        except ValueError as err:
-            # with Pyro validation on, a NaN / inf / out-of-support parameter makes a
-            # distribution's constructor raise before any loss exists: that is divergence too
-            if not _is_constraint_violation(err):
-                raise
-            if self.optimizer is not None:
-                self.optimizer.zero_grad(set_to_none=True)
-            raise NonFiniteStep("a distribution parameter", _first_line(err)) from err
-        if self.optimizer is None:
-            raise ValueError(
-                "the model and guide touched no Pyro parameters, so there is nothing to train: "
-                "register nn.Modules with pyro.module(name, net) inside model/guide, and decorate "
-                "PyroModule methods other than forward with @pyro.nn.pyro_method"
-            )
-        terms = dict(getattr(objective, "last_terms", {}) or {})
-        num = float(terms.pop("num_data", num_data))
-        keys = list(terms)
-        # one device-to-host transfer for every term and the gradient norm
-        values = torch.stack(
-            [torch.as_tensor(terms[k]).detach().double().cpu().reshape(()) for k in keys]
-            + [_grad_norm(self.params).double().cpu()]
-        ).tolist()
-        # name the first bad term (log_likelihood, kl, ...) before the loss they sum to
-        named = [(k, v) for k, v in zip(keys, values[:-1], strict=True) if k != "loss"]
-        named += [("loss", loss), ("gradient norm", values[-1])]
-        bad = next((k for k, v in named if not math.isfinite(v)), None)
-        if bad is not None:
-            self.optimizer.zero_grad(set_to_none=True)
-            raise NonFiniteStep(bad)
-        extensive = getattr(objective, "extensive_terms", EXTENSIVE_TERMS)
-        row = {"loss": loss / num}
-        row.update(
-            {
-                k: v / num if k in extensive else v
-                for k, v in zip(keys, values[:-1], strict=True)
-                if k != "loss"
-            }
-        )
-        row["grad_norm"] = values[-1]
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        return row
-
-
-def _is_constraint_violation(err) -> bool:
-    text = str(err)
-    return "to satisfy the constraint" in text or "Expected value argument" in text
-
-
-def _first_line(err) -> str:
-    return str(err).strip().splitlines()[0][:300]
-
-
-def _grad_norm(params):
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.stack(torch._foreach_norm(grads)).norm()
+def _check_selection(validation, keep_best, patience, validate_every):
+    """keep_best / patience / validate_every need ``validation``; returns (keep_best, patience)."""
+    if validation is None:
+        for name, value in (
+            ("keep_best", keep_best),
+            ("patience", patience),
+            ("validate_every", validate_every),
+        ):
+            if value:
+                raise ValueError(
+                    f"{name} selects on the validation loss; give validation=x_val (held-out "
+                    "data, e.g. binarized MNIST's 'valid' split)"
+                )
+        return False, None
+    keep_best = True if keep_best is None else bool(keep_best)
+    if patience is not None:
+        patience = check_count("patience (validations without improvement)", patience)
+    return keep_best, patience
 
 
 def train(
@@ -237,11 +167,21 @@ def train(
     config=None,
     evaluate=None,
     evaluate_every=100,
+    validation=None,
+    validate_every=None,
+    validation_batch_size=1000,
+    keep_best=None,
+    patience=None,
+    scheduler=None,
+    scheduler_interval="epoch",
+    kl_warmup=0,
 ) -> TrainResult:
     """Train ``model`` / ``guide`` (the :mod:`pyrovae.models.contract`) on ``data`` (N, ...).
 
-    :param objective: a pyrovae objective (default :class:`~pyrovae.infer.ELBO`) or any
-        ``pyro.infer.ELBO`` (then only the loss is recorded).
+    :param data: a tensor (the fast path), or a map-style ``Dataset`` / ``DataLoader`` over one
+        (stacked into a tensor once; items may be ``(x, label)`` tuples).
+    :param objective: a pyrovae objective (default :class:`~pyrovae.infer.EvidenceLowerBound`) or
+        any ``pyro.infer.ELBO`` (then only the loss is recorded).
     :param steps: number of optimizer steps; or ``epochs`` (passes over the data set).
     :param batch_size: minibatch size B; the data plate scales by N / B.
     :param device: move data (and the modules owning ``model`` / ``guide``) there;
@@ -255,18 +195,33 @@ def train(
     :param evaluate: optional ``evaluate(step) -> dict`` called (under ``torch.no_grad``) after
         every ``evaluate_every`` steps and after the last; its numbers join that step's history row
         (e.g. MMD(q(z), p(z)) on held-out data against iteration).
+    :param validation: held-out data (same point shape as ``data``): every ``validate_every``
+        steps (default: once per epoch) and after the last, ``val_loss`` -- the negative ELBO (the
+        negative IWAE bound for IWAE) in nats per data point, evaluated without gradients in
+        batches of ``validation_batch_size`` (:mod:`pyrovae.infer.validation`) -- joins that
+        step's history row.
+    :param keep_best: (default ``True`` with ``validation``) end with the parameters of the lowest
+        ``val_loss``; with ``checkpoint`` they are also written to ``<checkpoint>.best.pt``.
+    :param patience: stop after this many validations without a lower ``val_loss``.
+    :param scheduler: ``scheduler(optimizer) -> torch.optim.lr_scheduler`` scheduler, stepped once
+        per epoch (``scheduler_interval="step"``: per step; ``ReduceLROnPlateau``: with each
+        ``val_loss``); saved in and restored from the checkpoint. ``lr`` is in every row.
+    :param kl_warmup: the KL weight rises linearly from 0 to the objective's own over this many
+        steps (:mod:`pyrovae.infer.schedules`); recorded as ``kl_weight``.
     :raises TrainingDiverged: a term or gradient is NaN / inf; parameters keep the last good state.
     :returns: :class:`TrainResult` with one history row per step, terms in nats per data point.
     """
+    data = as_tensor_data(data)
     validate_data(data, model)
     n = data.shape[0]
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps= or epochs=")
     batch_size = min(check_count("batch_size", batch_size), n)
+    per_epoch = max(n // batch_size, 1)
     if steps is not None:
         total = check_count("steps", steps, minimum=0)
     else:
-        total = check_count("epochs", epochs, minimum=0) * max(n // batch_size, 1)
+        total = check_count("epochs", epochs, minimum=0) * per_epoch
     check_weight("lr", lr, strict=True)
     if checkpoint_every is not None:
         checkpoint_every = check_count("checkpoint_every", checkpoint_every)
@@ -274,32 +229,63 @@ def train(
         raise ValueError(
             "evaluate must be a callable evaluate(step) -> dict and evaluate_every ≥ 1"
         )
+    objective = objective if objective is not None else EvidenceLowerBound()
+    kl_warmup = check_kl_warmup(kl_warmup, objective)
+    keep_best, patience = _check_selection(validation, keep_best, patience, validate_every)
+    validate_every = check_count("validate_every", validate_every) if validate_every else per_epoch
+    validation_batch_size = check_count("validation_batch_size", validation_batch_size)
+    scheduler_interval = check_scheduler_interval(scheduler_interval)
     device = torch.device(device) if device is not None else data.device
     data = data.to(device=device, dtype=_parameter_dtype(model, guide, data.dtype))
+    if validation is not None:
+        validation = check_validation(validation, data)
+        validate_data(validation, model)
     for fn in (model, guide):
         _to_device(fn, device)
-    objective = objective if objective is not None else EvidenceLowerBound()
     if clear_param_store and hasattr(objective, "reset"):
         objective.reset()  # a fresh start: forget e.g. a discriminator of an earlier run
     settings = {
-        "objective": _describe_objective(objective),
+        "objective": describe_objective(objective),
         "batch_size": batch_size,
         "seed": int(seed),
         "lr": float(lr),
+        "kl_warmup": kl_warmup,
+        "validate_every": validate_every if validation is not None else None,
+        "patience": patience,
     }
 
     pyro.set_rng_seed(seed)
     if clear_param_store:
         pyro.clear_param_store()
+    devices = [device] if device.type == "cuda" else []
     stepper = SVIStepper(lr, optim_args)
     result = TrainResult(checkpoint=os.fspath(checkpoint) if checkpoint else None)
-    start = 0
+    if validation is not None and checkpoint:
+        result.best_checkpoint = best_path(checkpoint)
+    params_trace = create_parameters(objective, model, guide, data[:batch_size], n, devices)
+    start, best, since_best, state = 0, None, 0, None
     if resume and checkpoint and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint, map_location=device)
-        _check_resume(checkpoint, state, total, settings)
-        start = _resume(
-            checkpoint, state, stepper, objective, model, guide, data[:batch_size], n, result
-        )
+        check_resume(checkpoint, state, total, settings)
+        load_parameters(checkpoint, state, stepper)
+        result.history = list(state["history"])
+        start = int(state["step"])
+        selection = state.get("selection") or {}
+        if selection.get("best"):
+            saved = selection["best"]
+            best = BestState(saved["step"], saved["val_loss"], saved["params"])
+        since_best = int(selection.get("since_best", 0))
+        result.stopped_early = bool(selection.get("stopped_early", False))
+    stepper.capture(params_trace)
+    stepper._store_size = len(pyro.get_param_store())
+    stepper.check_has_parameters()
+    lr_scheduler = None
+    if scheduler is not None:
+        lr_scheduler = make_scheduler(scheduler, stepper.optimizer)
+        if state is not None and state.get("scheduler"):
+            restore_scheduler(lr_scheduler, state["scheduler"])
+    plateau = isinstance(lr_scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    kl_weight = getattr(objective, "kl_weight", None)
 
     def save(step):
         if checkpoint:
@@ -310,8 +296,14 @@ def train(
                     k: p.detach().cpu() for k, p in zip(stepper.names, stepper.params, strict=True)
                 },
                 "optimizer": stepper.optimizer.state_dict() if stepper.optimizer else {},
+                "scheduler": lr_scheduler.state_dict() if lr_scheduler is not None else {},
+                "selection": {
+                    "best": best.as_dict() if best is not None else {},
+                    "since_best": since_best,
+                    "stopped_early": result.stopped_early,
+                },
                 "history": result.history,
-                "rng": _rng_state(),
+                "rng": rng_state(),
                 "config": config or {},
                 "settings": settings,
             }
@@ -322,15 +314,17 @@ def train(
             )
             write_atomic(path, json.dumps(result.history).encode())
 
-    bar = tqdm(
-        range(start, total), disable=not progress, desc=type(objective).__name__, leave=False
-    )
+    end = start if result.stopped_early else total
+    bar = tqdm(range(start, end), disable=not progress, desc=type(objective).__name__, leave=False)
+    result.steps = start
     for step in bar:
         idx = _batch_indices(step, n, batch_size, seed, device)
         xb = data.index_select(0, idx)
+        factor = kl_scale(step, kl_warmup)
+        lr_now = stepper.optimizer.param_groups[0]["lr"]
         try:
             with data_already_validated():  # validate_data checked every point above
-                row = {"step": step + 1, **stepper.step(objective, model, guide, xb, n)}
+                row = stepper.step(objective, model, guide, xb, n, kl_scale=factor)
         except NonFiniteStep as bad:
             result.steps = step
             save(step)
@@ -341,105 +335,43 @@ def train(
                 "floor (min_variance) for Gaussian decoders, or a smaller divergence weight.",
                 result,
             ) from None
-        if evaluate is not None and ((step + 1) % int(evaluate_every) == 0 or step + 1 == total):
+        row = {"step": step + 1, **row, "lr": lr_now}
+        if kl_warmup:
+            row["kl_weight"] = factor * kl_weight
+        last = step + 1 == total
+        if evaluate is not None and ((step + 1) % int(evaluate_every) == 0 or last):
             with torch.no_grad():
                 row.update(evaluate(step + 1) or {})
-        result.history.append(row)
-        if progress and (step % 50 == 0 or step == total - 1):
-            bar.set_postfix(loss=f"{row['loss']:.3f}")
-        if checkpoint_every and (step + 1) % checkpoint_every == 0:
-            result.steps = step + 1
-            save(step + 1)
-    result.steps = total
-    result.param_names = list(stepper.names)
-    save(total)
-    return result
-
-
-def _parameter_dtype(model, guide, data_dtype):
-    """The floating dtype of the modules owning model / guide (data are converted to it: a
-    float64 data set against a float32 network would fail deep inside a matmul)."""
-    for fn in (model, guide):
-        owner = _owner_module(fn)
-        for p in owner.parameters() if owner is not None else ():
-            if torch.is_floating_point(p):
-                return p.dtype
-    return data_dtype
-
-
-# attributes of an objective that do not change what it optimizes
-_NOT_SETTINGS = {
-    "ignore_jit_warnings",
-    "max_plate_nesting",
-    "strict_enumeration_warning",
-    "tail_adaptive_beta",
-    "plate_name",
-}
-
-
-def _describe_objective(objective) -> str:
-    """The objective's class and its numeric settings, e.g. ``InfoVAE(alpha=0.0, lam=1000.0)``."""
-    fields = {
-        k: v
-        for k, v in sorted(vars(objective).items())
-        if isinstance(v, (int, float, str, bool))
-        and not k.startswith("_")
-        and k not in _NOT_SETTINGS
-    }
-    return f"{type(objective).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
-
-
-def _check_resume(path, state, total, settings):
-    """Refuse a checkpoint past the requested end; warn about settings that changed."""
-    start = int(state["step"])
-    if start > total:
-        raise ValueError(
-            f"checkpoint {path} is at step {start}, past the requested end ({total} steps): "
-            f"ask for at least {start} steps (or epochs to match), or start a new checkpoint"
-        )
-    saved = state.get("settings", {})
-    changed = [
-        f"{key} {saved[key]!r} -> {value!r}"
-        for key, value in settings.items()
-        if key in saved and saved[key] != value
-    ]
-    if changed:
-        warnings.warn(
-            f"resuming {path} with changed settings: {'; '.join(changed)}. The run continues with "
-            "the new ones (a changed seed also changes the minibatch order).",
-            UserWarning,
-            stacklevel=3,
-        )
-
-
-def _resume(path, state, stepper, objective, model, guide, first_batch, n, result):
-    """Load ``state`` into the param store, the optimizer (at the run's current lr), the RNG and
-    the history; returns the step it holds."""
-    with poutine.trace(param_only=True) as capture:
-        objective.loss(model, guide, first_batch, num_data=n)  # creates the parameters
-    store = dict(pyro.get_param_store().named_parameters())
-    missing = [k for k in state["param_names"] if k not in store]
-    if missing:
-        raise ValueError(
-            f"checkpoint {path} has parameters the model does not create: {missing[:5]}"
-        )
-    for name in state["param_names"]:
-        if store[name].shape != state["params"][name].shape:
-            raise ValueError(
-                f"checkpoint {path} does not fit this model: parameter {name!r} has shape "
-                f"{tuple(state['params'][name].shape)} there and {tuple(store[name].shape)} here; "
-                "build the model with the checkpoint's architecture, or start a new checkpoint"
+        if validation is not None and ((step + 1) % validate_every == 0 or last):
+            val = validation_loss(
+                objective, model, guide, validation, validation_batch_size, seed + 1
             )
-    with torch.no_grad():
-        for name in state["param_names"]:
-            store[name].copy_(state["params"][name])
-    # the checkpoint's order first, so the optimizer state lines up with the parameters
-    stepper.register((name, store[name]) for name in state["param_names"])
-    stepper.capture(capture.trace)
-    if state["optimizer"]:
-        stepper.optimizer.load_state_dict(state["optimizer"])
-        for group in stepper.optimizer.param_groups:
-            group["lr"] = stepper.lr  # a new lr applies; the checkpoint's would win otherwise
-    _set_rng_state(state["rng"])
-    result.history = list(state["history"])
-    return int(state["step"])
+            row["val_loss"] = val
+            if math.isfinite(val) and (best is None or val < best.val_loss):
+                best, since_best = BestState(step + 1, val, snapshot(stepper)), 0
+                if checkpoint and keep_best:
+                    save_best(checkpoint, best, settings, config)
+            else:
+                since_best += 1
+            if plateau:
+                lr_scheduler.step(val)
+        if lr_scheduler is not None and not plateau:
+            if scheduler_interval == "step" or (step + 1) % per_epoch == 0:
+                lr_scheduler.step()
+        result.history.append(row)
+        result.steps = step + 1
+        if patience is not None and since_best >= patience:
+            result.stopped_early = True
+        if progress and (step % 50 == 0 or last):
+            bar.set_postfix(loss=f"{row['loss']:.3f}")
+        if result.stopped_early or (checkpoint_every and (step + 1) % checkpoint_every == 0):
+            save(step + 1)
+        if result.stopped_early:
+            break
+    result.param_names = list(stepper.names)
+    save(result.steps)  # the trajectory's state: a resumed longer run continues from here
+    if best is not None:
+        result.best_step, result.best_val_loss = best.step, best.val_loss
+        if keep_best:
+            restore_params(stepper, best.params)
+    return result

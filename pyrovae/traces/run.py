@@ -95,11 +95,14 @@ def trace_log_weights(
     what="this estimator",
     require_rsample=False,
     alternative=None,
+    stop_proposal_params=False,
 ):
     """(P, B) log-weights of a model trace replayed against a proposal trace.
 
     :param require_rsample: refuse proposal sites without ``rsample`` (when gradients must flow
         through the draws), naming ``alternative``; see :func:`latent_pairs`.
+    :param stop_proposal_params: evaluate log r(z|x) with the proposal's parameters detached
+        (same value; the gradient flows only through z, as STL and DReG need).
     """
     pairs = latent_pairs(model_trace, guide_trace, require_rsample, alternative)
     log_w = 0.0
@@ -107,7 +110,9 @@ def trace_log_weights(
         if site["type"] == "sample":
             log_w = log_w + per_point(site, particle_dim, plate_name, what)
     for _, guide_site in pairs.values():
-        log_w = log_w - per_point(guide_site, particle_dim, plate_name, what)
+        log_w = log_w - per_point(
+            guide_site, particle_dim, plate_name, what, stop_params=stop_proposal_params
+        )
     return log_w
 
 

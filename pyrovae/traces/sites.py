@@ -7,6 +7,7 @@ Shared by the objectives (:mod:`pyrovae.infer`) and the reference posteriors
 import math
 
 import torch
+from pyro.distributions.util import detach
 from pyro.poutine.util import site_is_subsample
 
 from ..models.contract import DATA_PLATE
@@ -52,10 +53,20 @@ def _scaled_sum(value, site):
     return (value * scale).sum() if not (isinstance(scale, float) and scale == 1.0) else value.sum()
 
 
-def kl_term(pairs, analytic: bool) -> torch.Tensor:
+def stopped_log_prob(guide_site) -> torch.Tensor:
+    """log q(z) at the site's sample with q's parameters detached, unscaled and unmasked: the
+    value of ``log_prob`` with a gradient only through z (the path derivative; Roeder, Wu,
+    Duvenaud 2017, "Sticking the landing")."""
+    return detach(guide_site["fn"]).log_prob(guide_site["value"])
+
+
+def kl_term(pairs, analytic: bool, stop_guide_params: bool = False) -> torch.Tensor:
     """Σ over latent sites of KL(q ‖ p): Monte Carlo (log q − log p at the sample) or analytic.
 
     The analytic form falls back to Monte Carlo for pairs without a registered closed form.
+    :param stop_guide_params: in the Monte Carlo form, evaluate log q with the guide's parameters
+        detached (:func:`stopped_log_prob`) at reparameterized sites: same value, no score term
+        in the gradient (non-reparameterized sites keep theirs for the score-function surrogate).
     """
     total = 0.0
     for model_site, guide_site in pairs.values():
@@ -66,7 +77,10 @@ def kl_term(pairs, analytic: bool) -> torch.Tensor:
                 continue
             except NotImplementedError:
                 pass
-        total = total + guide_site["log_prob_sum"] - model_site["log_prob_sum"]
+        log_q = guide_site["log_prob_sum"]
+        if stop_guide_params and guide_site["fn"].has_rsample:
+            log_q = _scaled_sum(stopped_log_prob(guide_site), guide_site)
+        total = total + log_q - model_site["log_prob_sum"]
     return total
 
 
@@ -188,12 +202,15 @@ def check_plate_scale_only(site, what: str):
         )
 
 
-def masked_log_prob(site) -> torch.Tensor:
+def masked_log_prob(site, stop_params=False) -> torch.Tensor:
     """The site's log-prob with its ``poutine.mask`` applied and no scale: masked elements are 0.
 
     Pyro fills ``unscaled_log_prob`` *before* the mask, so per-point estimators must apply it.
+    :param stop_params: with the distribution's parameters detached (:func:`stopped_log_prob`).
     """
     log_prob, mask = site["unscaled_log_prob"], site["mask"]
+    if stop_params:
+        log_prob = stopped_log_prob(site)
     if mask is None:
         return log_prob
     if isinstance(mask, bool):
@@ -201,14 +218,15 @@ def masked_log_prob(site) -> torch.Tensor:
     return torch.where(mask, log_prob, log_prob.new_zeros(()))
 
 
-def per_point(site, particle_dim, plate_name=DATA_PLATE, what="this estimator"):
+def per_point(site, particle_dim, plate_name=DATA_PLATE, what="this estimator", stop_params=False):
     """The site's masked, unscaled log-prob reduced to (P, B): particle and data-plate dims only.
 
     Refuses a scale other than the plates' N/B (see :func:`check_plate_scale_only`).
+    ``stop_params`` as in :func:`masked_log_prob`.
     """
     check_plate_scale_only(site, what)
     frame = data_frame(site, plate_name)
-    lp = masked_log_prob(site)
+    lp = masked_log_prob(site, stop_params)
     while lp.dim() < max(-frame.dim, -particle_dim if particle_dim is not None else 0):
         lp = lp.unsqueeze(0)
     keep = {frame.dim} | ({particle_dim} if particle_dim is not None else set())

@@ -1,0 +1,169 @@
+"""What a training checkpoint holds and how a run resumes from it.
+
+A checkpoint is the run's trajectory at a step: parameters, optimizer and scheduler state, the
+random state, the history, and the model-selection state (the best validation parameters and how
+many validations have passed since). Resuming from it continues exactly as the uninterrupted run
+would have (same minibatches, same noise, same KL warm-up factor, same early stop).
+"""
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import pyro
+import torch
+from pyro import poutine
+
+from ..checkpoint import save_checkpoint
+from .stepper import evaluate_objective
+
+
+@dataclass
+class BestState:
+    """The parameters at the best validation loss so far."""
+
+    step: int
+    val_loss: float
+    params: dict  # name -> detached CPU-or-device tensor
+
+    def as_dict(self):
+        return {
+            "step": self.step,
+            "val_loss": self.val_loss,
+            "params": {k: v.detach().cpu() for k, v in self.params.items()},
+        }
+
+
+def best_path(checkpoint) -> str:
+    """``run.pt`` -> ``run.best.pt``: where the best validation parameters are kept."""
+    root, ext = os.path.splitext(os.fspath(checkpoint))
+    return f"{root}.best{ext or '.pt'}"
+
+
+def snapshot(stepper):
+    return {k: p.detach().clone() for k, p in zip(stepper.names, stepper.params, strict=True)}
+
+
+def restore_params(stepper, params):
+    """Copy saved values into the live parameters (those the snapshot has)."""
+    with torch.no_grad():
+        for name, p in zip(stepper.names, stepper.params, strict=True):
+            if name in params:
+                p.copy_(params[name].to(p.device))
+
+
+def rng_state():
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_best(checkpoint, best, settings, config):
+    """The ``best`` checkpoint beside ``checkpoint`` (atomic; ``weights_only=True`` loadable)."""
+    state = best.as_dict()
+    save_checkpoint(
+        best_path(checkpoint),
+        {
+            "step": state["step"],
+            "val_loss": state["val_loss"],
+            "param_names": list(state["params"]),
+            "params": state["params"],
+            "settings": settings,
+            "config": config or {},
+        },
+    )
+
+
+# attributes of an objective that do not change what it optimizes
+_NOT_SETTINGS = {
+    "ignore_jit_warnings",
+    "max_plate_nesting",
+    "strict_enumeration_warning",
+    "tail_adaptive_beta",
+    "plate_name",
+}
+
+
+def describe_objective(objective) -> str:
+    """The objective's class and its numeric settings, e.g. ``InfoVAE(alpha=0.0, lam=1000.0)``."""
+    fields = {
+        k: v
+        for k, v in sorted(vars(objective).items())
+        if isinstance(v, (int, float, str, bool))
+        and not k.startswith("_")
+        and k not in _NOT_SETTINGS
+    }
+    return f"{type(objective).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
+
+
+def check_resume(path, state, total, settings):
+    """Refuse a checkpoint past the requested end; warn about settings that changed."""
+    start = int(state["step"])
+    if start > total:
+        raise ValueError(
+            f"checkpoint {path} is at step {start}, past the requested end ({total} steps): "
+            f"ask for at least {start} steps (or epochs to match), or start a new checkpoint"
+        )
+    saved = state.get("settings", {})
+    changed = [
+        f"{key} {saved[key]!r} -> {value!r}"
+        for key, value in settings.items()
+        if key in saved and saved[key] != value
+    ]
+    if changed:
+        warnings.warn(
+            f"resuming {path} with changed settings: {'; '.join(changed)}. The run continues with "
+            "the new ones (a changed seed also changes the minibatch order).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def create_parameters(objective, model, guide, first_batch, n, devices):
+    """Run the objective once (no gradient, on a forked random stream, so training's noise is
+    unchanged) to create every parameter before step 1 (a learning-rate scheduler needs the
+    optimizer); returns the param-site trace, in the order the parameters were touched."""
+    with torch.no_grad(), torch.random.fork_rng(devices=devices):
+        with poutine.trace(param_only=True) as capture:
+            evaluate_objective(objective, model, guide, first_batch, n, backward=False)
+    return capture.trace
+
+
+def load_parameters(path, state, stepper):
+    """Put a checkpoint's parameters into the param store and register them with the optimizer
+    in the checkpoint's order (its optimizer state lines up with it), then load that state."""
+    store = dict(pyro.get_param_store().named_parameters())
+    missing = [k for k in state["param_names"] if k not in store]
+    if missing:
+        raise ValueError(
+            f"checkpoint {path} has parameters the model does not create: {missing[:5]}"
+        )
+    for name in state["param_names"]:
+        if store[name].shape != state["params"][name].shape:
+            raise ValueError(
+                f"checkpoint {path} does not fit this model: parameter {name!r} has shape "
+                f"{tuple(state['params'][name].shape)} there and {tuple(store[name].shape)} here; "
+                "build the model with the checkpoint's architecture, or start a new checkpoint"
+            )
+    with torch.no_grad():
+        for name in state["param_names"]:
+            store[name].copy_(state["params"][name])
+    names = list(state["param_names"])
+    groups = [len(g["params"]) for g in state["optimizer"].get("param_groups", [])]
+    if sum(groups) != len(names):
+        groups = [len(names)]
+    for size in groups:  # the saved optimizer's parameter groups, in order
+        stepper.register((name, store[name]) for name in names[:size])
+        names = names[size:]
+    if state["optimizer"]:
+        stepper.optimizer.load_state_dict(state["optimizer"])
+        for group in stepper.optimizer.param_groups:
+            group["lr"] = stepper.lr  # a new lr applies; the checkpoint's would win otherwise
+    set_rng_state(state["rng"])
