@@ -7,6 +7,7 @@ pyrovae diagnose runs/train/checkpoint.pt --data PATH
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -14,7 +15,10 @@ import torch
 
 from .data import DATASETS, load_dataset
 from .infer.factory import OBJECTIVES, make_objective
+from .infer.iwae_gradients import IWAE_GRADIENTS
+from .infer.schedules import named_schedule
 from .models.factory import LIKELIHOODS, build_vae
+from .nets.mlp import ACTIVATIONS
 
 EPILOG = (
     "Data are never downloaded: pass --data PATH or set PYROVAE_DATA to a folder holding "
@@ -115,6 +119,9 @@ def _add_train(sub):
     g.add_argument(
         "--hidden", type=_int_list, default=[400], help="MLP widths, e.g. 400 or 200,200"
     )
+    g.add_argument(
+        "--activation", choices=sorted(ACTIVATIONS), default="relu", help="of the MLP layers"
+    )
     g.add_argument("--z-dim", type=_positive_int, default=2)
     g.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
     g.add_argument("--sigma", type=float, default=1.0, help="fixed σ, or initial σ when learned")
@@ -146,6 +153,44 @@ def _add_train(sub):
         "--particles", type=_positive_int, default=1, help="samples per data point (K of iwae)"
     )
     g.add_argument("--analytic-kl", action="store_true", help="closed-form KL where available")
+    g.add_argument(
+        "--gradient",
+        choices=IWAE_GRADIENTS,
+        default="reparam",
+        help="guide gradient: reparam, stl (sticking the landing) or dreg (iwae only)",
+    )
+    g.add_argument(
+        "--free-bits",
+        type=float,
+        default=0.0,
+        help="λ nats: clamp each latent dimension's minibatch KL below at λ (elbo, beta-vae)",
+    )
+    g = p.add_argument_group("training recipe")
+    g.add_argument(
+        "--valid-split",
+        nargs="?",
+        const="valid",
+        default=None,
+        help="validate on the data set's own held-out split (default name: valid) once per "
+        "epoch and keep the best model (checkpoint.best.pt)",
+    )
+    g.add_argument(
+        "--validate-every", type=_positive_int, default=None, help="steps between validations"
+    )
+    g.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=None,
+        help="stop after N validations without improvement (needs --valid-split)",
+    )
+    g.add_argument(
+        "--lr-schedule",
+        default="none",
+        help="none, cosine, step:EPOCHS:GAMMA or multistep:E1,E2:GAMMA (per epoch)",
+    )
+    g.add_argument(
+        "--kl-warmup", type=int, default=0, help="steps over which the KL weight rises from 0"
+    )
     g = p.add_argument_group("training")
     g.add_argument("--steps", type=_positive_int, default=None)
     g.add_argument("--epochs", type=_positive_int, default=None)
@@ -291,6 +336,7 @@ def cmd_train(args):
         z_dim=args.z_dim,
         net=args.net,
         hidden=args.hidden,
+        activation=args.activation,
         likelihood=args.likelihood,
         sigma=args.sigma,
         min_variance=args.min_variance,
@@ -309,8 +355,16 @@ def cmd_train(args):
         divergence=args.divergence,
         particles=args.particles,
         analytic_kl=args.analytic_kl,
+        gradient=args.gradient,
+        free_bits=args.free_bits,
         **div_opts,
     )
+    validation = None
+    if args.valid_split is not None:
+        validation = load_dataset(args.dataset, args.data, args.valid_split)
+    per_epoch = max(data.shape[0] // min(args.batch_size, data.shape[0]), 1)
+    epochs = args.epochs or math.ceil(args.steps / per_epoch)
+    scheduler = named_schedule(args.lr_schedule, epochs)
     config = {"model": model_cfg, "args": {k: v for k, v in vars(args).items() if k != "func"}}
     ckpt = os.path.join(args.out, "checkpoint.pt")
     try:
@@ -330,6 +384,11 @@ def cmd_train(args):
             resume=args.resume,
             progress=not args.no_progress,
             config=config,
+            validation=validation,
+            validate_every=args.validate_every,
+            patience=args.patience,
+            scheduler=scheduler,
+            kl_warmup=args.kl_warmup,
         )
     except TrainingDiverged as err:
         print(f"error: {err}", file=sys.stderr)
@@ -343,6 +402,13 @@ def cmd_train(args):
         )
     last = result.history[-1]
     print(json.dumps({k: round(v, 4) for k, v in last.items()}))
+    if result.best_step is not None:
+        stop = ", stopped early" if result.stopped_early else ""
+        print(
+            f"best validation loss {result.best_val_loss:.4f} nats at step {result.best_step}"
+            f"{stop}; {result.best_checkpoint} holds that model (diagnose it), checkpoint.pt "
+            "the last step's (resume it)"
+        )
     print(f"wrote {ckpt}, history.json, history.png to {args.out}")
     return 0
 

@@ -3,6 +3,7 @@
 from .beta_vae import BetaVAE, EvidenceLowerBound
 from .infovae import InfoVAE
 from .iwae import IWAE
+from .iwae_gradients import check_gradient
 
 OBJECTIVES = ("elbo", "beta-vae", "iwae", "infovae")
 
@@ -15,23 +16,45 @@ def make_objective(
     divergence="mmd",
     particles=1,
     analytic_kl=False,
+    gradient="reparam",
+    free_bits=0.0,
     **divergence_options,
 ):
     """``"elbo"``, ``"beta-vae"`` (``beta``), ``"iwae"`` (``particles`` = K) or ``"infovae"``
-    (``alpha``, ``lam``, ``divergence`` and its options)."""
-    if name == "elbo":
-        return EvidenceLowerBound(num_particles=particles, analytic_kl=analytic_kl)
-    if name == "beta-vae":
-        return BetaVAE(beta, num_particles=particles, analytic_kl=analytic_kl)
-    if name == "iwae":
-        return IWAE(num_particles=max(int(particles), 1))
-    if name == "infovae":
-        return InfoVAE(
-            alpha,
-            lam,
-            divergence,
-            num_particles=particles,
-            analytic_kl=analytic_kl,
-            **divergence_options,
+    (``alpha``, ``lam``, ``divergence`` and its options).
+
+    :param gradient: ``"reparam"``, ``"stl"`` (every objective) or ``"dreg"`` (IWAE only).
+    :param free_bits: λ nats per latent dimension (ELBO and β-VAE only).
+    """
+    if name not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r}; choose from {OBJECTIVES}")
+    check_gradient(gradient, name)
+    if gradient == "dreg" and name != "iwae":
+        raise ValueError(
+            f"gradient 'dreg' (doubly reparameterized) is an estimator of the IWAE bound; "
+            f"{name} has none. Use objective 'iwae', or gradient 'stl' for {name}"
         )
-    raise ValueError(f"unknown objective {name!r}; choose from {OBJECTIVES}")
+    if free_bits and name not in ("elbo", "beta-vae"):
+        raise ValueError(
+            f"free_bits clamps the KL term of the ELBO / beta-VAE; {name} has no such option"
+        )
+    stl = gradient == "stl"
+    if name == "elbo":
+        return EvidenceLowerBound(
+            num_particles=particles, analytic_kl=analytic_kl, free_bits=free_bits, stl=stl
+        )
+    if name == "beta-vae":
+        return BetaVAE(
+            beta, num_particles=particles, analytic_kl=analytic_kl, free_bits=free_bits, stl=stl
+        )
+    if name == "iwae":
+        return IWAE(num_particles=max(int(particles), 1), gradient=gradient)
+    return InfoVAE(
+        alpha,
+        lam,
+        divergence,
+        num_particles=particles,
+        analytic_kl=analytic_kl,
+        stl=stl,
+        **divergence_options,
+    )

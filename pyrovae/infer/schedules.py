@@ -24,9 +24,8 @@ def check_kl_warmup(kl_warmup, objective):
     n = check_count("kl_warmup (steps of the KL weight's linear warm-up)", kl_warmup, minimum=0)
     if n and getattr(objective, "kl_weight", None) is None:
         raise ValueError(
-            f"kl_warmup ramps the KL weight of an objective that has one; "
-            f"{type(objective).__name__} has none. Use EvidenceLowerBound, BetaVAE or InfoVAE, "
-            "or kl_warmup=0"
+            f"{type(objective).__name__} has no KL term for kl_warmup to ramp up; use "
+            "EvidenceLowerBound, BetaVAE or InfoVAE, or kl_warmup=0"
         )
     return n
 

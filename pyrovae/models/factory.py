@@ -2,7 +2,7 @@
 
 The config is what ``pyrovae train`` stores in its checkpoint, so a trained model can be rebuilt
 without pickled code. Keys (defaults in :data:`DEFAULT_CONFIG`): ``data_shape``, ``z_dim``,
-``net`` ("mlp" or "conv"), ``hidden`` (MLP widths), ``likelihood`` ("bernoulli", "gaussian",
+``net`` ("mlp" or "conv"), ``hidden`` (MLP widths), ``activation`` (of the MLPs), ``likelihood`` ("bernoulli", "gaussian",
 "gaussian-learned", "gaussian-decoder"), ``sigma``, ``min_variance``, ``per_dimension``,
 ``init_log_variance``.
 """
@@ -20,6 +20,7 @@ DEFAULT_CONFIG = dict(
     z_dim=2,
     net="mlp",
     hidden=[400],
+    activation="relu",
     likelihood="bernoulli",
     sigma=1.0,
     min_variance=0.0,
@@ -58,7 +59,9 @@ def build_vae(config: dict) -> VAE:
     likelihood = build_likelihood(cfg)
     d, z, m = math.prod(data_shape), int(cfg["z_dim"]), likelihood.num_outputs
     if cfg["net"] == "mlp":
-        encoder, decoder = MLP(d, cfg["hidden"], 2 * z), MLP(z, list(cfg["hidden"])[::-1], m * d)
+        act = cfg["activation"]
+        encoder = MLP(d, cfg["hidden"], 2 * z, activation=act)
+        decoder = MLP(z, list(cfg["hidden"])[::-1], m * d, activation=act)
     elif cfg["net"] == "conv":
         if d != 784:
             raise ValueError(f"the conv nets are for 28x28 images (784 values), data has {d}")
