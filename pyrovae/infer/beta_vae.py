@@ -26,6 +26,7 @@ from ..traces import sites_in_plate
 from ..traces.sites import kl_term
 from ._objective import VAEObjective
 from .free_bits import free_bits_kl, kl_per_dimension
+from .iwae_gradients import single_sample_stl
 from .score_function import has_score_function_sites, score_function_surrogate
 
 
@@ -54,14 +55,23 @@ class BetaVAE(VAEObjective):
         sites in the data plate, averaged over the minibatch, is clamped below at λ in the loss
         (:mod:`pyrovae.infer.free_bits`); the recorded ``kl`` and ``elbo`` stay the true ones.
     :param stl: sticking-the-landing gradient (path derivative only); the loss is unchanged.
+    :param gradient: the same choice by name, as IWAE takes it: ``"reparam"`` or ``"stl"``.
     """
 
     supports_score_function = True
 
-    def __init__(self, beta: float = 1.0, free_bits: float = 0.0, stl: bool = False, **kwargs):
+    def __init__(
+        self,
+        beta: float = 1.0,
+        free_bits: float = 0.0,
+        stl: bool = False,
+        gradient: str | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.beta = check_weight("beta (the KL weight; negative rewards divergence)", beta)
         self.free_bits = check_weight("free_bits (nats per latent dimension)", free_bits)
+        stl = single_sample_stl(gradient, stl, type(self).__name__)
         self.stl = check_stl(stl, self.analytic_kl)
 
     @property

@@ -3,7 +3,6 @@
 from .beta_vae import BetaVAE, EvidenceLowerBound
 from .infovae import InfoVAE
 from .iwae import IWAE
-from .iwae_gradients import check_gradient
 
 OBJECTIVES = ("elbo", "beta-vae", "iwae", "infovae")
 
@@ -28,24 +27,21 @@ def make_objective(
     """
     if name not in OBJECTIVES:
         raise ValueError(f"unknown objective {name!r}; choose from {OBJECTIVES}")
-    check_gradient(gradient, name)
-    if gradient == "dreg" and name != "iwae":
-        raise ValueError(
-            f"gradient 'dreg' (doubly reparameterized) is an estimator of the IWAE bound; "
-            f"{name} has none. Use objective 'iwae', or gradient 'stl' for {name}"
-        )
     if free_bits and name not in ("elbo", "beta-vae"):
         raise ValueError(
             f"free_bits clamps the KL term of the ELBO / beta-VAE; {name} has no such option"
         )
-    stl = gradient == "stl"
     if name == "elbo":
         return EvidenceLowerBound(
-            num_particles=particles, analytic_kl=analytic_kl, free_bits=free_bits, stl=stl
+            num_particles=particles, analytic_kl=analytic_kl, free_bits=free_bits, gradient=gradient
         )
     if name == "beta-vae":
         return BetaVAE(
-            beta, num_particles=particles, analytic_kl=analytic_kl, free_bits=free_bits, stl=stl
+            beta,
+            num_particles=particles,
+            analytic_kl=analytic_kl,
+            free_bits=free_bits,
+            gradient=gradient,
         )
     if name == "iwae":
         return IWAE(num_particles=max(int(particles), 1), gradient=gradient)
@@ -55,6 +51,6 @@ def make_objective(
         divergence,
         num_particles=particles,
         analytic_kl=analytic_kl,
-        stl=stl,
+        gradient=gradient,
         **divergence_options,
     )

@@ -41,6 +41,7 @@ from ..traces.sites import aggregate_samples, prior_score
 from ._objective import VAEObjective
 from .beta_vae import check_stl
 from .divergences import DivergenceEstimate, make_divergence
+from .iwae_gradients import single_sample_stl
 
 
 def _zero_valued(t):
@@ -74,6 +75,7 @@ class InfoVAE(VAEObjective):
         ``bandwidth="infovae"`` for MMD.
     :param stl: sticking-the-landing gradient for the KL term (the guide's parameters stopped
         inside log q(z|x); see :class:`~pyrovae.infer.BetaVAE`); the loss is unchanged.
+        ``gradient="stl"`` says the same ("reparam" is the default; "dreg" is IWAE's alone).
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class InfoVAE(VAEObjective):
         plate_name=DATA_PLATE,
         max_plate_nesting=float("inf"),
         stl=False,
+        gradient=None,
         **divergence_options,
     ):
         super().__init__(
@@ -113,6 +116,7 @@ class InfoVAE(VAEObjective):
         self.divergence_weight = self.alpha + self.lam - 1.0
         self.divergence = make_divergence(divergence, **divergence_options)
         self.latent_sites = None if latent_sites is None else list(latent_sites)
+        stl = single_sample_stl(gradient, stl, type(self).__name__)
         self.stl = check_stl(stl, self.analytic_kl)
 
     @property

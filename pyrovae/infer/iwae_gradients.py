@@ -38,6 +38,21 @@ def check_gradient(gradient, objective="IWAE"):
     return gradient
 
 
+def single_sample_stl(gradient, stl, objective):
+    """``stl`` for a single-sample objective given ``gradient`` ("reparam" or "stl"); "dreg" (an
+    IWAE estimator) or an unknown name is a ``ValueError`` naming the fix."""
+    if gradient is None:
+        return bool(stl)
+    check_gradient(gradient, objective)
+    if gradient == "dreg":
+        raise ValueError(
+            f"gradient='dreg' (doubly reparameterized) is an estimator of the IWAE bound; "
+            f"{objective} has none. Use pyrovae.infer.IWAE(K, gradient='dreg'), or "
+            f"gradient='stl' for {objective}"
+        )
+    return bool(stl) or gradient == "stl"
+
+
 def _check_independent(values):
     """``ValueError`` when a latent's draw depends on an earlier latent (DReG's split needs
     conditionally independent guide sites)."""

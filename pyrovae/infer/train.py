@@ -364,10 +364,10 @@ def train(
             result.stopped_early = True
         if progress and (step % 50 == 0 or last):
             bar.set_postfix(loss=f"{row['loss']:.3f}")
-        if result.stopped_early or (checkpoint_every and (step + 1) % checkpoint_every == 0):
-            save(step + 1)
         if result.stopped_early:
-            break
+            break  # saved below
+        if checkpoint_every and (step + 1) % checkpoint_every == 0:
+            save(step + 1)
     result.param_names = list(stepper.names)
     save(result.steps)  # the trajectory's state: a resumed longer run continues from here
     if best is not None:
