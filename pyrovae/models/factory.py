@@ -3,8 +3,8 @@
 The config is what ``pyrovae train`` stores in its checkpoint, so a trained model can be rebuilt
 without pickled code. Keys (defaults in :data:`DEFAULT_CONFIG`): ``data_shape``, ``z_dim``,
 ``net`` ("mlp" or "conv"), ``hidden`` (MLP widths), ``activation`` (of the MLPs: "relu", "tanh",
-...), ``likelihood`` ("bernoulli", "gaussian", "gaussian-learned", "gaussian-decoder"), ``sigma``, ``min_variance``, ``per_dimension``,
-``init_log_variance``.
+...), ``likelihood`` ("bernoulli", "gaussian", "gaussian-learned", "gaussian-decoder"), ``sigma``,
+``min_variance``, ``per_dimension``, ``init_log_variance``.
 """
 
 import math
