@@ -39,6 +39,7 @@ from _common import parser, write_json
 from pyrovae.data import load_binarized_mnist
 from pyrovae.diagnostics import log_likelihood
 from pyrovae.infer import IWAE, EvidenceLowerBound, train
+from pyrovae.infer.validation import validation_loss
 from pyrovae.models import build_vae
 from pyrovae.plotting import save_figure, subplots
 
@@ -81,11 +82,12 @@ def learning_curve(history, test_points, path, bound="ELBO"):
     epochs = [row["epoch"] for row in history]
     ax.plot(epochs, [row["train_loss"] for row in history], label=f"train −{bound} (epoch mean)")
     ax.plot(epochs, [row["val_loss"] for row in history], label=f"valid −{bound}")
+    ax.plot(epochs, [row["test_loss"] for row in history], label=f"test −{bound}")
     for label, value, marker in test_points:
         ax.plot([epochs[-1]], [value], marker, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("nats per image")
-    values = [row[k] for row in history for k in ("train_loss", "val_loss")]
+    values = [row[k] for row in history for k in ("train_loss", "val_loss", "test_loss")]
     values += [value for _, value, _ in test_points]
     low = min(values) - 1
     ax.set_ylim(low, max(low + 5, min(max(values), low + 20)))  # the converged part
@@ -105,6 +107,7 @@ def per_epoch(history, steps_per_epoch):
                     "train_loss": sum(losses) / len(losses),
                     "val_loss": row["val_loss"],
                     "lr": row["lr"],
+                    "test_loss": row.get("test_loss"),
                     "seconds": row.get("seconds"),
                 }
             )
@@ -146,6 +149,7 @@ def main(argv=None):
     x_train = load_binarized_mnist(args.data, "train")
     x_valid = load_binarized_mnist(args.data, "valid")
     x_test = load_binarized_mnist(args.data, "test")[: args.test_points]
+    x_test_curve = x_test.to(args.device)
     os.makedirs(args.work, exist_ok=True)
     ckpt = os.path.join(args.work, f"{args.recipe}.pt")
     for stale in (ckpt, ckpt.replace(".pt", ".best.pt")):
@@ -168,8 +172,10 @@ def main(argv=None):
     done, result = 0, None
     steps_per_epoch = x_train.shape[0] // recipe["batch_size"]
 
-    def clock(step):
-        return {"seconds": time.perf_counter() - start}
+    def clock_and_test(step):
+        # wall time, and the test loss (−ELBO or −IWAE bound) of this epoch's parameters
+        test = validation_loss(objective(), vae.model, vae.guide, x_test_curve, 1000, args.seed + 2)
+        return {"seconds": time.perf_counter() - start, "test_loss": test}
 
     while done < recipe["epochs"]:
         done = min(done + args.segment, recipe["epochs"])
@@ -190,7 +196,7 @@ def main(argv=None):
             resume=True,
             progress=False,
             optim_args={"eps": recipe["eps"]} if "eps" in recipe else None,
-            evaluate=clock,
+            evaluate=clock_and_test,
             evaluate_every=steps_per_epoch,
         )
         minutes = (time.perf_counter() - start) / 60

@@ -73,11 +73,13 @@ class SVIStepper:
             )
 
     def capture(self, trace):
+        """Register the parameters of a param-site trace (and note the param store's size)."""
         self.register(
             (name, site["value"].unconstrained())
             for name, site in trace.nodes.items()
             if site["type"] == "param"
         )
+        self._store_size = len(pyro.get_param_store())
 
     def step(self, objective, model, guide, batch, num_data, kl_scale=1.0):
         # Parameters are captured (as SVI does) until the param store stops growing: after that
@@ -88,7 +90,6 @@ class SVIStepper:
                 with poutine.trace(param_only=True) as capture:
                     record = evaluate_objective(objective, model, guide, batch, num_data, kl_scale)
                 self.capture(capture.trace)
-                self._store_size = len(pyro.get_param_store())
             else:
                 record = evaluate_objective(objective, model, guide, batch, num_data, kl_scale)
         except ValueError as err:

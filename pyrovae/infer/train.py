@@ -277,7 +277,6 @@ def train(
         since_best = int(selection.get("since_best", 0))
         result.stopped_early = bool(selection.get("stopped_early", False))
     stepper.capture(params_trace)
-    stepper._store_size = len(pyro.get_param_store())
     stepper.check_has_parameters()
     lr_scheduler = None
     if scheduler is not None:
