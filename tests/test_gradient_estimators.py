@@ -204,3 +204,22 @@ def test_dreg_refuses_a_guide_whose_latents_depend_on_each_other():
 
     with pytest.raises(ValueError, match="independently"):
         IWAE(4, gradient="dreg").evaluate(model, guide, (torch.randn(3, 2),))
+
+
+def test_differentiable_loss_has_the_loss_value_and_the_estimators_gradient():
+    """Pyro's contract: differentiable_loss's value is the loss, also when the estimator's
+    surrogate has another value (DReG)."""
+    vae = exact_posterior_vae()
+    with torch.no_grad():
+        vae.V.mul_(1.3)
+    x = samples(vae, 8, seed=1)
+    objective = IWAE(7, gradient="dreg")
+    objective.loss(vae.model, vae.guide, x)  # the first call guesses the plate nesting (draws)
+    torch.manual_seed(0)
+    value = objective.differentiable_loss(vae.model, vae.guide, x)
+    value.backward()
+    via_loss = vae.V.grad.detach().clone()
+    record, grads = gradients(vae, objective, x, 0)
+    assert torch.allclose(value.detach(), record.loss)
+    assert not torch.allclose(record.surrogate.detach(), record.loss)
+    assert torch.allclose(via_loss, grads["V"])

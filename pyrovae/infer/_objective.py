@@ -52,6 +52,8 @@ class VAEObjective(ELBO):
     #: the weight of KL(q(z|x) ‖ p(z)) in the loss, which ``train(kl_warmup=n)`` ramps up from 0;
     #: ``None`` for objectives without a KL term to warm up (IWAE, LiBI)
     kl_weight = None
+    #: sticking-the-landing gradients (set by subclasses that offer them)
+    stl = False
     #: whether guide sites without ``rsample`` are allowed (score-function gradients)
     supports_score_function = False
     #: the objective named in the error for non-reparameterized guide sites
@@ -78,9 +80,6 @@ class VAEObjective(ELBO):
         kl = kl_term(pairs, self.analytic_kl, stop_guide_params=self.stl) / per
         return ll, kl, pairs
 
-    #: sticking-the-landing gradients (set by subclasses that offer them)
-    stl = False
-
     def _num_data(self, model_trace):
         for site in model_trace.nodes.values():
             if site["type"] == "sample" and site["is_observed"]:
@@ -102,6 +101,8 @@ class VAEObjective(ELBO):
             it from 0 to 1); only objectives with a ``kl_weight`` accept a value other than 1.
         :returns: an :class:`~pyrovae.infer.record.ObjectiveRecord`; nothing is backpropagated.
         """
+        if not 0.0 <= kl_scale <= 1.0:
+            raise ValueError(f"kl_scale must be in [0, 1], got {kl_scale}")
         if kl_scale != 1.0 and self.kl_weight is None:
             raise ValueError(
                 f"{type(self).__name__} has no KL term to warm up; kl_warmup applies to "
@@ -139,9 +140,10 @@ class VAEObjective(ELBO):
         return self._remember(self._evaluate(model, guide, args, kwargs)).loss.item()
 
     def differentiable_loss(self, model, guide, *args, **kwargs) -> torch.Tensor:
-        """A tensor whose gradient is the objective's gradient (its value is the loss unless
-        the estimator's surrogate differs, e.g. DReG)."""
-        return self._remember(self._evaluate(model, guide, args, kwargs)).surrogate
+        """A tensor whose value is the loss and whose gradient is the objective's gradient
+        estimate (the surrogate's, which for e.g. DReG has another value)."""
+        record = self._remember(self._evaluate(model, guide, args, kwargs))
+        return record.loss + (record.surrogate - record.surrogate.detach())
 
     def loss_and_grads(self, model, guide, *args, **kwargs) -> float:
         """Evaluate the loss and backpropagate its surrogate into every parameter it touches."""
