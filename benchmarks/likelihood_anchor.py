@@ -201,7 +201,7 @@ def main(argv=None):
         )
         minutes = (time.perf_counter() - start) / 60
         print(
-            f"epoch {done}: valid -ELBO {result.history[-1]['val_loss']:.2f}, best "
+            f"epoch {done}: valid loss {result.history[-1]['val_loss']:.2f}, best "
             f"{result.best_val_loss:.2f} at step {result.best_step}, {minutes:.1f} min",
             flush=True,
         )

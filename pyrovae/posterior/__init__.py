@@ -1,10 +1,25 @@
-"""Reference posteriors p_θ(z|x) with the decoder held fixed: importance sampling, NUTS, grids.
+"""Reference posteriors p_θ(z|x) with the decoder held fixed: importance sampling, annealed
+importance sampling (with BDMC sandwich bounds), NUTS, grids.
 
 Closed forms for the linear-Gaussian model live on :class:`pyrovae.models.LinearGaussianVAE`.
 """
 
+from .ais import AISResult, BDMCResult, ais, annealing_schedule, bdmc, simulate
 from .grid import GridResult, grid
 from .importance import ImportanceResult, importance
 from .nuts import nuts, nuts_summary
 
-__all__ = ["GridResult", "ImportanceResult", "grid", "importance", "nuts", "nuts_summary"]
+__all__ = [
+    "AISResult",
+    "BDMCResult",
+    "GridResult",
+    "ImportanceResult",
+    "ais",
+    "annealing_schedule",
+    "bdmc",
+    "grid",
+    "importance",
+    "nuts",
+    "nuts_summary",
+    "simulate",
+]

@@ -49,7 +49,9 @@ def weighted_particles(
     return log_w, flat_latents(pairs, names, num_particles, x.shape[0], plate_name), names
 
 
-def site_log_joint(model, x, values: dict, num_particles, nesting, plate_name=DATA_PLATE):
+def site_log_joint(
+    model, x, values: dict, num_particles, nesting, plate_name=DATA_PLATE, what="the grid posterior"
+):
     """log p(x, z) per particle and data point, (P, B), with latent sites fixed to ``values``
     (each shaped like the site's value under a particle plate: (P, B, *event))."""
     conditioned = poutine.condition(vectorize(model, num_particles, nesting), data=values)
@@ -60,5 +62,5 @@ def site_log_joint(model, x, values: dict, num_particles, nesting, plate_name=DA
     total = 0.0
     for site in trace.nodes.values():
         if site["type"] == "sample":
-            total = total + per_point(site, particle_dim, plate_name, "the grid posterior")
+            total = total + per_point(site, particle_dim, plate_name, what)
     return total.expand(num_particles, x.shape[0])
