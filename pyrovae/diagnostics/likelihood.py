@@ -16,19 +16,39 @@ import math
 import torch
 
 from ..infer.per_point import fit_per_point_guide
-from ..posterior import importance
+from ..posterior import ais, importance
+
+METHODS = ("is", "ais")
 
 
-def log_likelihood(model, guide, x, num_samples=1000, **importance_options) -> dict:
-    """Mean log p(x) per data point with its standard error, and the per-point estimates."""
-    res = importance(model, guide, x, num_samples=num_samples, **importance_options)
+def log_likelihood(model, guide, x, num_samples=1000, method="is", **options) -> dict:
+    """Mean log p(x) per data point with its standard error, and the per-point estimates.
+
+    :param method: ``"is"``: importance sampling with the guide as proposal, K = ``num_samples``
+        (:func:`pyrovae.posterior.importance`; ``khat_max`` says whether to trust it: > 0.7 not);
+        ``"ais"``: annealed importance sampling from the guide (:func:`pyrovae.posterior.ais`;
+        ``options`` such as ``num_steps``, ``num_chains``; ``num_samples`` is not used), for models
+        where the guide is a poor proposal.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
     b = x.shape[0]
+    if method == "ais":
+        res = ais(model, x, guide=guide, **options)
+        extra = {
+            "acceptance": res.acceptance.mean().item(),
+            "divergences": int(res.divergences.sum()),
+        }
+    else:
+        res = importance(model, guide, x, num_samples=num_samples, **options)
+        extra = {"khat_max": res.khat.max().item()}
     return {
+        "method": method,
         "log_likelihood": res.log_marginal.mean().item(),
         "stderr": (res.stderr.pow(2).sum().sqrt() / b).item(),
         "per_point": res.log_marginal,
         "per_point_stderr": res.stderr,
-        "khat_max": res.khat.max().item(),
+        **extra,
         "result": res,
     }
 

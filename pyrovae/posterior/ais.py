@@ -104,9 +104,13 @@ class _Path:
         return out
 
     def parts(self, flat):
+        """log p(x, z) and log r(z|x), (C, B); a NaN density (outside the model's support) is
+        read as density 0 (−inf): such a state gets no weight and every move out is accepted."""
         values = self.values(flat)
         args = (self.x, values, self.num_chains, self.nesting, self.plate_name, "AIS")
-        return site_log_joint(self.model, *args), site_log_joint(self.proposal, *args)
+        log_joint = site_log_joint(self.model, *args)
+        log_r = site_log_joint(self.proposal, *args)
+        return _nan_to_minus_inf(log_joint), _nan_to_minus_inf(log_r)
 
     def log_density(self, flat, beta):
         """(log f_β, ∇_z log f_β, log p(x, z), log r(z|x)), each detached; (C, B) or (C, B, D)."""
@@ -116,6 +120,10 @@ class _Path:
             log_f = (1.0 - beta) * log_r + beta * log_joint
             (grad,) = torch.autograd.grad(log_f.sum(), flat)
         return log_f.detach(), grad, log_joint.detach(), log_r.detach()
+
+
+def _nan_to_minus_inf(t):
+    return torch.where(torch.isnan(t), torch.full_like(t, -math.inf), t)
 
 
 def _hmc(path, state, beta, step_size, leapfrog_steps):
@@ -134,7 +142,8 @@ def _hmc(path, state, beta, step_size, leapfrog_steps):
             p = p + eps * grad
     p = p + 0.5 * eps * grad
     log_accept = (log_f1 - 0.5 * p.pow(2).sum(-1)) - (log_f0 - 0.5 * p0.pow(2).sum(-1))
-    divergent = ~torch.isfinite(log_accept) | ~torch.isfinite(z1).all(-1)
+    # a proposal whose energy is not finite (NaN / inf density or momentum) is divergent
+    divergent = ~torch.isfinite(log_f1 - 0.5 * p.pow(2).sum(-1)) | ~torch.isfinite(z1).all(-1)
     log_accept = torch.where(divergent, torch.full_like(log_accept, -math.inf), log_accept)
     accept = torch.rand_like(log_accept).log() < log_accept  # (C, B)
     new = (

@@ -19,6 +19,7 @@ over particles and data points only for memory.
 """
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import arviz
@@ -77,6 +78,23 @@ def pareto_khat(log_w: torch.Tensor) -> torch.Tensor:
     with np.errstate(over="ignore"):  # arviz's GPD fit overflows harmlessly on extreme tails
         _, khat = arviz.psislw(np.ascontiguousarray(lw))
     return torch.as_tensor(np.atleast_1d(khat), dtype=log_w.dtype, device=log_w.device)
+
+
+class UnreliableEstimateWarning(UserWarning):
+    """Importance sampling's Pareto k̂ says its estimate is not to be trusted for some points."""
+
+
+def _warn_if_unreliable(khat, threshold=0.7):
+    bad = int((khat > threshold).sum())
+    if bad:
+        warnings.warn(
+            f"importance sampling: {bad} of {khat.numel()} data points have Pareto k̂ > "
+            f"{threshold} (max {khat.max().item():.2f}); their log p̂(x) and its ± are not to be "
+            "trusted. Use annealed importance sampling: pyrovae.posterior.ais, or "
+            'diagnostics.log_likelihood(..., method="ais") (pyrovae diagnose --method ais).',
+            UnreliableEstimateWarning,
+            stacklevel=3,
+        )
 
 
 class _StreamingResampler:
@@ -178,11 +196,13 @@ def importance(
         out["khat"].append(pareto_khat(log_w))
         out["samples"].append(resampler.draws)  # (S, b, D)
     bar.close()
+    khat = torch.cat(out["khat"])
+    _warn_if_unreliable(khat)
     return ImportanceResult(
         log_marginal=torch.cat(out["log_marginal"]),
         stderr=torch.cat(out["stderr"]),
         ess=torch.cat(out["ess"]),
-        khat=torch.cat(out["khat"]),
+        khat=khat,
         elbo=torch.cat(out["elbo"]),
         samples=torch.cat(out["samples"], 1),
         num_samples=num_samples,
