@@ -1,6 +1,7 @@
 """The command line: demo and train end to end with tiny settings."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -225,3 +226,28 @@ def test_diagnose_a_trained_checkpoint(tmp_path, capsys):
     assert "inference_gaps" in rep
     assert (out / "report.png").stat().st_size > 10_000
     assert "log p(x) =" in capsys.readouterr().out
+    # the same checkpoint by annealed importance sampling: IS stays beside it
+    assert (
+        main(
+            [
+                "diagnose",
+                str(out / "checkpoint.pt"),
+                "--num-samples",
+                "50",
+                "--is-points",
+                "4",
+                "--method",
+                "ais",
+                "--ais-steps",
+                "20",
+                "--ais-chains",
+                "4",
+            ]
+        )
+        == 0
+    )
+    rep = json.loads((out / "report.json").read_text())
+    ll = rep["log_likelihood"]
+    assert ll["method"] == "ais" and ll["num_steps"] == 20 and ll["num_points"] == 4
+    assert ll["importance_sampling"]["method"] == "is" and math.isfinite(ll["mean"])
+    assert "AIS 20 steps" in capsys.readouterr().out
