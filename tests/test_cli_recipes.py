@@ -22,6 +22,7 @@ def _tiny_mnist(tmp_path):
 
 
 def _train(tmp_path, *extra):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     out = tmp_path / "run"
     argv = [
         "train",
@@ -121,3 +122,32 @@ def test_bad_recipe_flags_are_clear_errors(extra, message, tmp_path, capsys):
     code, _ = _train(tmp_path, "--steps", "2", *extra)
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_run_resumed_with_resume_ends_like_the_uninterrupted_one(tmp_path):
+    """Validation, patience, a step schedule and KL warm-up through the CLI: 20 steps, then
+    --resume to 40, end with the history and best checkpoint of one 40-step run (validations
+    fall on epoch ends, 4 steps, so the first run's last validation is one the long run has)."""
+    flags = [
+        "--valid-split",
+        "--patience",
+        "6",
+        "--lr-schedule",
+        "step:2:0.7",
+        "--kl-warmup",
+        "30",
+        "--lr",
+        "0.01",
+        "--checkpoint-every",
+        "4",
+    ]
+    whole, out_whole = _train(tmp_path / "a", "--steps", "40", *flags)
+    first, out = _train(tmp_path / "b", "--steps", "20", *flags)
+    resumed, out = _train(tmp_path / "b", "--steps", "40", "--resume", *flags)
+    assert whole == first == resumed == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history == json.loads((out_whole / "history.json").read_text())
+    best, best_whole = (load_checkpoint(o / "checkpoint.best.pt") for o in (out, out_whole))
+    assert best["step"] == best_whole["step"]
+    for name, value in best["params"].items():
+        assert torch.equal(value, best_whole["params"][name])
