@@ -260,7 +260,7 @@ def train(
     devices = [device] if device.type == "cuda" else []
     stepper = SVIStepper(lr, optim_args)
     result = TrainResult(checkpoint=os.fspath(checkpoint) if checkpoint else None)
-    if validation is not None and checkpoint:
+    if keep_best and checkpoint:
         result.best_checkpoint = best_path(checkpoint)
     params_trace = create_parameters(objective, model, guide, data[:batch_size], n, devices)
     start, best, since_best, state = 0, None, 0, None
@@ -326,6 +326,8 @@ def train(
                 row = stepper.step(objective, model, guide, xb, n, kl_scale=factor)
         except NonFiniteStep as bad:
             result.steps = step
+            if best is not None:  # for the record; the parameters stay the last good ones
+                result.best_step, result.best_val_loss = best.step, best.val_loss
             save(step)
             where = f"; checkpoint {checkpoint} holds it" if checkpoint else ""
             raise TrainingDiverged(
