@@ -91,3 +91,12 @@ def test_infovae_likelihood(tmp_path, shared_data):
             m["stderr"], m["stderr_k_over_10"]
         )
     assert set(r["models"]) == {"ELBO", "InfoVAE-MMD", "InfoVAE-Stein", "InfoVAE-adversarial"}
+    # re-judged by AIS on the same 50 test images for every model, with the BDMC gap of each model
+    for m in r["models"].values():
+        a = m["ais"]
+        assert a["n_points"] == 50 and a["num_steps"] == 100 and 0 < a["stderr"] < 5
+        assert a["bdmc_lower"] <= a["bdmc_upper"] + 1.0 and a["bdmc_gap"] == pytest.approx(
+            a["bdmc_upper"] - a["bdmc_lower"]
+        )
+    assert any(k.endswith("_at_least_elbo_ais") for k in r["checks"])
+    assert (tmp_path / "table1.png").stat().st_size > 10_000

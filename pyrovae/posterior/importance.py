@@ -93,7 +93,7 @@ def _warn_if_unreliable(khat, threshold=0.7):
             "trusted. Use annealed importance sampling: pyrovae.posterior.ais, or "
             'diagnostics.log_likelihood(..., method="ais") (pyrovae diagnose --method ais).',
             UnreliableEstimateWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of importance (past torch.no_grad's wrapper)
         )
 
 
