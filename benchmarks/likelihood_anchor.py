@@ -129,6 +129,11 @@ def main(argv=None):
     p.add_argument("--k", type=int, default=5000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gradient", choices=("reparam", "stl", "dreg"), default="reparam")
+    p.add_argument(
+        "--analytic-kl",
+        action="store_true",
+        help="closed-form KL (pythae's VAE loss uses it) instead of the one-sample estimate",
+    )
     p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     p.add_argument(
         "--score-only",
@@ -148,11 +153,12 @@ def main(argv=None):
         recipe["batch_size"] = args.batch_size
     kind = recipe.get("objective", "elbo")
     recipe["gradient"] = args.gradient
+    recipe["analytic_kl"] = args.analytic_kl
 
     def objective():
         if kind == "iwae":
             return IWAE(recipe["particles"], gradient=args.gradient)
-        return EvidenceLowerBound(stl=args.gradient == "stl")
+        return EvidenceLowerBound(stl=args.gradient == "stl", analytic_kl=args.analytic_kl)
 
     x_train = load_binarized_mnist(args.data, "train")
     x_valid = load_binarized_mnist(args.data, "valid")
