@@ -227,9 +227,12 @@ def test_data_as_a_dataset_or_dataloader_trains_like_the_tensor():
             with pytest.raises(ValueError, match="torch.Tensor"):
                 train(vae.model, vae.guide, data, steps=3, batch_size=8, progress=False)
             continue
-        runs.append(
-            train(vae.model, vae.guide, data, steps=3, batch_size=8, progress=False).history
-        )
+        if isinstance(data, torch.utils.data.DataLoader):
+            with pytest.warns(UserWarning, match="batching, sampler and workers are not used"):
+                result = train(vae.model, vae.guide, data, steps=3, batch_size=8, progress=False)
+        else:
+            result = train(vae.model, vae.guide, data, steps=3, batch_size=8, progress=False)
+        runs.append(result.history)
     assert runs[0] == runs[1] == runs[2]
 
 

@@ -8,6 +8,8 @@ without gradients, in batches, under a fixed seed of its own (common random numb
 compared on the same noise, and the training run's random stream is left untouched).
 """
 
+import warnings
+
 import torch
 
 from ..arguments import check_data
@@ -23,6 +25,13 @@ def as_tensor_data(data, what="train"):
     first element is the data point, e.g. (image, label)) or a ``DataLoader`` over one; a
     data set is stacked once into memory, where the training loop indexes its minibatches."""
     if isinstance(data, torch.utils.data.DataLoader):
+        warnings.warn(
+            f"{what}: the DataLoader's own batching, sampler and workers are not used: the "
+            "training loop stacks its data set once and draws minibatches of batch_size itself "
+            "(pass the Dataset to silence this)",
+            UserWarning,
+            stacklevel=3,
+        )
         data = data.dataset
     if not isinstance(data, torch.utils.data.Dataset):
         return data  # a tensor, or something check_data explains
