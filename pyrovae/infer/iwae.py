@@ -83,7 +83,7 @@ class IWAE(VAEObjective):
         return log_w, scale, float(num_data)
 
     def _evaluate(self, model, guide, args, kwargs, kl_scale=1.0):
-        latent_values = []
+        latent_values = [] if self.gradient == "dreg" else None  # only DReG needs the draws
         log_w, scale, num_data = self.all_log_weights(model, guide, args, kwargs, latent_values)
         bound = (logmeanexp(log_w, 0) * scale).sum()
         elbo = (log_w.mean(0) * scale).sum()

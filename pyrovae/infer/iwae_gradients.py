@@ -67,7 +67,7 @@ def _check_independent(values):
             )
 
 
-def iwae_surrogate(log_w, scale, gradient, latent_values=()):
+def iwae_surrogate(log_w, scale, gradient, latent_values=None):
     """The negative of a surrogate whose gradient is the chosen estimator of the IWAE bound's.
 
     :param log_w: (K, B) log-weights; for ``"stl"`` / ``"dreg"`` with the guide's parameters
@@ -80,7 +80,7 @@ def iwae_surrogate(log_w, scale, gradient, latent_values=()):
     w = torch.softmax(log_w.detach(), 0)  # (K, B) normalized importance weights
     surrogate = ((w * log_w).sum(0) * scale).sum()
     if gradient == "dreg":
-        values = [z for z in latent_values if z.requires_grad]
+        values = [z for z in latent_values or () if z.requires_grad]
         if values:
             _check_independent(values)
             correction = (((w * w - w) * log_w).sum(0) * scale).sum()

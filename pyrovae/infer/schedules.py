@@ -76,10 +76,7 @@ def restore_scheduler(scheduler, state):
     """Load a scheduler's state and put its last learning rates back into the optimizer (a
     freshly built scheduler has set them to the schedule's start)."""
     scheduler.load_state_dict(state)
-    last = getattr(scheduler, "_last_lr", None)
-    if last is None and hasattr(scheduler, "get_last_lr"):
-        last = scheduler.get_last_lr()
-    for group, lr in zip(scheduler.optimizer.param_groups, last or (), strict=False):
+    for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_last_lr(), strict=False):
         group["lr"] = lr
 
 

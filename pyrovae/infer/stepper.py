@@ -6,7 +6,7 @@ import pyro
 import torch
 from pyro import poutine
 
-from .record import EXTENSIVE_TERMS, ObjectiveRecord
+from .record import ObjectiveRecord
 
 
 class NonFiniteStep(FloatingPointError):
@@ -117,10 +117,12 @@ class SVIStepper:
         if bad is not None:
             self.optimizer.zero_grad(set_to_none=True)
             raise NonFiniteStep(bad)
-        extensive = getattr(record, "extensive", EXTENSIVE_TERMS)
         row = {"loss": loss / num}
         row.update(
-            {k: v / num if k in extensive else v for k, v in zip(keys, term_values, strict=True)}
+            {
+                k: v / num if k in record.extensive else v
+                for k, v in zip(keys, term_values, strict=True)
+            }
         )
         row["grad_norm"] = grad_norm
         self.optimizer.step()

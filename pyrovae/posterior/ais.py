@@ -34,7 +34,7 @@ import torch
 from ..arguments import check_count, check_data, check_weight
 from ..models.contract import DATA_PLATE
 from ..traces import max_plate_nesting, particle_log_weights, prior_proposal
-from ._vectorized import latent_names, site_log_joint
+from ._vectorized import flat_latents, latent_names, site_log_joint
 from .importance import weight_statistics
 
 SCHEDULES = ("sigmoid", "linear")
@@ -141,9 +141,10 @@ def _hmc(path, state, beta, step_size, leapfrog_steps):
         if i < leapfrog_steps - 1:
             p = p + eps * grad
     p = p + 0.5 * eps * grad
-    log_accept = (log_f1 - 0.5 * p.pow(2).sum(-1)) - (log_f0 - 0.5 * p0.pow(2).sum(-1))
+    proposed = log_f1 - 0.5 * p.pow(2).sum(-1)  # −H at the proposal
+    log_accept = proposed - (log_f0 - 0.5 * p0.pow(2).sum(-1))
     # a proposal whose energy is not finite (NaN / inf density or momentum) is divergent
-    divergent = ~torch.isfinite(log_f1 - 0.5 * p.pow(2).sum(-1)) | ~torch.isfinite(z1).all(-1)
+    divergent = ~torch.isfinite(proposed) | ~torch.isfinite(z1).all(-1)
     log_accept = torch.where(divergent, torch.full_like(log_accept, -math.inf), log_accept)
     accept = torch.rand_like(log_accept).log() < log_accept  # (C, B)
     new = (
@@ -187,7 +188,7 @@ def _check_reverse(reverse_from, shapes, batch):
     parts = []
     for name, shape in shapes.items():
         value = torch.as_tensor(reverse_from[name])
-        width = math.prod(shape) // (shape[0] * batch)
+        width = _width(shape, shape[0], batch)
         if value.numel() != batch * width:
             raise ValueError(
                 f"reverse_from[{name!r}] has shape {tuple(value.shape)}; expected {batch} draws "
@@ -243,15 +244,13 @@ def ais(
         proposal = poutine.block(guide, hide_types=["param"])
     with pyro.validation_enabled(False):  # rejected divergent moves may visit NaN states
         nesting = max_plate_nesting(model, proposal, args=(x,))
-        log_w0, model_trace, guide_trace = particle_log_weights(
+        _, model_trace, guide_trace = particle_log_weights(
             model, proposal, x, num_chains, nesting, plate_name, "AIS"
         )
         names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
         shapes = {n: _site_shape(pairs[n][1]["value"], num_chains, x.shape[0], n) for n in names}
         path = _Path(model, proposal, x, num_chains, nesting, shapes, plate_name)
-        flat0 = torch.cat(
-            [pairs[n][1]["value"].reshape(num_chains, x.shape[0], -1) for n in names], -1
-        )
+        flat0 = flat_latents(pairs, names, num_chains, x.shape[0], plate_name)  # (C, B, D)
         if reverse_from is not None:
             exact = _check_reverse(reverse_from, shapes, x.shape[0]).to(flat0)
             flat0 = exact.unsqueeze(0).expand_as(flat0).contiguous()
