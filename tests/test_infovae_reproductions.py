@@ -96,7 +96,7 @@ def test_infovae_likelihood(tmp_path, shared_data):
         a = m["ais"]
         assert a["n_points"] == 50 and a["num_steps"] == 100 and 0 < a["stderr"] < 5
         assert a["bdmc_lower"] <= a["bdmc_upper"] + 1.0 and a["bdmc_gap"] == pytest.approx(
-            a["bdmc_upper"] - a["bdmc_lower"]
-        )
+            a["bdmc_upper"] - a["bdmc_lower"], abs=1e-3
+        )  # mean of float32 differences vs difference of float32 means: agree to ~1e-6 of ~150 nats
     assert any(k.endswith("_at_least_elbo_ais") for k in r["checks"])
     assert (tmp_path / "table1.png").stat().st_size > 10_000
