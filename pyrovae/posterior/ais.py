@@ -342,9 +342,7 @@ def simulate(model, data_shape, num_points, plate_name=DATA_PLATE):
     observed = [
         s
         for s in trace.nodes.values()
-        if s["type"] == "sample"
-        and s["is_observed"] is False
-        and s["name"] in _observed_names(model, template)
+        if s["type"] == "sample" and s["infer"].get("was_observed", False)
     ]
     if len(observed) != 1:
         raise ValueError(
@@ -360,12 +358,6 @@ def simulate(model, data_shape, num_points, plate_name=DATA_PLATE):
         and any(f.name == plate_name for f in s["cond_indep_stack"])
     }
     return observed[0]["value"].reshape(num_points, *data_shape), latents
-
-
-def _observed_names(model, template):
-    with torch.no_grad(), pyro.validation_enabled(False):
-        trace = poutine.trace(model).get_trace(template)
-    return {s["name"] for s in trace.nodes.values() if s["type"] == "sample" and s["is_observed"]}
 
 
 def bdmc(model, data_shape, num_points=16, guide=None, seed=None, **ais_options) -> BDMCResult:
