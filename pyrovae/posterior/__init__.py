@@ -5,6 +5,7 @@ Closed forms for the linear-Gaussian model live on :class:`pyrovae.models.Linear
 """
 
 from .ais import AISResult, BDMCResult, ais, annealing_schedule, bdmc, simulate
+from .comparison import posterior_comparison
 from .grid import GridResult, grid
 from .importance import ImportanceResult, importance
 from .nuts import nuts, nuts_summary
@@ -21,5 +22,6 @@ __all__ = [
     "importance",
     "nuts",
     "nuts_summary",
+    "posterior_comparison",
     "simulate",
 ]

@@ -6,12 +6,21 @@ one run serves many data points (Pyro runs one chain per process on CPU and vect
 so this is where the parallelism comes from). The price: step size and mass matrix are shared
 by all points, so the hardest posterior sets the pace.
 
-Chains are run one after another (each initialized from its own draw of the guide, or of the
-prior) and returned as one ``arviz.InferenceData`` (``arviz.from_pyro`` per chain, concatenated
-along ``chain``); ``posterior[site]`` has dims (chain, draw, data, latent). R-hat (rank-normalized,
-Vehtari et al. 2021), bulk ESS and the number of divergent transitions are in
-``idata.posterior.attrs`` and :func:`nuts_summary`.
+With a guide that is Gaussian per point, the sampler runs by default on the whitened latents
+u = (z − μ_q(x)) / σ_q(x) (:mod:`pyrovae.posterior.whitening`, NeuTra-style with the encoder as
+the map): every point's posterior then has scale ≈ 1, so the shared step size fits them all.
+Chains start over-dispersed at u ~ N(0, 2²) so that R-hat can see several modes. The draws
+reported are of z, exact whatever the guide's quality.
+
+Chains are run one after another (without preconditioning each starts from its own draw of the
+guide, or of the prior) and returned as one ``arviz.InferenceData`` (``arviz.from_pyro`` per
+chain, concatenated along ``chain``); ``posterior[site]`` has dims (chain, draw, data, latent).
+R-hat (rank-normalized, Vehtari et al. 2021), bulk ESS and the number of divergent transitions
+are in ``idata.posterior.attrs`` and :func:`nuts_summary`; per data point in
+:func:`posterior_comparison`.
 """
+
+import warnings
 
 import arviz
 import numpy as np
@@ -25,6 +34,7 @@ from ..arguments import check_count, check_data
 from ..models.contract import DATA_PLATE
 from ..traces import prior_proposal, without_plate_scale
 from ._vectorized import latent_names
+from .whitening import guide_affine, unwhiten, whitened_model, whitened_name
 
 
 def _initial_values(model, guide, x, plate_name):
@@ -51,6 +61,51 @@ def nuts_summary(idata, site="z") -> dict:
     }
 
 
+def _preconditioner(model, guide, x, precondition, plate_name):
+    """The guide's per-point affine map, or None (``precondition=None``: use it when possible)."""
+    if precondition is None:
+        if guide is None:
+            return None
+        try:
+            return guide_affine(model, guide, x, plate_name)
+        except ValueError as err:
+            warnings.warn(f"nuts runs without preconditioning: {err}", stacklevel=3)
+            return None
+    if not precondition:
+        return None
+    if guide is None:
+        raise ValueError(
+            "precondition=True needs a guide (its per-point Normal whitens the posterior); pass "
+            "guide=... or precondition=False"
+        )
+    return guide_affine(model, guide, x, plate_name)
+
+
+def _run_chain(target, init, x, num_samples, warmup_steps, progress, dims, nuts_options):
+    kernel = NUTS(target, init_strategy=init_to_value(values=init), **nuts_options)
+    mcmc = MCMC(
+        kernel,
+        num_samples=num_samples,
+        warmup_steps=warmup_steps,
+        num_chains=1,
+        disable_progbar=not progress,
+    )
+    mcmc.run(x)
+    coords = {"data": np.arange(x.shape[0])}
+    with np.errstate(invalid="ignore"):
+        return arviz.from_pyro(mcmc, log_likelihood=False, coords=coords, dims=dims)
+
+
+def _unwhitened(idata, affine):
+    """Replace each ``{site}_whitened`` variable of the posterior by the draws of z."""
+    post = idata.posterior
+    for name in affine:
+        u = post[whitened_name(name)]
+        post[name] = u.copy(data=unwhiten(affine, name, u.values))
+    idata.posterior = post.drop_vars([whitened_name(n) for n in affine])
+    return idata
+
+
 def nuts(
     model,
     x,
@@ -61,12 +116,18 @@ def nuts(
     seed=0,
     progress=False,
     plate_name=DATA_PLATE,
+    precondition=None,
     **nuts_options,
 ):
     r"""Sample p_θ(z|x) for every data point in ``x`` with NUTS; returns ``arviz.InferenceData``.
 
     :param model: follows :mod:`pyrovae.models.contract`; its parameters stay fixed.
-    :param guide: initializes each chain from a guide draw (default: a prior draw).
+    :param guide: whitens the target (see ``precondition``); without preconditioning each chain
+        starts from a guide draw (default: a prior draw).
+    :param precondition: sample u with z = μ_q(x) + σ_q(x) ⊙ u, the guide's per-point Normal as
+        the map (chains start at u ~ N(0, 2²)); ``None`` (default): when a guide is given and is
+        Normal at every latent site (otherwise a warning and the direct path); ``True`` requires
+        such a guide; ``False``: sample z directly.
     :param num_chains: chains, run one after another (≥ 2 for R-hat).
 
     The target is :math:`\prod_b p_\theta(z_b|x_b)` for the points in ``x``, whatever ``num_data``
@@ -82,23 +143,20 @@ def nuts(
     # the model's parameters are constants for the sampler; the target is p(z|x) of the points
     # at hand, so the data plate's N/B scale is removed (any other scale is refused)
     fixed_model = without_plate_scale(poutine.block(model, hide_types=["param"]), "nuts")
+    affine = _preconditioner(model, guide, x, precondition, plate_name)
+    target = fixed_model if affine is None else whitened_model(fixed_model, affine)
     chains, names = [], None
     for chain in range(num_chains):
         pyro.set_rng_seed(seed + chain)
-        init, names = _initial_values(model, guide, x, plate_name)
-        kernel = NUTS(fixed_model, init_strategy=init_to_value(values=init), **nuts_options)
-        mcmc = MCMC(
-            kernel,
-            num_samples=num_samples,
-            warmup_steps=warmup_steps,
-            num_chains=1,
-            disable_progbar=not progress,
-        )
-        mcmc.run(x)
-        dims = {n: ["data", f"{n}_dim"] for n in names}
-        coords = {"data": np.arange(x.shape[0])}
-        with np.errstate(invalid="ignore"):
-            chains.append(arviz.from_pyro(mcmc, log_likelihood=False, coords=coords, dims=dims))
+        if affine is None:
+            init, names = _initial_values(model, guide, x, plate_name)
+            dims = {n: ["data", f"{n}_dim"] for n in names}
+        else:
+            names = list(affine)
+            init = {whitened_name(n): 2.0 * torch.randn_like(affine[n][0]) for n in names}
+            dims = {whitened_name(n): ["data", f"{n}_dim"] for n in names}
+        idata = _run_chain(target, init, x, num_samples, warmup_steps, progress, dims, nuts_options)
+        chains.append(idata if affine is None else _unwhitened(idata, affine))
     idata = chains[0] if len(chains) == 1 else arviz.concat(*chains, dim="chain")
     if num_chains > 1:
         idata.posterior.attrs.update(nuts_summary(idata, names[0]))
