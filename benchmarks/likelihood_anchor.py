@@ -255,7 +255,8 @@ def main(argv=None):
         "published": PUBLISHED,
         "target": TARGET[kind],
         "meets_target": -ll["log_likelihood"] <= TARGET[kind],
-        "train_seconds": train_seconds,
+        # score-only resumes a finished run without training: its training time is not known here
+        "train_seconds": None if args.score_only else train_seconds,
         "score_seconds": score_seconds,
         "device": args.device,
         "threads": args.threads,

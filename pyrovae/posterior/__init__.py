@@ -7,6 +7,7 @@ Closed forms for the linear-Gaussian model live on :class:`pyrovae.models.Linear
 from .ais import AISResult, BDMCResult, ais, annealing_schedule, bdmc, simulate
 from .comparison import posterior_comparison
 from .grid import GridResult, grid
+from .hmc import hmc
 from .importance import ImportanceResult, importance
 from .nuts import nuts, nuts_summary
 
@@ -19,6 +20,7 @@ __all__ = [
     "annealing_schedule",
     "bdmc",
     "grid",
+    "hmc",
     "importance",
     "nuts",
     "nuts_summary",

@@ -1,0 +1,276 @@
+r"""Many posteriors at once: HMC chains for every data point in one tensor program, each point
+with its own step size and metric.
+
+One NUTS sampler over the (B, D) block of a minibatch (:func:`pyrovae.posterior.nuts`) shares
+one step size and one tree depth among all points, so a varied batch moves at the pace of its
+hardest posterior. Here the chains of all points (C chains × B points) advance together, but
+every point adapts its own:
+
+* **metric**: the latents are sampled in whitened coordinates u with z = m_b + s_b ⊙ u. The map
+  starts at the guide's per-point Normal (NeuTra with the encoder as the transport map, Hoffman
+  et al. 2019) or at (0, 1) without a guide, and is re-estimated once from the point's own
+  warm-up draws (mean and sd over chains and draws, as Stan's windowed diagonal adaptation);
+* **step size**: per-point dual averaging toward ``target_accept`` (Hoffman & Gelman 2014, Alg. 5),
+  restarted after the metric update;
+* **trajectory length**: a fixed length τ in whitened units, jittered uniformly in [0.5τ, 1.5τ]
+  at every iteration (as ChEES-HMC, Hoffman, Radul & Sountsov 2021, jitters it), so each point
+  takes ⌈τ/ε_b⌉ leapfrog steps; points that are done wait (their state is frozen) while the
+  others finish.
+
+The decoder is fixed and the target is ∏_b p_θ(z_b|x_b) with the data plate's scale removed.
+Transitions whose energy is not finite, or whose energy error exceeds ``max_energy_error``, are
+divergent: rejected and counted per point. Returns ``arviz.InferenceData`` shaped like
+:func:`nuts`'s: ``posterior[site]`` (chain, draw, data, ...), ``sample_stats`` with ``diverging``
+and ``acceptance_rate`` per (chain, draw, data).
+"""
+
+import math
+
+import arviz
+import numpy as np
+import pyro
+import pyro.poutine as poutine
+import torch
+
+from ..arguments import check_count, check_data, check_weight
+from ..models.contract import DATA_PLATE
+from ..traces import max_plate_nesting, particle_log_weights, prior_proposal
+from ._vectorized import flat_latents, latent_names, site_log_joint
+from .whitening import guide_affine
+
+
+class _Target:
+    """log p(x, z) per (chain, point) at whitened flat u (C, B, D) and its gradient in u."""
+
+    def __init__(self, model, x, num_chains, nesting, shapes, plate_name):
+        self.model, self.x, self.num_chains = model, x, num_chains
+        self.nesting, self.shapes, self.plate_name = nesting, shapes, plate_name
+        self.loc = self.scale = None
+
+    def z(self, u):
+        return self.loc + self.scale * u
+
+    def sites(self, flat):
+        out, start = {}, 0
+        for name, (shape, width) in self.shapes.items():
+            out[name] = flat[..., start : start + width].reshape(shape)
+            start += width
+        return out
+
+    def __call__(self, u):
+        with torch.enable_grad():
+            u = u.detach().requires_grad_(True)
+            values = self.sites(self.z(u))
+            args = (self.num_chains, self.nesting, self.plate_name, "HMC")
+            log_p = site_log_joint(self.model, self.x, values, *args)
+            log_p = torch.where(torch.isnan(log_p), torch.full_like(log_p, -math.inf), log_p)
+            (grad,) = torch.autograd.grad(log_p.sum(), u)
+        return log_p.detach(), torch.nan_to_num(grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+class _DualAveraging:
+    """Per-point step sizes by dual averaging (Hoffman & Gelman 2014, Alg. 5), vectorized."""
+
+    def __init__(self, step_size, target, gamma=0.05, t0=10.0, kappa=0.75):
+        self.mu = (10.0 * step_size).log()
+        self.target, self.gamma, self.t0, self.kappa = target, gamma, t0, kappa
+        self.h = torch.zeros_like(step_size)
+        self.log_avg = torch.zeros_like(step_size)
+        self.t = 0
+        self.step_size = step_size
+
+    def update(self, accept_prob):  # (B,)
+        self.t += 1
+        w = 1.0 / (self.t + self.t0)
+        self.h = (1 - w) * self.h + w * (self.target - accept_prob)
+        log_eps = self.mu - math.sqrt(self.t) / self.gamma * self.h
+        eta = self.t ** (-self.kappa)
+        self.log_avg = eta * log_eps + (1 - eta) * self.log_avg
+        self.step_size = log_eps.exp()
+
+    def final(self):
+        return self.log_avg.exp()
+
+
+def _transition(target, state, step_size, trajectory, max_leapfrog, max_energy_error):
+    """One HMC transition for every (chain, point); per-point step size (B,) and the number of
+    leapfrog steps ⌈trajectory / ε_b⌉ (capped); returns state, accept prob, accepted, divergent."""
+    u, log_p, grad = state
+    n_steps = (trajectory / step_size).ceil().clamp(1, max_leapfrog)  # (B,)
+    eps = step_size.unsqueeze(-1)  # (B, 1)
+    p0 = torch.randn_like(u)
+    u1, p, g1, log_p1 = u, p0 + 0.5 * eps * grad, grad, log_p
+    for i in range(int(n_steps.max())):
+        active = (i < n_steps).unsqueeze(-1)  # (B, 1): points still moving
+        u_next = u1 + eps * p
+        log_p_next, g_next = target(u_next)
+        last = (i + 1 >= n_steps).unsqueeze(-1)
+        p_next = p + torch.where(last, 0.5, 1.0) * eps * g_next
+        u1 = torch.where(active, u_next, u1)
+        p = torch.where(active, p_next, p)
+        g1 = torch.where(active, g_next, g1)
+        log_p1 = torch.where(active.squeeze(-1), log_p_next, log_p1)
+    energy_error = (log_p1 - 0.5 * p.pow(2).sum(-1)) - (log_p - 0.5 * p0.pow(2).sum(-1))
+    divergent = ~torch.isfinite(energy_error) | (energy_error < -max_energy_error)
+    energy_error = torch.where(divergent, torch.full_like(energy_error, -math.inf), energy_error)
+    accept_prob = energy_error.clamp(max=0.0).exp()
+    accept = torch.rand_like(accept_prob) < accept_prob
+    keep = accept.unsqueeze(-1)
+    new = (
+        torch.where(keep, u1, u),
+        torch.where(accept, log_p1, log_p),
+        torch.where(keep, g1, grad),
+    )
+    return new, accept_prob, accept, divergent
+
+
+def _rewhiten(target, state, window):
+    """Set the map to the window's per-point mean and sd of z (C·n draws), shrunk toward 1 as
+    Stan regularizes its metric; re-express the state in the new coordinates."""
+    draws = torch.cat(window, 0)  # (n·C, B, D) of z
+    n = draws.shape[0]
+    var = draws.var(0)
+    scale_old = target.scale.expand_as(var)
+    var = (n / (n + 5.0)) * var + 1e-3 * (5.0 / (n + 5.0)) * scale_old.pow(2)
+    z = target.z(state[0])
+    target.loc, target.scale = draws.mean(0), var.sqrt()
+    u = (z - target.loc) / target.scale
+    log_p, grad = target(u)
+    return u, log_p, grad
+
+
+@torch.no_grad()
+def hmc(
+    model,
+    x,
+    num_samples=500,
+    warmup_steps=500,
+    num_chains=4,
+    guide=None,
+    seed=0,
+    target_accept=0.8,
+    trajectory_length=1.5,
+    max_leapfrog=64,
+    max_energy_error=1000.0,
+    plate_name=DATA_PLATE,
+    progress=False,
+):
+    """Sample p_θ(z|x) for every point of ``x`` with C HMC chains per point, all in one tensor
+    program, each point with its own metric and step size (see the module docstring).
+
+    :param guide: a guide that is Normal per point: its (μ, σ) whiten the target from the first
+        step, and chains start at u ~ N(0, 2²) in those coordinates (over-dispersed, so R-hat
+        can see several modes). Default: start from prior draws with the identity map.
+    :param num_chains: chains per data point (≥ 2 for R-hat).
+    :param trajectory_length: τ, the integration time in whitened units (jittered ±50%).
+    :returns: ``arviz.InferenceData`` as :func:`pyrovae.posterior.nuts` returns.
+    """
+    check_data(x, "hmc")
+    num_samples = check_count("num_samples", num_samples)
+    num_chains = check_count("num_chains", num_chains)
+    max_leapfrog = check_count("max_leapfrog", max_leapfrog)
+    warmup_steps = int(warmup_steps)
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be ≥ 0, got {warmup_steps}")
+    target_accept = check_weight("target_accept", target_accept, strict=True)
+    if not target_accept < 1:
+        raise ValueError(f"target_accept must be in (0, 1), got {target_accept}")
+    check_weight("trajectory_length", trajectory_length, strict=True)
+    pyro.set_rng_seed(seed)
+    fixed = poutine.block(model, hide_types=["param"])
+    batch = x.shape[0]
+    with pyro.validation_enabled(False):  # rejected divergent moves may visit invalid states
+        proposal = prior_proposal(fixed)
+        nesting = max_plate_nesting(fixed, proposal, args=(x,))
+        _, model_trace, guide_trace = particle_log_weights(
+            fixed, proposal, x, num_chains, nesting, plate_name, "HMC"
+        )
+        names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
+        z0 = flat_latents(pairs, names, num_chains, batch, plate_name)  # (C, B, D)
+        shapes = {}
+        for n in names:
+            value = pairs[n][1]["value"]
+            shapes[n] = (tuple(value.shape), value.numel() // (num_chains * batch))
+        target = _Target(fixed, x, num_chains, nesting, shapes, plate_name)
+        if guide is None:
+            target.loc, target.scale = torch.zeros_like(z0[0]), torch.ones_like(z0[0])
+            u0 = z0
+        else:
+            affine = guide_affine(model, guide, x, plate_name)
+            target.loc = torch.cat([affine[n][0].reshape(batch, -1) for n in names], -1).to(z0)
+            target.scale = torch.cat([affine[n][1].reshape(batch, -1) for n in names], -1).to(z0)
+            u0 = 2.0 * torch.randn_like(z0)
+        state = (u0, *target(u0))
+        draws, stats = _run(
+            target,
+            state,
+            num_samples,
+            warmup_steps,
+            target_accept,
+            trajectory_length,
+            max_leapfrog,
+            max_energy_error,
+            progress,
+        )
+    return _to_inference_data(target, names, draws, stats, batch)
+
+
+def _run(
+    target, state, num_samples, warmup, target_accept, trajectory, max_leapfrog, max_err, progress
+):
+    batch = state[0].shape[1]
+    step = torch.full((batch,), 0.25 * trajectory, dtype=state[0].dtype, device=state[0].device)
+    adapt = _DualAveraging(step, target_accept)
+    window_start, window_end = warmup // 4, (3 * warmup) // 4
+    window, draws = [], []
+    stats = {"diverging": [], "acceptance_rate": []}
+    iterations = range(warmup + num_samples)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterations = tqdm(iterations, desc="HMC", leave=False)
+    for t in iterations:
+        warming = t < warmup
+        eps = adapt.step_size if warming else adapt.final()
+        jitter = 0.5 + torch.rand((), dtype=eps.dtype, device=eps.device)
+        state, accept_prob, _, divergent = _transition(
+            target, state, eps, trajectory * jitter, max_leapfrog, max_err
+        )
+        if warming:
+            adapt.update(accept_prob.mean(0))
+            if window_start <= t < window_end:
+                window.append(target.z(state[0]))
+            if t == window_end - 1 and len(window) >= 10:
+                state = _rewhiten(target, state, window)
+                adapt = _DualAveraging(adapt.final(), target_accept)
+        else:
+            draws.append(target.z(state[0]))
+            stats["diverging"].append(divergent)
+            stats["acceptance_rate"].append(accept_prob)
+    stats = {k: torch.stack(v, 1) for k, v in stats.items()}  # (C, S, B)
+    stats["step_size"] = adapt.final()
+    return torch.stack(draws, 1), stats  # (C, S, B, D)
+
+
+def _to_inference_data(target, names, draws, stats, batch):
+    flat = draws.cpu().numpy()
+    posterior, dims, start = {}, {}, 0
+    for name in names:
+        width = target.shapes[name][1]
+        posterior[name] = flat[..., start : start + width]
+        dims[name] = ["data", f"{name}_dim"]
+        start += width
+    sample_stats = {
+        "diverging": stats["diverging"].cpu().numpy(),
+        "acceptance_rate": stats["acceptance_rate"].cpu().numpy(),
+    }
+    dims.update({k: ["data"] for k in sample_stats})
+    with np.errstate(invalid="ignore"):
+        idata = arviz.from_dict(
+            posterior=posterior,
+            sample_stats=sample_stats,
+            coords={"data": np.arange(batch)},
+            dims=dims,
+        )
+    idata.posterior.attrs["step_size"] = stats["step_size"].cpu().numpy().tolist()
+    return idata
