@@ -1,13 +1,14 @@
-"""True posteriors of many data points: one vectorized NUTS run against one run per point.
+"""True posteriors of many data points: one vectorized run against one NUTS run per point.
 
 Model: a small VAE (784-200-2, Bernoulli, ELBO 1500 steps on binarized MNIST), decoder fixed.
-``pyrovae.posterior.nuts`` samples the (B, 2) block of B test points in one sampler (guide-
-preconditioned unless ``--no-precondition``); the baseline is Pyro's NUTS on one point at a
-time (``precondition=False``, started from a guide draw). Same chains, warm-up and draws per
-point on both sides. Reported: wall time, the minimum bulk ESS per second per point (speed at
-equal quality: the vectorized run's seconds are shared by its B points), the R-hat distribution,
-divergences, and the points whose R-hat exceeds 1.01 (a 2-D latent space under a neural decoder
-can have several posterior modes, which no NUTS chain crosses).
+The vectorized contestant samples the (B, 2) block of B test points in one tensor program:
+``posterior.hmc`` (default: per-point step sizes and whitening maps) or ``--sampler nuts``
+(one NUTS sampler, guide-preconditioned unless ``--no-precondition``). The baseline is Pyro's
+NUTS on one point at a time (``precondition=False``, started from a guide draw). Same chains,
+warm-up and draws per point on both sides. Reported: wall time; the minimum bulk ESS per
+second per point (speed at equal quality; the vectorized run's seconds are shared by its B
+points); the R-hat distribution; divergences; the points whose R-hat exceeds 1.01 (a 2-D latent
+space under a neural decoder can have several posterior modes, which no NUTS chain crosses).
 
     python benchmarks/nuts.py --data ../shared/data --out benchmarks/results/nuts.json
 """
@@ -24,7 +25,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import parser, setup, write_json
 
-from pyrovae.posterior import nuts, posterior_comparison
+from pyrovae.posterior import hmc, nuts, posterior_comparison
 
 
 def main(argv=None):
@@ -39,7 +40,13 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=200)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--chains", type=int, default=2)
-    p.add_argument("--no-precondition", action="store_true")
+    p.add_argument(
+        "--sampler",
+        choices=["hmc", "nuts"],
+        default="hmc",
+        help="the vectorized contestant: posterior.hmc (per-point adaptation) or posterior.nuts",
+    )
+    p.add_argument("--no-precondition", action="store_true", help="posterior.nuts only")
     args = p.parse_args(argv)
     vae, test, device = setup(args, z_dim=2)
     x = test[: args.points]
@@ -48,7 +55,10 @@ def main(argv=None):
     )
 
     t0 = time.perf_counter()
-    joint = nuts(vae.model, x, precondition=not args.no_precondition, **kw)
+    if args.sampler == "hmc":
+        joint = hmc(vae.model, x, **kw)
+    else:
+        joint = nuts(vae.model, x, precondition=not args.no_precondition, **kw)
     t_joint = time.perf_counter() - t0
     joint_table = posterior_comparison(joint)
 
@@ -77,7 +87,8 @@ def main(argv=None):
         "torch": torch.__version__,
         "pyro": pyro.__version__,
         "model": "784-200-2 Bernoulli, ELBO 1500 steps",
-        "precondition": not args.no_precondition,
+        "sampler": args.sampler,
+        "precondition": args.sampler == "hmc" or not args.no_precondition,
         "points": args.points,
         "chains": args.chains,
         "warmup": args.warmup,

@@ -97,6 +97,7 @@ def _add_demo(sub):
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return p
 
 
 def _add_train(sub):
@@ -202,6 +203,7 @@ def _add_train(sub):
     g.add_argument("--checkpoint-every", type=_positive_int, default=1000)
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     g.add_argument("--no-progress", action="store_true")
+    return p
 
 
 def _add_diagnose(sub):
@@ -254,6 +256,7 @@ def _add_diagnose(sub):
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="default: the checkpoint's folder")
+    return p
 
 
 def _add_reproduce(sub):
@@ -277,6 +280,7 @@ def _add_reproduce(sub):
     p.add_argument("--data", default=None, help="folder or file of binarized MNIST where needed")
     p.add_argument("--out", default=None, help="default: runs/NAME")
     p.add_argument("--no-progress", action="store_true")
+    return p
 
 
 def build_parser():
@@ -288,10 +292,15 @@ def build_parser():
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_demo(sub)
-    _add_train(sub)
-    _add_diagnose(sub)
-    _add_reproduce(sub)
+    for add in (_add_demo, _add_train, _add_diagnose, _add_reproduce):
+        add(sub).add_argument(
+            "--threads",
+            type=_positive_int,
+            default=None,
+            help="CPU threads for torch (default: torch's choice, all cores). When several jobs "
+            "share a machine, give each its share: jobs with all cores each slow one another "
+            "down many times over",
+        )
     return parser
 
 
@@ -512,6 +521,10 @@ def cmd_reproduce(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         commands = {
             "demo": cmd_demo,

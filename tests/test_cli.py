@@ -126,12 +126,25 @@ def test_clear_errors_on_the_command_line(tmp_path, capsys, monkeypatch):
         (["train", "--dataset", "two-point", "--hidden", "0"], "--hidden: must be ≥ 1"),
         (["train", "--dataset", "two-point", "--particles", "0"], "--particles: must be ≥ 1"),
         (["demo", "--steps", "0"], "--steps: must be ≥ 1"),
+        (["demo", "--threads", "0"], "--threads: must be ≥ 1"),
+        (["reproduce", "--list", "--threads", "-2"], "--threads: must be ≥ 1"),
     ],
 )
 def test_bad_numbers_are_refused_by_the_parser(argv, message, capsys):
     with pytest.raises(SystemExit):
         main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_threads_option_sets_torchs_thread_count(capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert main(["reproduce", "--list", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize(
