@@ -51,3 +51,23 @@ def test_infovae_identity_on_cuda():
     pyro.set_rng_seed(1)
     b = pyro.infer.Trace_ELBO().loss(vae.model, vae.guide, x)
     assert a == pytest.approx(b, rel=1e-5)
+
+
+def test_ais_and_bdmc_on_cuda():
+    from pyrovae.posterior import ais, bdmc
+
+    vae, x = small_vae().cuda(), binary_data(n=8).cuda()
+    res = ais(vae.model, x, vae.guide, num_steps=5, num_chains=2, seed=0)
+    assert res.log_marginal.is_cuda and torch.isfinite(res.log_marginal).all()
+    check = bdmc(vae.model, x.shape[1:], num_points=4, num_steps=5, num_chains=2, seed=0)
+    assert check.gap.is_cuda and torch.isfinite(check.gap).all()
+
+
+def test_vectorized_hmc_and_preconditioned_nuts_on_cuda():
+    from pyrovae.posterior import hmc, nuts
+
+    vae, x = small_vae().cuda(), binary_data(n=4).cuda()
+    idata = hmc(vae.model, x, num_samples=5, warmup_steps=5, num_chains=2, guide=vae.guide)
+    assert idata.posterior["z"].shape[:3] == (2, 5, 4)
+    idata = nuts(vae.model, x, num_samples=4, warmup_steps=4, num_chains=1, guide=vae.guide)
+    assert idata.posterior["z"].shape[:3] == (1, 4, 4)
