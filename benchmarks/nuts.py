@@ -25,7 +25,19 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import parser, setup, write_json
 
-from pyrovae.posterior import hmc, nuts, posterior_comparison
+from pyrovae.posterior import grid, hmc, nuts, posterior_comparison
+
+
+def grid_modes(model, points, threshold=0.01):
+    """An independent multimodality check for 2-D latents: the local maxima of each point's grid
+    posterior (201² cells on [-5, 5]²) whose density is at least ``threshold`` of its highest."""
+    if len(points) == 0:
+        return []
+    g = grid(model, points, bounds=(-5.0, 5.0), resolution=201)
+    dens = g.weights.T.reshape(len(points), 1, *g.shape)
+    peak = dens == torch.nn.functional.max_pool2d(dens, 3, stride=1, padding=1)
+    peak &= dens >= threshold * dens.amax((-1, -2), keepdim=True)
+    return peak.sum((-1, -2, -3)).tolist()
 
 
 def main(argv=None):
@@ -80,6 +92,9 @@ def main(argv=None):
     # the vectorized run's wall time is shared by its points: per point it costs t_joint / B
     joint_ess_per_s = joint_table["ess_bulk"].to_numpy() / (t_joint / args.points)
     rhat = joint_table["rhat"].to_numpy()
+    flagged = [int(b) for b in np.nonzero(rhat > 1.01)[0]]
+    with torch.no_grad():
+        modes = grid_modes(vae.model, x[flagged]) if flagged else []
     result = {
         "benchmark": "nuts",
         "device": str(device),
@@ -103,6 +118,8 @@ def main(argv=None):
             "separate_median": float(np.median(sep_ess_per_s)),
         },
         "rhat_ok_points": int((rhat <= 1.01).sum()),
+        "flagged_points_grid_modes": dict(zip(map(str, flagged), modes, strict=True)),
+        "flagged_points_multimodal": int(sum(m >= 2 for m in modes)),
         "vectorized": {
             "rhat_quantiles": np.quantile(rhat, [0.5, 0.9, 0.99, 1.0]).tolist(),
             "ess_bulk_min": float(joint_table["ess_bulk"].min()),
