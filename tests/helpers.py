@@ -36,6 +36,19 @@ def linear_oracle(d=10, k=3, seed=0, sigma2=0.3):
     return vae
 
 
+def wrong_linear_guide(vae, shift=1.0, widen=3.0):
+    """q(z|x) = N(μ_p + shift · sd_p, (widen · sd_p)²) per coordinate of the linear VAE's exact
+    posterior: shifted and mis-scaled on purpose (an imperfect whitening map for the samplers)."""
+
+    def guide(x, num_data=None):
+        mean, cov = vae.posterior(x)
+        sd = cov.diagonal(dim1=-2, dim2=-1).sqrt().detach()
+        with data_plate(x, num_data):
+            pyro.sample("z", dist.Normal(mean.detach() + shift * sd, widen * sd).to_event(1))
+
+    return guide
+
+
 def linear_data(vae, n=64, seed=2):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
