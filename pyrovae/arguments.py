@@ -34,6 +34,14 @@ def check_weight(name: str, value, minimum: float = 0.0, strict: bool = False) -
     return value
 
 
+def check_probability(name: str, value) -> float:
+    """A number strictly between 0 and 1 (an acceptance-rate target, say)."""
+    value = check_weight(name, value, strict=True)
+    if not value < 1:
+        raise ValueError(f"{name} must be in (0, 1), got {value:g}")
+    return value
+
+
 def check_data(x, what: str = "data", min_dim: int = 1):
     """``x`` must be a non-empty floating tensor with data points along dim 0 (at least
     ``min_dim`` dimensions), without NaN / inf; otherwise one ``ValueError`` naming the fix."""

@@ -37,6 +37,51 @@ def flat_latents(pairs, names, num_particles, batch, plate_name=DATA_PLATE):
     return torch.cat(parts, -1)
 
 
+def replayed_latents(model, proposal, x, plate_name=DATA_PLATE):
+    """One pass of ``proposal`` on ``x`` and the model replayed against it (no gradient):
+    the names of the latent sites inside the data plate and their (model, proposal) site pairs."""
+    with torch.no_grad():
+        proposal_trace = poutine.trace(proposal).get_trace(x)
+        model_trace = poutine.trace(poutine.replay(model, trace=proposal_trace)).get_trace(x)
+    return latent_names(model_trace, proposal_trace, None, plate_name)
+
+
+def site_shapes(pairs, names, num_particles, batch, what):
+    """``{site: value shape}`` of the named proposal sites, each checked to hold one draw per
+    particle and data point (shape (P, ..., B, ...))."""
+    shapes = {}
+    for name in names:
+        value = pairs[name][1]["value"]
+        if value.dim() < 2 or value.shape[0] != num_particles or batch not in value.shape[1:]:
+            raise ValueError(
+                f"latent site {name!r} has value shape {tuple(value.shape)}, not one draw per "
+                f"chain and data point; {what} needs every latent site inside the data plate"
+            )
+        shapes[name] = tuple(value.shape)
+    return shapes
+
+
+def site_width(shape, num_particles, batch):
+    """Values per particle and data point of a site of value shape ``shape``."""
+    return math.prod(shape) // (num_particles * batch)
+
+
+def split_flat(flat, shapes, num_particles):
+    """Flat latents (P, B, D) -> ``{site: value}`` shaped as in the site's trace; the inverse of
+    :func:`flat_latents` for ``shapes`` from :func:`site_shapes`."""
+    out, start = {}, 0
+    for name, shape in shapes.items():
+        width = site_width(shape, num_particles, flat.shape[1])
+        out[name] = flat[..., start : start + width].reshape(shape)
+        start += width
+    return out
+
+
+def nan_to_minus_inf(t):
+    """A NaN log density (outside the model's support) read as density 0."""
+    return torch.where(torch.isnan(t), torch.full_like(t, -math.inf), t)
+
+
 def weighted_particles(
     model, proposal, x, num_particles, nesting, names=None, plate_name=DATA_PLATE
 ):

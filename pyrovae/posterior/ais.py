@@ -34,10 +34,18 @@ import pyro
 import pyro.poutine as poutine
 import torch
 
-from ..arguments import check_count, check_data, check_weight
+from ..arguments import check_count, check_data, check_probability, check_weight
 from ..models.contract import DATA_PLATE
 from ..traces import max_plate_nesting, particle_log_weights, prior_proposal
-from ._vectorized import flat_latents, latent_names, site_log_joint
+from ._vectorized import (
+    flat_latents,
+    latent_names,
+    nan_to_minus_inf,
+    site_log_joint,
+    site_shapes,
+    site_width,
+    split_flat,
+)
 from .importance import weight_statistics
 
 SCHEDULES = ("sigmoid", "linear")
@@ -97,23 +105,14 @@ class _Path:
         self.num_chains, self.nesting, self.shapes = num_chains, nesting, shapes
         self.plate_name = plate_name
 
-    def values(self, flat):
-        """Flat (C, B, D) -> {site: value shaped as in the site's trace}."""
-        out, start = {}, 0
-        for name, shape in self.shapes.items():
-            width = _width(shape, self.num_chains, flat.shape[1])
-            out[name] = flat[..., start : start + width].reshape(shape)
-            start += width
-        return out
-
     def parts(self, flat):
         """log p(x, z) and log r(z|x), (C, B); a NaN density (outside the model's support) is
         read as density 0 (−inf): such a state gets no weight and every move out is accepted."""
-        values = self.values(flat)
+        values = split_flat(flat, self.shapes, self.num_chains)
         args = (self.x, values, self.num_chains, self.nesting, self.plate_name, "AIS")
         log_joint = site_log_joint(self.model, *args)
         log_r = site_log_joint(self.proposal, *args)
-        return _nan_to_minus_inf(log_joint), _nan_to_minus_inf(log_r)
+        return nan_to_minus_inf(log_joint), nan_to_minus_inf(log_r)
 
     def log_density(self, flat, beta):
         """(log f_β, ∇_z log f_β, log p(x, z), log r(z|x)), each detached; (C, B) or (C, B, D)."""
@@ -123,10 +122,6 @@ class _Path:
             log_f = (1.0 - beta) * log_r + beta * log_joint
             (grad,) = torch.autograd.grad(log_f.sum(), flat)
         return log_f.detach(), grad, log_joint.detach(), log_r.detach()
-
-
-def _nan_to_minus_inf(t):
-    return torch.where(torch.isnan(t), torch.full_like(t, -math.inf), t)
 
 
 def _hmc(path, state, beta, step_size, leapfrog_steps):
@@ -191,7 +186,7 @@ def _check_reverse(reverse_from, shapes, batch):
     parts = []
     for name, shape in shapes.items():
         value = torch.as_tensor(reverse_from[name])
-        width = _width(shape, shape[0], batch)
+        width = site_width(shape, shape[0], batch)
         if value.numel() != batch * width:
             raise ValueError(
                 f"reverse_from[{name!r}] has shape {tuple(value.shape)}; expected {batch} draws "
@@ -239,12 +234,10 @@ def ais(
     num_chains = check_count("num_chains", num_chains)
     leapfrog_steps = check_count("leapfrog_steps", leapfrog_steps)
     check_weight("step_size", step_size, strict=True)
-    target = check_weight("target_accept", target_accept, strict=True)
+    target = check_probability("target_accept", target_accept)
     if adapt_rate is None:
         adapt_rate = min(0.5, 50.0 / num_steps)
     adapt_rate = check_weight("adapt_rate", adapt_rate)
-    if not target < 1:
-        raise ValueError(f"target_accept must be in (0, 1), got {target_accept}")
     betas = annealing_schedule(num_steps, schedule)
     if seed is not None:
         pyro.set_rng_seed(seed)
@@ -258,7 +251,7 @@ def ais(
             model, proposal, x, num_chains, nesting, plate_name, "AIS"
         )
         names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
-        shapes = {n: _site_shape(pairs[n][1]["value"], num_chains, x.shape[0], n) for n in names}
+        shapes = site_shapes(pairs, names, num_chains, x.shape[0], "AIS")
         path = _Path(model, proposal, x, num_chains, nesting, shapes, plate_name)
         flat0 = flat_latents(pairs, names, num_chains, x.shape[0], plate_name)  # (C, B, D)
         if reverse_from is not None:
@@ -291,21 +284,6 @@ def ais(
         latent_sites=names,
         reverse=reverse_from is not None,
     )
-
-
-def _site_shape(value, num_chains, batch, name):
-    """The site's value shape, checked to hold one draw per chain and data point."""
-    if value.dim() < 2 or value.shape[0] != num_chains or batch not in value.shape[1:]:
-        raise ValueError(
-            f"latent site {name!r} has value shape {tuple(value.shape)}, not one draw per chain "
-            "and data point; AIS needs every latent site inside the data plate"
-        )
-    return tuple(value.shape)
-
-
-def _width(shape, num_chains, batch):
-    """Values per chain and data point of a site of value shape ``shape``."""
-    return math.prod(shape) // (num_chains * batch)
 
 
 @dataclass

@@ -32,10 +32,18 @@ import pyro
 import pyro.poutine as poutine
 import torch
 
-from ..arguments import check_count, check_data, check_weight
+from ..arguments import check_count, check_data, check_probability, check_weight
 from ..models.contract import DATA_PLATE
 from ..traces import max_plate_nesting, particle_log_weights, prior_proposal
-from ._vectorized import flat_latents, latent_names, site_log_joint
+from ._vectorized import (
+    flat_latents,
+    latent_names,
+    nan_to_minus_inf,
+    site_log_joint,
+    site_shapes,
+    site_width,
+    split_flat,
+)
 from .whitening import guide_affine
 
 
@@ -50,20 +58,13 @@ class _Target:
     def z(self, u):
         return self.loc + self.scale * u
 
-    def sites(self, flat):
-        out, start = {}, 0
-        for name, (shape, width) in self.shapes.items():
-            out[name] = flat[..., start : start + width].reshape(shape)
-            start += width
-        return out
-
     def __call__(self, u):
         with torch.enable_grad():
             u = u.detach().requires_grad_(True)
-            values = self.sites(self.z(u))
+            values = split_flat(self.z(u), self.shapes, self.num_chains)
             args = (self.num_chains, self.nesting, self.plate_name, "HMC")
             log_p = site_log_joint(self.model, self.x, values, *args)
-            log_p = torch.where(torch.isnan(log_p), torch.full_like(log_p, -math.inf), log_p)
+            log_p = nan_to_minus_inf(log_p)
             (grad,) = torch.autograd.grad(log_p.sum(), u)
         return log_p.detach(), torch.nan_to_num(grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
 
@@ -125,8 +126,9 @@ def _transition(target, state, step_size, trajectory, max_leapfrog, max_energy_e
 
 
 def _rewhiten(target, state, window):
-    """Set the map to the window's per-point mean and sd of z (C·n draws), shrunk toward 1 as
-    Stan regularizes its metric; re-express the state in the new coordinates."""
+    """Set the map to the window's per-point mean and sd of z (C·n draws), the variance
+    regularized as Stan regularizes its metric (n/(n+5)·var + 10⁻³·5/(n+5), here in units of
+    the old scale²); re-express the state in the new coordinates."""
     draws = torch.cat(window, 0)  # (n·C, B, D) of z
     n = draws.shape[0]
     var = draws.var(0)
@@ -169,12 +171,8 @@ def hmc(
     num_samples = check_count("num_samples", num_samples)
     num_chains = check_count("num_chains", num_chains)
     max_leapfrog = check_count("max_leapfrog", max_leapfrog)
-    warmup_steps = int(warmup_steps)
-    if warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be ≥ 0, got {warmup_steps}")
-    target_accept = check_weight("target_accept", target_accept, strict=True)
-    if not target_accept < 1:
-        raise ValueError(f"target_accept must be in (0, 1), got {target_accept}")
+    warmup_steps = check_count("warmup_steps", warmup_steps, minimum=0)
+    target_accept = check_probability("target_accept", target_accept)
     check_weight("trajectory_length", trajectory_length, strict=True)
     pyro.set_rng_seed(seed)
     fixed = poutine.block(model, hide_types=["param"])
@@ -187,10 +185,7 @@ def hmc(
         )
         names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
         z0 = flat_latents(pairs, names, num_chains, batch, plate_name)  # (C, B, D)
-        shapes = {}
-        for n in names:
-            value = pairs[n][1]["value"]
-            shapes[n] = (tuple(value.shape), value.numel() // (num_chains * batch))
+        shapes = site_shapes(pairs, names, num_chains, batch, "HMC")
         target = _Target(fixed, x, num_chains, nesting, shapes, plate_name)
         if guide is None:
             target.loc, target.scale = torch.zeros_like(z0[0]), torch.ones_like(z0[0])
@@ -212,7 +207,7 @@ def hmc(
             max_energy_error,
             progress,
         )
-    return _to_inference_data(target, names, draws, stats, batch)
+    return _to_inference_data(shapes, num_chains, draws, stats, batch)
 
 
 def _run(
@@ -252,11 +247,11 @@ def _run(
     return torch.stack(draws, 1), stats  # (C, S, B, D)
 
 
-def _to_inference_data(target, names, draws, stats, batch):
-    flat = draws.cpu().numpy()
+def _to_inference_data(shapes, num_chains, draws, stats, batch):
+    flat = draws.cpu().numpy()  # (C, S, B, D)
     posterior, dims, start = {}, {}, 0
-    for name in names:
-        width = target.shapes[name][1]
+    for name, shape in shapes.items():
+        width = site_width(shape, num_chains, batch)
         posterior[name] = flat[..., start : start + width]
         dims[name] = ["data", f"{name}_dim"]
         start += width

@@ -33,16 +33,13 @@ from pyro.infer.autoguide.initialization import init_to_value
 from ..arguments import check_count, check_data
 from ..models.contract import DATA_PLATE
 from ..traces import prior_proposal, without_plate_scale
-from ._vectorized import latent_names
+from ._vectorized import replayed_latents
 from .whitening import guide_affine, unwhiten, whitened_model, whitened_name
 
 
 def _initial_values(model, guide, x, plate_name):
     proposal = guide if guide is not None else prior_proposal(model)
-    with torch.no_grad():
-        guide_trace = poutine.trace(proposal).get_trace(x)
-        model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(x)
-    names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
+    names, pairs = replayed_latents(model, proposal, x, plate_name)
     return {n: pairs[n][1]["value"].detach() for n in names}, names
 
 

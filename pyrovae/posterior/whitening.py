@@ -16,7 +16,7 @@ import pyro.poutine as poutine
 import torch
 
 from ..models.contract import DATA_PLATE
-from ._vectorized import latent_names
+from ._vectorized import replayed_latents
 
 
 def _gaussian_parameters(fn, name):
@@ -38,10 +38,9 @@ def _gaussian_parameters(fn, name):
 def guide_affine(model, guide, x, plate_name=DATA_PLATE):
     """``{site: (loc, scale)}``, each shaped like the site's value (B, *event), from one pass of
     the guide on ``x`` (no gradient); raises ``ValueError`` for a site that is not Normal."""
-    with torch.no_grad():
-        guide_trace = poutine.trace(poutine.block(guide, hide_types=["param"])).get_trace(x)
-        model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(x)
-    names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
+    names, pairs = replayed_latents(
+        model, poutine.block(guide, hide_types=["param"]), x, plate_name
+    )
     affine = {}
     for name in names:
         site = pairs[name][1]
