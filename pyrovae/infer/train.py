@@ -184,6 +184,9 @@ def train(
         any ``pyro.infer.ELBO`` (then only the loss is recorded).
     :param steps: number of optimizer steps; or ``epochs`` (passes over the data set).
     :param batch_size: minibatch size B; the data plate scales by N / B.
+    :param lr: Adam's learning rate.
+    :param optim_args: further ``torch.optim.Adam`` arguments (e.g. ``betas``). Adam is fused
+        (``fused=True``: one kernel per parameter) unless ``fused`` or ``foreach`` is given.
     :param device: move data (and the modules owning ``model`` / ``guide``) there;
         default: the data's device.
     :param seed: seeds Pyro / torch and the minibatch order.

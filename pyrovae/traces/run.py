@@ -19,14 +19,22 @@ def run_traces(model, guide, args, kwargs, max_plate_nesting):
     """One guide trace and the model replayed against it, with log-probs computed.
 
     A leaner ``get_importance_trace``: score-function parts are computed only for guide sites
-    without ``rsample``; validation only when Pyro's is on.
+    without ``rsample``; validation only when Pyro's is on. A model whose owner offers
+    ``direct_traces(model, guide, args, kwargs)`` (:class:`pyrovae.models.VAE`) may build the
+    same two traces without Pyro's handlers; it returns ``None`` where that is not provably the
+    same computation, and both are traced as usual.
     """
-    guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
-    model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
-    if is_validation_enabled():
-        check_model_guide_match(model_trace, guide_trace, max_plate_nesting)
-    guide_trace = prune_subsample_sites(guide_trace)
-    model_trace = prune_subsample_sites(model_trace)
+    direct = _direct_traces(model, guide, args, kwargs)
+    if direct is not None:
+        model_trace, guide_trace = direct
+    else:
+        guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+        replayed = poutine.replay(model, trace=guide_trace)
+        model_trace = poutine.trace(replayed).get_trace(*args, **kwargs)
+        if is_validation_enabled():
+            check_model_guide_match(model_trace, guide_trace, max_plate_nesting)
+        guide_trace = prune_subsample_sites(guide_trace)
+        model_trace = prune_subsample_sites(model_trace)
     model_trace.compute_log_prob()
     if any(
         site["type"] == "sample" and not site["fn"].has_rsample
@@ -40,6 +48,14 @@ def run_traces(model, guide, args, kwargs, max_plate_nesting):
             if site["type"] == "sample":
                 check_site_shape(site, max_plate_nesting)
     return model_trace, guide_trace
+
+
+def _direct_traces(model, guide, args, kwargs):
+    owner = getattr(model, "__self__", None)
+    if owner is None or getattr(guide, "__self__", None) is not owner:
+        return None
+    build = getattr(owner, "direct_traces", None)
+    return None if build is None else build(model, guide, args, kwargs)
 
 
 def max_plate_nesting(*fns, args=(), kwargs=None) -> int:
