@@ -71,3 +71,28 @@ def test_vectorized_hmc_and_preconditioned_nuts_on_cuda():
     assert idata.posterior["z"].shape[:3] == (2, 5, 4)
     idata = nuts(vae.model, x, num_samples=4, warmup_steps=4, num_chains=1, guide=vae.guide)
     assert idata.posterior["z"].shape[:3] == (1, 4, 4)
+
+
+def test_direct_path_and_fused_adam_on_cuda():
+    """The direct VAE path equals the traced one on CUDA, and train's fused Adam runs there."""
+    from pyro import poutine
+
+    from pyrovae.infer import SVIStepper
+
+    vae, x = small_vae().cuda(), binary_data(n=32).cuda()
+    pyro.clear_param_store()
+    poutine.trace(vae.guide).get_trace(x)
+    poutine.trace(vae.model).get_trace(x)
+    objective = InfoVAE(0.0, 10.0)
+    records = []
+    for model, guide in (
+        (vae.model, vae.guide),
+        (lambda *a: vae.model(*a), lambda *a: vae.guide(*a)),
+    ):
+        pyro.set_rng_seed(0)
+        records.append(objective.evaluate(model, guide, (x,)))
+    assert vae.direct_traces(vae.model, vae.guide, (x,), {}) is not None
+    torch.testing.assert_close(records[0].loss, records[1].loss, rtol=1e-6, atol=1e-5)
+    stepper = SVIStepper(lr=1e-3)
+    stepper.step(objective, vae.model, vae.guide, x, 100)
+    assert stepper.optimizer.defaults["fused"] is True
