@@ -280,6 +280,48 @@ def _add_reproduce(sub):
     p.add_argument("--data", default=None, help="folder or file of binarized MNIST where needed")
     p.add_argument("--out", default=None, help="default: runs/NAME")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one of the profile's settings (repeatable; type-checked; an unknown key "
+        "lists the settings), e.g. --set steps=2000 --set 'hidden=(256, 256)'",
+    )
+    return p
+
+
+def _add_sweep(sub):
+    p = sub.add_parser(
+        "sweep",
+        help="run an experiment over a grid of settings x seeds on Ray",
+        epilog=EPILOG,
+        description="Every grid point x seed of an experiment runs as a Ray task (local Ray "
+        "started on demand, or --address of a cluster), each in OUT/run-..., with OUT/sweep.json "
+        "and OUT/sweep.csv; the same command again resumes. `pyrovae sweep --summary OUT` prints "
+        "mean +- sd over seeds and draws OUT/summary.png.",
+    )
+    p.add_argument("name", nargs="?", help="experiment name (`pyrovae reproduce --list`)")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a setting and its values (repeatable: the grid is the product)",
+    )
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--profile", choices=("quick", "full"), default="quick")
+    p.add_argument("--workers", type=int, default=1, help="runs at once (default 1)")
+    p.add_argument("--gpus-per-run", type=float, default=0.0)
+    p.add_argument("--address", default=None, help="an existing Ray cluster (HEAD_IP:6379)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--data", default=None, help="folder of binarized MNIST where needed")
+    p.add_argument("--out", default=None, help="default: runs/sweep-NAME")
+    p.add_argument("--summary", default=None, metavar="OUT", help="summarize a sweep folder")
+    p.add_argument(
+        "--keys", default=None, help="comma-separated result keys for --summary (default: all)"
+    )
     return p
 
 
@@ -292,7 +334,7 @@ def build_parser():
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_demo, _add_train, _add_diagnose, _add_reproduce):
+    for add in (_add_demo, _add_train, _add_diagnose, _add_reproduce, _add_sweep):
         add(sub).add_argument(
             "--threads",
             type=_positive_int,
@@ -500,7 +542,11 @@ def cmd_reproduce(args):
             doc = (experiments.describe(name) or "").strip().splitlines()
             print(f"{name:<24}{doc[0] if doc else ''}")
         return 0
+    from .experiments.settings import parse_assignments
+
     run = experiments.get(args.name)
+    overrides = parse_assignments(args.set)
+    experiments.experiment_settings(args.name, args.profile, overrides)  # checked before any work
     out = args.out or os.path.join("runs", args.name)
     device = _device(args.device)
     _writable_folder(out)
@@ -511,12 +557,55 @@ def cmd_reproduce(args):
         seed=args.seed,
         data=args.data,
         progress=not args.no_progress,
+        overrides=overrides,
     )
     print(
         json.dumps({k: v for k, v in results.items() if not isinstance(v, (list, dict))}, indent=2)
     )
     print(f"wrote {out}/results.json and figures")
     return 0
+
+
+def cmd_sweep(args):
+    from .plotting.figure import save_figure
+    from .sweep import format_table, load_sweep, plot_summary, run_sweep, summarize
+
+    if args.summary:
+        sweep = load_sweep(args.summary)
+        keys = [k.strip() for k in args.keys.split(",")] if args.keys else None
+        table = summarize(sweep, keys)
+        keys = keys or [k for k in table[0] if k not in ("params", "ok", "failed", "checks")]
+        print(format_table(table, keys))
+        for row in table:
+            if row["checks"]:
+                held = ", ".join(f"{c} {f:.0%}" for c, f in row["checks"].items())
+                print(f"  checks at {row['params'] or '(no grid)'}: {held}")
+        if keys and 1 <= len(sweep["spec"]["grid"]) <= 2:
+            path = save_figure(
+                plot_summary(sweep, table, keys[0]), os.path.join(args.summary, "summary.png")
+            )
+            print(f"wrote {path}")
+        return 0
+    if not args.name:
+        raise ValueError("name an experiment (`pyrovae reproduce --list`), or give --summary OUT")
+    out = args.out or os.path.join("runs", f"sweep-{args.name}")
+    sweep = run_sweep(
+        args.name,
+        grid=args.grid,
+        seeds=args.seeds,
+        sets=args.set,
+        profile=args.profile,
+        out=out,
+        workers=args.workers,
+        gpus_per_run=args.gpus_per_run,
+        address=args.address,
+        device=args.device,
+        data=args.data,
+        threads_per_run=args.threads,
+    )
+    failed = [r["run"] for r in sweep["runs"] if r["status"] != "ok"]
+    print(f"wrote {out}/sweep.json and sweep.csv: {len(sweep['runs'])} runs, {len(failed)} failed")
+    return 1 if failed else 0
 
 
 def main(argv=None):
@@ -531,9 +620,10 @@ def main(argv=None):
             "train": cmd_train,
             "diagnose": cmd_diagnose,
             "reproduce": cmd_reproduce,
+            "sweep": cmd_sweep,
         }
         code = commands[args.command](args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return code or 0

@@ -1,7 +1,9 @@
 """Experiments that reproduce claims of the source papers; each writes results.json and PNGs.
 
-Each module has ``run(out, profile="quick"|"full", device, seed, data, progress) -> dict``;
-``pyrovae reproduce NAME`` runs one, ``pyrovae reproduce --list`` lists them.
+Each module has ``run(out, profile="quick"|"full", device, seed, data, progress, overrides)
+-> dict`` and its settings per profile in ``SETTINGS``; ``overrides`` (``--set key=value``)
+replaces any of them, type-checked (:mod:`.settings`). ``pyrovae reproduce NAME`` runs one,
+``pyrovae reproduce --list`` lists them, ``pyrovae sweep`` runs grids of them.
 """
 
 REGISTRY = {
@@ -25,10 +27,28 @@ def describe(name):
     return importlib.import_module(f"{__name__}.{REGISTRY[name]}").__doc__
 
 
-def get(name):
-    """The run function of an experiment."""
+def _module(name):
     import importlib
 
     if name not in REGISTRY:
-        raise ValueError(f"unknown experiment {name!r}; `pyrovae reproduce --list` lists them")
-    return importlib.import_module(f"{__name__}.{REGISTRY[name]}").run
+        raise ValueError(
+            f"unknown experiment {name!r}; choose from {', '.join(REGISTRY)} "
+            "(`pyrovae reproduce --list` describes them)"
+        )
+    return importlib.import_module(f"{__name__}.{REGISTRY[name]}")
+
+
+def get(name):
+    """The run function of an experiment."""
+    return _module(name).run
+
+
+def experiment_settings(name, profile="quick", overrides=None) -> dict:
+    """The settings ``run`` would use for this profile and these overrides (checked: an unknown
+    key or a value of the wrong type raises ``ValueError`` naming the settings)."""
+    from .common import check_profile
+    from .settings import resolve_settings
+
+    module = _module(name)
+    base = dict(getattr(module, "DEFAULTS", {}), **module.SETTINGS[check_profile(profile)])
+    return resolve_settings(base, overrides, name)

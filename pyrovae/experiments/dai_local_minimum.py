@@ -27,6 +27,7 @@ from ..models import VAE, Gaussian, data_plate
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from .common import check_profile, prepare_out, write_results
+from .settings import resolve_settings
 
 SETTINGS = {
     "quick": dict(
@@ -205,9 +206,15 @@ def part_b(x, cfg, seed, device):
 
 
 def run(
-    out="runs/dai-local-minimum", profile="quick", device="cpu", seed=0, data=None, progress=False
+    out="runs/dai-local-minimum",
+    profile="quick",
+    device="cpu",
+    seed=0,
+    data=None,
+    progress=False,
+    overrides=None,
 ):
-    cfg = SETTINGS[check_profile(profile)]
+    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "dai-local-minimum")
     prepare_out(out)
     x = subspace_data(cfg["n"], cfg["d"], cfg["k"], cfg["alpha"], seed)
     pyro.clear_param_store()

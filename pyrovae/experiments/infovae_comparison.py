@@ -42,6 +42,7 @@ from .mnist_probes import (
     split_labelled,
     train_digit_classifier,
 )
+from .settings import resolve_settings
 
 SETTINGS = {
     "quick": dict(
@@ -123,9 +124,15 @@ def _labelled_data(data, seed):
 
 
 def run(
-    out="runs/infovae-comparison", profile="quick", device="cpu", seed=0, data=None, progress=False
+    out="runs/infovae-comparison",
+    profile="quick",
+    device="cpu",
+    seed=0,
+    data=None,
+    progress=False,
+    overrides=None,
 ):
-    cfg = SETTINGS[check_profile(profile)]
+    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "infovae-comparison")
     prepare_out(out)
     x_train = load_binarized_mnist(data, "train")[: cfg["n_train"]]
     x_test = random_subset(

@@ -25,6 +25,7 @@ from ..plotting import save_figure, subplots
 from ..posterior import ais, bdmc
 from .common import check_profile, prepare_out, write_results
 from .infovae_comparison import make_vae
+from .settings import resolve_settings
 
 SETTINGS = {
     "quick": dict(
@@ -169,9 +170,15 @@ def anchor_nll(x_train, x_test, steps, lr, num_samples, seed=0, device="cpu", pr
 
 
 def run(
-    out="runs/infovae-likelihood", profile="quick", device="cpu", seed=0, data=None, progress=False
+    out="runs/infovae-likelihood",
+    profile="quick",
+    device="cpu",
+    seed=0,
+    data=None,
+    progress=False,
+    overrides=None,
 ):
-    cfg = SETTINGS[check_profile(profile)]
+    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "infovae-likelihood")
     prepare_out(out)
     x_train = load_binarized_mnist(data, "train")[: cfg["n_train"]]
     x_test = random_subset(

@@ -18,6 +18,7 @@ from ..models import VAE, Bernoulli
 from ..nets import ConvDecoder28, ConvEncoder28
 from ..plotting.figure import save_figure, subplots
 from .common import check_profile, encode_in_batches, prepare_out, write_results
+from .settings import resolve_settings
 
 SETTINGS = {
     "quick": dict(
@@ -59,8 +60,9 @@ def run(
     seed=0,
     data=None,
     progress=False,
+    overrides=None,
 ):
-    cfg = SETTINGS[check_profile(profile)]
+    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "infovae-mnist-variance")
     prepare_out(out)
     train_all = load_binarized_mnist(data, "train")
     test = random_subset(

@@ -25,6 +25,7 @@ from ..ops import mmd2, rbf_kernel
 from ..plotting import plot_aggregate_mixture, plot_image_rows, plot_posteriors
 from ..posterior import grid, nuts, nuts_summary
 from .common import check_profile, prepare_out, write_results
+from .settings import resolve_settings
 
 SETTINGS = {
     "quick": dict(
@@ -58,9 +59,15 @@ def _pixel_mmd(a, b):
 
 
 def run(
-    out="runs/infovae-posteriors", profile="quick", device="cpu", seed=0, data=None, progress=False
+    out="runs/infovae-posteriors",
+    profile="quick",
+    device="cpu",
+    seed=0,
+    data=None,
+    progress=False,
+    overrides=None,
 ):
-    cfg = SETTINGS[check_profile(profile)]
+    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "infovae-posteriors")
     prepare_out(out)
     x_train = load_binarized_mnist(data, "train")[: cfg["n_train"]]
     x_test = random_subset(

@@ -22,6 +22,7 @@ from ..plotting import plot_two_point
 from ..plotting.figure import save_figure, subplots
 from .common import check_profile, prepare_out, write_results
 from .demo import DEFAULTS, build_two_point_vae, summarize
+from .settings import resolve_settings
 
 SETTINGS = {
     "quick": dict(stages=6, steps_per_stage=1000),
@@ -38,9 +39,17 @@ def objectives(lam):
 
 
 def run(
-    out="runs/infovae-two-point", profile="quick", device="cpu", seed=0, data=None, progress=False
+    out="runs/infovae-two-point",
+    profile="quick",
+    device="cpu",
+    seed=0,
+    data=None,
+    progress=False,
+    overrides=None,
 ):
-    cfg = dict(DEFAULTS, **SETTINGS[check_profile(profile)])
+    cfg = resolve_settings(
+        dict(DEFAULTS, **SETTINGS[check_profile(profile)]), overrides, "infovae-two-point"
+    )
     prepare_out(out)
     x = two_point(cfg["n"])
     results = {

@@ -32,6 +32,7 @@ from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from ..posterior import grid, importance
 from .common import check_profile, prepare_out, write_results
+from .settings import resolve_settings
 
 SETTINGS = {
     "quick": dict(
@@ -150,9 +151,15 @@ def unidentifiability(ds, x):
 
 
 def run(
-    out="runs/libi-synthetic", profile="quick", device="cpu", seed=0, data=None, progress=False
+    out="runs/libi-synthetic",
+    profile="quick",
+    device="cpu",
+    seed=0,
+    data=None,
+    progress=False,
+    overrides=None,
 ):
-    cfg = SETTINGS[check_profile(profile)]
+    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "libi-synthetic")
     prepare_out(out)
     results = {
         "claim": "the ELBO prefers decoders with easy posteriors over the true one; LiBI fits the "

@@ -20,6 +20,7 @@ import torch
 from ..models import LinearGaussianVAE, ppca_mle
 from ..plotting.figure import save_figure, subplots
 from .common import check_profile, prepare_out, train_phases, write_results
+from .settings import resolve_settings
 
 # (steps, learning rate) phases of Adam; full-batch gradients keep the weak rotation-fixing
 # force of the diagonal guide from drowning in minibatch noise
@@ -49,9 +50,15 @@ def column_alignment(W, directions):
 
 
 def run(
-    out="runs/linear-vae-ppca", profile="quick", device="cpu", seed=0, data=None, progress=False
+    out="runs/linear-vae-ppca",
+    profile="quick",
+    device="cpu",
+    seed=0,
+    data=None,
+    progress=False,
+    overrides=None,
 ):
-    cfg = SETTINGS[check_profile(profile)]
+    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "linear-vae-ppca")
     prepare_out(out)
     x, directions = ppca_data(cfg["n"], seed=seed)
     fit = ppca_mle(x.double(), 5)

@@ -22,6 +22,7 @@ from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from .common import check_profile, prepare_out, train_phases, write_results
 from .linear_vae_ppca import ppca_data
+from .settings import resolve_settings
 
 SETTINGS = {
     "quick": dict(
@@ -75,9 +76,15 @@ def deep_collapse(vae, x):
 
 
 def run(
-    out="runs/sigma-collapse", profile="quick", device="cpu", seed=0, data=None, progress=False
+    out="runs/sigma-collapse",
+    profile="quick",
+    device="cpu",
+    seed=0,
+    data=None,
+    progress=False,
+    overrides=None,
 ):
-    cfg = SETTINGS[check_profile(profile)]
+    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "sigma-collapse")
     prepare_out(out)
     x, _ = ppca_data(seed=seed)
     eig = torch.linalg.eigvalsh(torch.cov(x.double().T)).flip(0)[:5]  # top-5 sample eigenvalues

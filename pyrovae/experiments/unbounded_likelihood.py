@@ -31,6 +31,7 @@ from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from ..posterior import grid, importance
 from .common import check_profile, prepare_out, write_results
+from .settings import resolve_settings
 
 SETTINGS = {
     "quick": dict(n=30, p=5, stages=6, steps_per_stage=1000, is_samples=2000, floor=0.01),
@@ -144,8 +145,9 @@ def run(
     seed=0,
     data=None,
     progress=False,
+    overrides=None,
 ):
-    cfg = SETTINGS[check_profile(profile)]
+    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "unbounded-likelihood")
     prepare_out(out)
     gen = torch.Generator().manual_seed(seed)
     x_train = torch.randn(cfg["n"], cfg["p"], generator=gen)

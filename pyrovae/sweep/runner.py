@@ -1,0 +1,265 @@
+"""``run_sweep``: every grid point × seed of an experiment as a Ray task, with resume.
+
+Ray is the engine PyTorch users already run on clusters. Locally (the default) Ray is started
+on demand with ``workers`` CPUs; ``address`` joins an existing cluster (``ray start --head`` on
+one machine, ``address="HEAD:6379"`` from the others — every node needs pyrovae installed and
+the data at the same path). At most ``workers`` runs are in flight at once, and each sets
+torch's thread count to its CPU share: two torch processes with default threads on two cores
+slow each other 10–20x by OpenMP spin-waiting.
+
+Each run writes its own folder ``OUT/run-NNN_..._seed=S`` (results.json, figures).
+``OUT/sweep.json`` holds the sweep's specification and one row per run (params, seed, status,
+wall time, the run's scalar results and checks, the error of a failed run); ``OUT/sweep.csv``
+the same as a table.
+Both are rewritten after every finished run, so an interrupted sweep loses nothing: the same
+command again skips the finished runs and retries the failed ones.
+"""
+
+import csv
+import io
+import json
+import os
+import time
+import traceback
+
+from ..checkpoint import write_atomic
+from .grid import grid_points, parse_grid, parse_seeds, run_name
+
+SWEEP_FILE, CSV_FILE = "sweep.json", "sweep.csv"
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(
+            'pyrovae sweep runs on Ray, which is not installed: pip install -e ".[sweep]" '
+            '(or pip install "ray>=2.9")'
+        ) from None
+    return ray
+
+
+def _scalars(results):
+    """The run's top-level numbers, bools and strings (the long histories stay in its folder)."""
+    return {
+        k: v
+        for k, v in results.items()
+        if isinstance(v, (int, float, bool, str)) or v is None
+        if k != "checks"
+    }
+
+
+def _checks(results):
+    """``checks`` as ``{claim: bool}`` (a check may be recorded as ``{"holds": bool, ...}``)."""
+    out = {}
+    for name, value in (results.get("checks") or {}).items():
+        if isinstance(value, dict):
+            value = value.get("holds", value.get("passed"))
+        if isinstance(value, bool):
+            out[name] = value
+    return out
+
+
+def execute_run(experiment, params, seed, profile, sets, device, data, run_dir, threads):
+    """One run (inside a Ray worker, or in-process): returns its sweep.json row."""
+    import torch
+
+    from .. import experiments
+
+    start = time.perf_counter()
+    row = {"run": os.path.basename(run_dir), "params": params, "seed": seed}
+    try:
+        torch.set_num_threads(threads)
+        os.makedirs(run_dir, exist_ok=True)
+        results = experiments.get(experiment)(
+            out=run_dir,
+            profile=profile,
+            device=device,
+            seed=seed,
+            data=data,
+            progress=False,
+            overrides={**sets, **params},
+        )
+        row.update(status="ok", results=_scalars(results), checks=_checks(results))
+    except Exception as err:  # a failed run is recorded; it never stops the sweep
+        lines = traceback.format_exception(type(err), err, err.__traceback__)
+        row.update(status="failed", error=f"{type(err).__name__}: {err}", traceback=lines[-6:])
+    row["wall_s"] = time.perf_counter() - start
+    return row
+
+
+def _spec(experiment, grid, seeds, sets, profile, device):
+    return {
+        "experiment": experiment,
+        "profile": profile,
+        "grid": grid,
+        "seeds": seeds,
+        "set": sets,
+        "device": device,
+    }
+
+
+def _load_existing(out, spec):
+    path = os.path.join(out, SWEEP_FILE)
+    if not os.path.exists(path):
+        if os.path.isdir(out) and os.listdir(out):
+            raise ValueError(
+                f"{out} is not empty and holds no {SWEEP_FILE}: give a new or empty --out "
+                "(nothing was overwritten)"
+            )
+        return {}
+    with open(path) as f:
+        saved = json.load(f)
+    old = saved.get("spec", {})
+    differs = [k for k in spec if k != "seeds" and old.get(k) != spec[k]]
+    if differs:
+        raise ValueError(
+            f"{out} holds a different sweep ({', '.join(differs)} differ: there "
+            f"{ {k: old.get(k) for k in differs} }); give another --out, or the same settings "
+            "to resume it (nothing was overwritten)"
+        )
+    return {row["run"]: row for row in saved.get("runs", [])}
+
+
+def _write(out, spec, rows):
+    ordered = sorted(rows.values(), key=lambda r: r["run"])
+    payload = {"spec": spec, "runs": ordered}
+    write_atomic(os.path.join(out, SWEEP_FILE), json.dumps(payload, indent=2).encode())
+    write_atomic(os.path.join(out, CSV_FILE), _csv(ordered).encode())
+
+
+def _csv(rows):
+    params = sorted({k for r in rows for k in r["params"]})
+    results = sorted({k for r in rows for k in r.get("results", {})})
+    checks = sorted({k for r in rows for k in r.get("checks", {})})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["run", "seed", "status", "wall_s", *params, *results, *(f"check:{c}" for c in checks)]
+    )
+    for r in rows:
+        writer.writerow(
+            [r["run"], r["seed"], r["status"], f"{r.get('wall_s', float('nan')):.2f}"]
+            + [r["params"].get(k, "") for k in params]
+            + [r.get("results", {}).get(k, "") for k in results]
+            + [r.get("checks", {}).get(k, "") for k in checks]
+        )
+    return buffer.getvalue()
+
+
+def _start_ray(ray, workers, gpus_per_run, address):
+    if ray.is_initialized():
+        return False
+    try:
+        if address:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(
+                num_cpus=workers,
+                num_gpus=None if gpus_per_run else 0,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+    except (ConnectionError, RuntimeError, TimeoutError) as err:
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise ValueError(
+            f"could not reach {where}: {err}. Start one with `ray start --head` and pass "
+            "its address (HEAD_IP:6379), or leave --address out to run locally"
+        ) from err
+    return True
+
+
+def run_sweep(
+    experiment,
+    grid=None,
+    seeds=(0,),
+    sets=None,
+    profile="quick",
+    out="runs/sweep",
+    workers=1,
+    gpus_per_run=0.0,
+    address=None,
+    device="cpu",
+    data=None,
+    threads_per_run=None,
+    progress=True,
+):
+    """Run ``experiment`` at every grid point × seed as Ray tasks; returns the sweep.json dict.
+
+    :param grid: ``{key: [values]}`` (values as text, parsed to the setting's type) or a list of
+        ``"key=v1,v2"`` strings; every key must be a setting of the experiment's profile.
+    :param seeds: seeds (or ``"0,1,2"``); each grid point runs once per seed.
+    :param sets: ``{key: value}`` overrides applied to every run (``--set``).
+    :param workers: runs in flight at once (and the CPUs of a local Ray instance).
+    :param gpus_per_run: GPUs Ray reserves per run (fractions share a GPU).
+    :param address: an existing Ray cluster's address; default: local Ray started on demand.
+    :param threads_per_run: torch threads per run; default: this machine's cores / workers.
+    """
+    from .. import experiments
+    from ..experiments.settings import parse_assignments
+
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if gpus_per_run < 0:
+        raise ValueError(f"gpus_per_run must be >= 0, got {gpus_per_run}")
+    grid = dict(grid) if isinstance(grid, dict) else parse_grid(grid)
+    grid = {k: [str(v) for v in values] for k, values in grid.items()}
+    if any(not values for values in grid.values()):
+        raise ValueError("every grid key needs at least one value")
+    seeds = parse_seeds(seeds)
+    sets = dict(sets) if isinstance(sets, dict) else parse_assignments(sets)
+    both = set(grid) & set(sets)
+    if both:
+        raise ValueError(f"{sorted(both)} given both in the grid and in --set; keep one")
+    points = grid_points(grid)
+    for point in points:  # every key and value type-checked before anything runs
+        experiments.experiment_settings(experiment, profile, {**sets, **point})
+    spec = _spec(experiment, grid, seeds, sets, profile, str(device))
+    done = _load_existing(out, spec)
+    os.makedirs(out, exist_ok=True)
+    threads = threads_per_run or max(1, (os.cpu_count() or 1) // workers)
+    jobs = []
+    for i, point in enumerate(points):
+        for seed in seeds:
+            name = run_name(i, point, seed)
+            if done.get(name, {}).get("status") != "ok":
+                jobs.append((name, point, seed))
+    rows = dict(done)
+    _write(out, spec, rows)
+    if progress:
+        skipped = len(points) * len(seeds) - len(jobs)
+        print(f"sweep {experiment}: {len(jobs)} runs to go, {skipped} finished before")
+    if not jobs:
+        return {"spec": spec, "runs": sorted(rows.values(), key=lambda r: r["run"])}
+
+    ray = import_ray()
+    started = _start_ray(ray, workers, gpus_per_run, address)
+    task = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(execute_run)
+    try:
+        pending, queue, finished = {}, list(jobs), 0
+        while queue or pending:
+            while queue and len(pending) < workers:
+                name, point, seed = queue.pop(0)
+                run_dir = os.path.abspath(os.path.join(out, name))
+                ref = task.remote(
+                    experiment, point, seed, profile, sets, device, data, run_dir, threads
+                )
+                pending[ref] = (name, point, seed)
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            name, point, seed = pending.pop(ready[0])
+            try:
+                row = ray.get(ready[0])
+            except Exception as err:  # the worker itself died (killed, out of memory)
+                row = {"run": name, "params": point, "seed": seed, "status": "failed"}
+                row["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
+            rows[name] = row
+            _write(out, spec, rows)
+            finished += 1
+            if progress:
+                wall = row.get("wall_s")
+                took = f" in {wall:.1f} s" if wall is not None else ""
+                print(f"[{finished}/{len(jobs)}] {name}: {row['status']}{took}")
+    finally:
+        if started:
+            ray.shutdown()
+    return {"spec": spec, "runs": sorted(rows.values(), key=lambda r: r["run"])}

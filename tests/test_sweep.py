@@ -1,0 +1,189 @@
+"""pyrovae sweep: grid / seed / --set parsing, a tiny sweep on local Ray with 2 workers (one
+setting fails), resume, a refused different sweep, and the summary's statistics and figures."""
+
+import json
+import os
+import statistics
+import sys
+
+import pytest
+
+from pyrovae import cli
+from pyrovae.experiments import experiment_settings
+from pyrovae.experiments.settings import parse_assignments, resolve_settings
+from pyrovae.sweep import parse_grid, parse_seeds, plot_summary, run_sweep, summarize
+from pyrovae.sweep.grid import split_values
+from pyrovae.sweep.runner import import_ray
+
+# a linear VAE on 200 pPCA points for 20 full-batch steps: about a second per run
+TINY = {"n": "200", "phases": "((20, 0.05),)"}
+
+
+def test_grid_seeds_and_set_parsing():
+    assert split_values("1,(2, 3),[4,5]") == ["1", "(2, 3)", "[4,5]"]
+    assert parse_grid(["lam=1,10", "hidden=(8, 8),(16,)"]) == {
+        "lam": ["1", "10"],
+        "hidden": ["(8, 8)", "(16,)"],
+    }
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    for bad in (["lam="], ["lam"], ["lam=1,,2"], ["lam=1", "lam=2"], ["lam=1,1"]):
+        with pytest.raises(ValueError, match="--grid"):
+            parse_grid(bad)
+    for bad in ("", "0,0", "a"):
+        with pytest.raises(ValueError, match="--seeds"):
+            parse_seeds(bad)
+    assert parse_assignments(["a=1", "b = x"]) == {"a": "1", "b": "x"}
+    with pytest.raises(ValueError, match="key=value"):
+        parse_assignments(["a"])
+
+
+def test_settings_overrides_are_type_checked():
+    base = {"n": 10, "lr": 0.1, "flag": True, "name": "x", "hidden": (8, 8)}
+    cfg = resolve_settings(base, {"n": "20", "lr": "1e-3", "flag": "false", "hidden": "(4,)"})
+    assert cfg == {"n": 20, "lr": 1e-3, "flag": False, "name": "x", "hidden": (4,)}
+    assert base["n"] == 10  # the profile itself is untouched
+    with pytest.raises(ValueError, match=r"no setting 'm'.*n \(int\), lr \(float\)"):
+        resolve_settings(base, {"m": "1"})
+    for key, text in (("n", "2.5"), ("lr", "fast"), ("flag", "maybe"), ("hidden", "8")):
+        with pytest.raises(ValueError, match=key):
+            resolve_settings(base, {key: text})
+    cfg = experiment_settings("linear-vae-ppca", "quick", TINY)
+    assert cfg["n"] == 200 and cfg["phases"] == ((20, 0.05),)
+    with pytest.raises(ValueError, match="unknown experiment"):
+        experiment_settings("no-such-thing")
+
+
+def test_reproduce_set_errors_name_the_settings(capsys):
+    code = cli.main(["reproduce", "linear-vae-ppca", "--set", "nn=3", "--out", "/tmp/unused"])
+    assert code == 2
+    assert "no setting 'nn'" in capsys.readouterr().err
+
+
+def test_bad_sweep_input_is_refused_before_anything_runs(tmp_path):
+    out = str(tmp_path / "s")
+    for kwargs, match in (
+        ({"workers": 0}, "workers"),
+        ({"grid": ["nope=1,2"]}, "no setting 'nope'"),
+        ({"grid": ["n=ten"]}, "n is an int"),
+        ({"grid": ["n=100"], "sets": {"n": "200"}}, "both in the grid and in --set"),
+        ({"seeds": "0,0"}, "--seeds"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            run_sweep("linear-vae-ppca", out=out, progress=False, **kwargs)
+    assert not os.path.exists(out)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        run_sweep("linear-vae-ppca", sets=TINY, out=str(tmp_path / "busy"), progress=False)
+
+
+def test_missing_ray_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ImportError, match=r"\.\[sweep\]"):
+        import_ray()
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_sweep_on_local_ray_records_failures_and_resumes(local_ray, tmp_path):
+    out = str(tmp_path / "sweep")
+    grid = ["batch_size=200,0"]  # batch_size 0 fails inside train(): recorded, sweep goes on
+    sweep = run_sweep(
+        "linear-vae-ppca", grid=grid, seeds="0,1", sets=TINY, out=out, workers=2, progress=False
+    )
+    rows = {(r["params"]["batch_size"], r["seed"]): r for r in sweep["runs"]}
+    assert sorted(rows) == [("0", 0), ("0", 1), ("200", 0), ("200", 1)]
+    for seed in (0, 1):
+        ok, failed = rows[("200", seed)], rows[("0", seed)]
+        assert ok["status"] == "ok" and failed["status"] == "failed"
+        assert "batch_size" in failed["error"]
+        assert ok["results"]["profile"] == "quick" and ok["wall_s"] > 0
+        assert os.path.exists(os.path.join(out, ok["run"], "results.json"))
+        with open(os.path.join(out, ok["run"], "results.json")) as f:
+            config = json.load(f)["config"]
+        assert config["n"] == 200 and config["batch_size"] == 200  # overrides reached run()
+    # the two seeds differ (each run got its own seed)
+    assert rows[("200", 0)]["results"]["final_elbo"] != rows[("200", 1)]["results"]["final_elbo"]
+    with open(os.path.join(out, "sweep.json")) as f:
+        assert json.load(f)["runs"] == sweep["runs"]
+    with open(os.path.join(out, "sweep.csv")) as f:
+        lines = f.read().splitlines()
+    assert len(lines) == 5 and lines[0].startswith("run,seed,status,wall_s,batch_size")
+
+    # resume: the finished runs are skipped (their folders untouched), the failed ones retried
+    finished = {k: rows[k] for k in rows if rows[k]["status"] == "ok"}
+    stamps = {
+        k: os.path.getmtime(os.path.join(out, r["run"], "results.json"))
+        for k, r in finished.items()
+    }
+    again = run_sweep(
+        "linear-vae-ppca", grid=grid, seeds="0,1", sets=TINY, out=out, workers=2, progress=False
+    )
+    again_rows = {(r["params"]["batch_size"], r["seed"]): r for r in again["runs"]}
+    for k, r in finished.items():
+        assert again_rows[k] == r
+        assert os.path.getmtime(os.path.join(out, r["run"], "results.json")) == stamps[k]
+    assert again_rows[("0", 0)]["status"] == "failed"
+
+    # a different sweep in the same folder is refused; nothing is overwritten
+    with open(os.path.join(out, "sweep.json")) as f:
+        before = f.read()
+    with pytest.raises(ValueError, match="holds a different sweep"):
+        run_sweep("linear-vae-ppca", grid=["batch_size=100"], sets=TINY, out=out, progress=False)
+    with open(os.path.join(out, "sweep.json")) as f:
+        assert f.read() == before
+
+    # the summary: mean and sd over the seeds that finished, failures counted
+    table = summarize(again, ["final_elbo"])
+    by_value = {row["params"]["batch_size"]: row for row in table}
+    values = [rows[("200", s)]["results"]["final_elbo"] for s in (0, 1)]
+    mean, sd, n = by_value["200"]["final_elbo"]
+    assert n == 2 and mean == pytest.approx(statistics.fmean(values))
+    assert sd == pytest.approx(statistics.stdev(values))
+    assert by_value["0"]["ok"] == 0 and by_value["0"]["failed"] == 2
+    assert cli.main(["sweep", "--summary", out, "--keys", "final_elbo"]) == 0
+    assert os.path.exists(os.path.join(out, "summary.png"))
+
+
+def _fake_sweep(grid, value):
+    """A sweep.json-shaped dict (no Ray): ``value(params, seed)`` as each run's result."""
+    from pyrovae.sweep import grid_points
+
+    runs = []
+    for point in grid_points(grid):
+        for seed in (0, 1, 2):
+            runs.append(
+                {
+                    "run": f"r{len(runs)}",
+                    "params": point,
+                    "seed": seed,
+                    "status": "ok",
+                    "results": {"score": value(point, seed)},
+                    "checks": {"claim": seed != 2},
+                }
+            )
+    spec = {"experiment": "x", "profile": "quick", "grid": grid, "seeds": [0, 1, 2]}
+    return {"spec": spec, "runs": runs}
+
+
+def test_summary_statistics_and_figures():
+    grid = {"lam": ["1", "10", "100"], "xi": ["0.01", "0.1"]}
+    sweep = _fake_sweep(grid, lambda p, s: float(p["lam"]) * float(p["xi"]) + s)
+    table = summarize(sweep)
+    row = next(r for r in table if r["params"] == {"lam": "10", "xi": "0.1"})
+    mean, sd, n = row["score"]
+    assert (mean, n) == (pytest.approx(2.0), 3) and sd == pytest.approx(1.0)
+    assert row["checks"] == {"claim": pytest.approx(2 / 3)}
+    heatmap = plot_summary(sweep, table, "score")
+    assert len(heatmap.axes[0].images) == 1
+    line_sweep = _fake_sweep({"lam": ["1", "10", "100"]}, lambda p, s: float(p["lam"]))
+    lines = plot_summary(line_sweep, summarize(line_sweep), "score")
+    assert lines.axes[0].get_xscale() == "log"
+    with pytest.raises(ValueError, match="no finished run has result"):
+        summarize(sweep, ["nope"])
