@@ -54,9 +54,7 @@ def summarize(sweep, keys=None) -> list:
             sd = statistics.stdev(values) if len(values) > 1 else math.nan
             row[k] = (mean, sd, len(values))
         claims = sorted({c for r in good for c in r.get("checks", {})})
-        row["checks"] = {
-            c: sum(bool(r["checks"].get(c)) for r in good) / len(good) for c in claims
-        }
+        row["checks"] = {c: sum(bool(r["checks"].get(c)) for r in good) / len(good) for c in claims}
         table.append(row)
     return table
 
@@ -87,9 +85,7 @@ def plot_summary(sweep, table, key):
     grid = sweep["spec"]["grid"]
     names = list(grid)
     if len(names) not in (1, 2):
-        raise ValueError(
-            f"a summary plot needs one or two grid keys, this sweep has {len(names)}"
-        )
+        raise ValueError(f"a summary plot needs one or two grid keys, this sweep has {len(names)}")
     if len(names) == 1:
         (name,) = names
         values = grid[name]
