@@ -270,6 +270,19 @@ def _add_reproduce(sub):
     p.add_argument("name", nargs="?", help="experiment name")
     p.add_argument("--list", action="store_true", help="list the experiments")
     p.add_argument(
+        "--report",
+        default=None,
+        metavar="RUNS_DIR",
+        help="print the reproduction table (claim, paper, ours, command, verdict from the "
+        "checks) of every results.json under RUNS_DIR",
+    )
+    p.add_argument(
+        "--readme",
+        default=None,
+        metavar="README",
+        help="with --report: replace the generated table between its markers in this file",
+    )
+    p.add_argument(
         "--profile",
         choices=("quick", "full"),
         default="quick",
@@ -537,6 +550,15 @@ def cmd_diagnose(args):
 def cmd_reproduce(args):
     from . import experiments
 
+    if args.report:
+        from .experiments.report import replace_in_readme, report_table
+
+        table = report_table(args.report)
+        print(table)
+        if args.readme:
+            replace_in_readme(args.readme, table)
+            print(f"replaced the reproduction table in {args.readme}")
+        return 0
     if args.list or not args.name:
         for name in experiments.REGISTRY:
             doc = (experiments.describe(name) or "").strip().splitlines()

@@ -26,6 +26,7 @@ def test_infovae_mnist_variance(tmp_path, shared_data):
     (N=500), 1.43 (N=2000); InfoVAE-MMD −1.31, −0.54. Asserted: the ELBO's is > 0.5 and larger at
     the smaller N, and InfoVAE's is closer to 0 at both sizes."""
     r = get("infovae-mnist-variance")(str(tmp_path), "quick", data=str(shared_data))
+    assert all(r["checks"].values()), r["checks"]
     rows = {(row["objective"], row["train_size"]): row["log_det_cov"] for row in r["rows"]}
     assert set(rows) == {(o, n) for o in ("ELBO", "InfoVAE-MMD") for n in (500, 2000)}
     assert rows["ELBO", 500] > rows["ELBO", 2000] > 0.5

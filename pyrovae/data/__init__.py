@@ -6,6 +6,7 @@ Nothing here downloads. Loaders take a path, or read the folder named by the env
 
 from .mnist import binarized_mnist_test_labels, load_binarized_mnist, load_mnist_idx, random_subset
 from .paths import DATA_ENV, resolve_data_file
+from .ppca import column_alignment, ppca_data
 from .registry import DATASETS, load_dataset
 from .synthetic import SyntheticDataset, synthetic
 from .two_point import two_point
@@ -15,9 +16,11 @@ __all__ = [
     "DATA_ENV",
     "SyntheticDataset",
     "binarized_mnist_test_labels",
+    "column_alignment",
     "load_binarized_mnist",
     "load_dataset",
     "load_mnist_idx",
+    "ppca_data",
     "random_subset",
     "resolve_data_file",
     "synthetic",

@@ -39,16 +39,24 @@ def _module(name):
 
 
 def get(name):
-    """The run function of an experiment."""
-    return _module(name).run
-
-
-def experiment_settings(name, profile="quick", overrides=None) -> dict:
-    """The settings ``run`` would use for this profile and these overrides (checked: an unknown
-    key or a value of the wrong type raises ``ValueError`` naming the settings)."""
-    from .common import check_profile
-    from .settings import resolve_settings
-
+    """``run(out, profile, device, seed, data, progress, overrides) -> results`` of an
+    experiment, through :func:`~pyrovae.experiments.skeleton.run_experiment`."""
     module = _module(name)
-    base = dict(getattr(module, "DEFAULTS", {}), **module.SETTINGS[check_profile(profile)])
-    return resolve_settings(base, overrides, name)
+
+    def run(
+        out=None, profile="quick", device="cpu", seed=0, data=None, progress=False, overrides=None
+    ):
+        from .skeleton import run_experiment
+
+        return run_experiment(module, name, out, profile, device, seed, data, progress, overrides)
+
+    return run
+
+
+def experiment_settings(name, profile="quick", overrides=None):
+    """The settings (a config dataclass, or a dict for modules not yet on the skeleton) that
+    ``run`` would use for this profile and these overrides; an unknown key or a value of the
+    wrong type raises ``ValueError`` naming the settings."""
+    from .skeleton import configure
+
+    return configure(_module(name), name, profile, overrides)

@@ -15,6 +15,8 @@ exactly zero, whereas the single-sample estimate would jitter the encoder.
 
 import math
 import os
+from dataclasses import dataclass
+from itertools import pairwise
 
 import pyro
 import pyro.distributions as dist
@@ -26,18 +28,35 @@ from ..infer import EvidenceLowerBound, train
 from ..models import VAE, Gaussian, data_plate
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
-from .common import check_profile, prepare_out, write_results
-from .settings import resolve_settings
 
-SETTINGS = {
-    "quick": dict(
-        n=1000, d=20, k=3, alpha=0.5, steps=3000, gammas=(0.01, 0.1, 1.0, 3.0, 10.0), mlp_steps=1500
-    ),
-    "full": dict(
+CLAIM = (
+    "The collapsed point is a stationary local minimum of the soft-threshold VAE that PCA "
+    "initialization escapes; with a fixed γ large enough every unit collapses"
+)
+PAPER = "Dai, Wang, Wipf 2020, Prop. 4.1 and 5.1"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Data: n points on a k-dimensional subspace of R^d, coefficients beyond the threshold α.
+    Part A trains the soft-threshold VAE ``steps`` full-batch steps from the collapsed point and
+    from PCA; part B trains an MLP VAE ``mlp_steps`` steps at each fixed γ in ``gammas``.
+    ``loss_tolerance``: nats per point between the loss at full collapse and N(x̄, γI)'s."""
+
+    n: int = 1000
+    d: int = 20
+    k: int = 3
+    alpha: float = 0.5
+    steps: int = 3000
+    gammas: tuple = (0.01, 0.1, 1.0, 3.0, 10.0)
+    mlp_steps: int = 1500
+    loss_tolerance: float = 0.02
+
+
+PROFILES = {
+    "quick": Config(),
+    "full": Config(
         n=5000,
-        d=20,
-        k=3,
-        alpha=0.5,
         steps=20000,
         gammas=(0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 2.0, 3.0, 5.0, 10.0),
         mlp_steps=10000,
@@ -106,13 +125,13 @@ def _fit(model, x, steps, seed, device):
 
 
 def part_a(x, cfg, seed, device):
-    d, k, alpha = x.shape[1], cfg["k"], cfg["alpha"]
+    d, k, alpha = x.shape[1], cfg.k, cfg.alpha
     collapsed = SoftThresholdVAE(d, k, alpha)
     with torch.no_grad():
         collapsed.b.copy_(x.mean(0))
         collapsed.log_gamma.fill_(math.log(((x - x.mean(0)) ** 2).mean().item()))
     start = {n: p.detach().clone() for n, p in collapsed.named_parameters()}
-    hist_c = _fit(collapsed, x, cfg["steps"], seed, device).history
+    hist_c = _fit(collapsed, x, cfg.steps, seed, device).history
     collapsed = collapsed.cpu()
     moved = {n: (p.detach() - start[n]).abs().max().item() for n, p in collapsed.named_parameters()}
     collapsed.zero_grad()
@@ -128,7 +147,7 @@ def part_a(x, cfg, seed, device):
         pca.V.copy_((u / lam.sqrt()).T)
         pca.b.copy_(x.mean(0))
         pca.log_D.fill_(math.log(0.01))
-    hist_p = _fit(pca, x, cfg["steps"], seed, device).history
+    hist_p = _fit(pca, x, cfg.steps, seed, device).history
 
     def recon_mse(m):
         m = m.cpu()
@@ -165,7 +184,7 @@ def part_b(x, cfg, seed, device):
     d = x.shape[1]
     xbar_var = ((x - x.mean(0)) ** 2).sum(1).mean().item()  # E ||x - x̄||²
     rows = []
-    for gamma in cfg["gammas"]:
+    for gamma in cfg.gammas:
         torch.manual_seed(seed)
         vae = VAE(MLP(d, [64], 10), MLP(5, [64], d), Gaussian(math.sqrt(gamma)), 5, (d,))
         hist = train(
@@ -173,7 +192,7 @@ def part_b(x, cfg, seed, device):
             vae.guide,
             x,
             EvidenceLowerBound(analytic_kl=True),
-            steps=cfg["mlp_steps"],
+            steps=cfg.mlp_steps,
             batch_size=min(256, x.shape[0]),
             lr=1e-3,
             seed=seed,
@@ -205,32 +224,41 @@ def part_b(x, cfg, seed, device):
     return rows
 
 
-def run(
-    out="runs/dai-local-minimum",
-    profile="quick",
-    device="cpu",
-    seed=0,
-    data=None,
-    progress=False,
-    overrides=None,
-):
-    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "dai-local-minimum")
-    prepare_out(out)
-    x = subspace_data(cfg["n"], cfg["d"], cfg["k"], cfg["alpha"], seed)
+def run(config, out, device="cpu", seed=0, data=None, progress=False):
+    x = subspace_data(config.n, config.d, config.k, config.alpha, seed)
     pyro.clear_param_store()
-    a = part_a(x, cfg, seed, device)
-    b = part_b(x, cfg, seed, device)
+    a = part_a(x, config, seed, device)
+    b = part_b(x, config, seed, device)
     zero = [r["gamma"] for r in b if r["active_units"] == 0]
-    results = {
-        "claim": "the collapsed point is a stationary local minimum of the soft-threshold VAE that "
-        "PCA initialization escapes; with fixed γ large enough all units collapse",
-        "paper": "Dai, Wang, Wipf 2020, Prop. 4.1 and 5.1",
-        "profile": profile,
-        "config": cfg,
+    return {
         "part_a": a,
         "part_b": b,
         "first_gamma_with_zero_active_units": min(zero) if zero else None,
     }
+
+
+def checks(results):
+    c, p = results["part_a"]["collapsed_init"], results["part_a"]["pca_init"]
+    b, last = results["part_b"], results["part_b"][-1]
+    frozen = ("W", "V", "c", "log_D")
+    return {
+        "collapsed_point_is_stationary": c["final_kl"] == 0.0
+        and all(c["final_abs_gradient"][n] == 0.0 for n in frozen)
+        and all(c["max_parameter_change"][n] == 0.0 for n in frozen),
+        "pca_initialization_escapes": p["reconstruction_mse"] < 0.05 * c["reconstruction_mse"]
+        and p["final_elbo"] > c["final_elbo"],
+        "active_units_fall_to_zero_as_gamma_grows": b[0]["active_units"] > 0
+        and results["first_gamma_with_zero_active_units"] is not None
+        and all(x["active_units"] >= y["active_units"] for x, y in pairwise(b)),
+        "full_collapse_loss_equals_gaussian_cost": abs(
+            last["loss_per_point"] - last["cost_of_N(xbar, gamma I)"]
+        )
+        < results["config"]["loss_tolerance"],
+    }
+
+
+def plot(results, out):
+    a, b = results["part_a"], results["part_b"]
     fig, axes = subplots(1, 2, figsize=(9, 3.3))
     axes[0].plot(a["elbo_curves"]["collapsed"], label="collapsed init (stays)")
     axes[0].plot(a["elbo_curves"]["pca"], label="PCA init")
@@ -242,5 +270,21 @@ def run(
     axes[1].set_xlabel("fixed γ")
     axes[1].set_ylabel("active units of 5")
     fig.tight_layout()
-    save_figure(fig, os.path.join(out, "dai_local_minimum.png"))
-    return write_results(out, results)
+    return [save_figure(fig, os.path.join(out, "dai_local_minimum.png"))]
+
+
+def summary(results):
+    c, p = results["part_a"]["collapsed_init"], results["part_a"]["pca_init"]
+    b = results["part_b"]
+    grad = max(c["final_abs_gradient"][n] for n in ("W", "V", "c", "log_D"))
+    return (
+        f"collapsed init: ELBO {c['final_elbo']:.2f}, KL {c['final_kl']:.2g}, largest gradient "
+        f"of W, V, c, log D {grad:.2g}, "
+        f"reconstruction MSE {c['reconstruction_mse']:.3g}; PCA init: ELBO {p['final_elbo']:.2f}, "
+        f"MSE {p['reconstruction_mse']:.3g}. Active units at γ = "
+        + ", ".join(f"{r['gamma']:g}" for r in b)
+        + ": "
+        + ", ".join(str(r["active_units"]) for r in b)
+        + f"; at γ = {b[-1]['gamma']:g} loss {b[-1]['loss_per_point']:.3f} vs N(x̄, γI) "
+        f"{b[-1]['cost_of_N(xbar, gamma I)']:.3f} nats/point"
+    )

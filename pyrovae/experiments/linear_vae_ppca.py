@@ -12,96 +12,109 @@ pPCA maximum likelihood as its global optimum, reached by gradient training —
   rotation ambiguity of pPCA), i.e. the ELBO adds no spurious optimum.
 """
 
-import math
 import os
+from dataclasses import dataclass
 
 import torch
 
+from ..data import column_alignment, ppca_data
 from ..models import LinearGaussianVAE, ppca_mle
 from ..plotting.figure import save_figure, subplots
-from .common import check_profile, prepare_out, train_phases, write_results
-from .settings import resolve_settings
+from .common import train_phases
 
-# (steps, learning rate) phases of Adam; full-batch gradients keep the weak rotation-fixing
-# force of the diagonal guide from drowning in minibatch noise
-SETTINGS = {
-    "quick": dict(n=10000, batch_size=10000, phases=((2500, 0.05), (1000, 0.005))),
-    "full": dict(n=10000, batch_size=10000, phases=((10000, 0.05), (5000, 0.005), (5000, 0.0005))),
+CLAIM = "A linear VAE trained by the ELBO reaches the pPCA maximum likelihood: no spurious optimum"
+PAPER = "Lucas et al. 2019, Sec. 4 (Cor. 1, Thm. 2)"
+
+
+@dataclass(frozen=True)
+class Config:
+    """pPCA data (n points, d dims, k latent dims, noise σ²) and Adam phases (steps, lr);
+    full-batch gradients keep the weak rotation-fixing force of the diagonal guide from drowning
+    in minibatch noise. The checks' tolerances are part of the config."""
+
+    n: int = 10000
+    d: int = 20
+    k: int = 5
+    sigma2: float = 0.1
+    batch_size: int = 10000
+    phases: tuple = ((2500, 0.05), (1000, 0.005))
+    max_gap: float = 0.01  # nats per point between the ELBO and the pPCA maximum
+    max_sigma2_error: float = 0.005
+    min_abs_cos: float = 0.99
+
+
+PROFILES = {
+    "quick": Config(),
+    "full": Config(phases=((10000, 0.05), (5000, 0.005), (5000, 0.0005))),
 }
 
 
-def ppca_data(n=10000, d=20, k=5, sigma2=0.1, top=(5.0, 0.2), seed=0):
-    """Samples of pPCA with random orthonormal directions; the data covariance has eigenvalues
-    ``linspace(top[0], top[1], k)`` along them and σ² elsewhere. Returns (x, directions (d, k))."""
-    gen = torch.Generator().manual_seed(seed)
-    directions, _ = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=torch.float64))
-    directions = directions[:, :k]
-    eig = torch.linspace(top[0], top[1], k, dtype=torch.float64)
-    w = directions * (eig - sigma2).sqrt()
-    z = torch.randn(n, k, generator=gen, dtype=torch.float64)
-    x = z @ w.T + math.sqrt(sigma2) * torch.randn(n, d, generator=gen, dtype=torch.float64)
-    return x.float(), directions.float()
-
-
-def column_alignment(W, directions):
-    """For each principal direction, the largest |cos| with any decoder column (1 = aligned)."""
-    w = W / W.norm(dim=0, keepdim=True).clamp_min(1e-12)
-    return (directions.T @ w).abs().max(1).values
-
-
-def run(
-    out="runs/linear-vae-ppca",
-    profile="quick",
-    device="cpu",
-    seed=0,
-    data=None,
-    progress=False,
-    overrides=None,
-):
-    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "linear-vae-ppca")
-    prepare_out(out)
-    x, directions = ppca_data(cfg["n"], seed=seed)
-    fit = ppca_mle(x.double(), 5)
+def run(config, out, device="cpu", seed=0, data=None, progress=False):
+    x, _ = ppca_data(config.n, config.d, config.k, config.sigma2, seed=seed)
+    fit = ppca_mle(x.double(), config.k)
     torch.manual_seed(seed)
-    vae = LinearGaussianVAE(20, 5, seed=seed)
+    vae = LinearGaussianVAE(config.d, config.k, seed=seed)
     with torch.no_grad():
         vae.mu.copy_(x.mean(0))
     history = train_phases(
-        vae.model, vae.guide, x, cfg["phases"], cfg["batch_size"], seed, device, progress
+        vae.model, vae.guide, x, config.phases, config.batch_size, seed, device, progress
     )
     vae = vae.cpu()
     with torch.no_grad():
         elbo = vae.elbo(x).mean().item()
         log_lik = vae.log_marginal(x).mean().item()
-        learned_sigma2 = vae.sigma2.item()
         align = column_alignment(vae.W, fit.W.float() / fit.W.float().norm(dim=0))
-    results = {
-        "claim": "linear VAE trained by the ELBO reaches the pPCA maximum likelihood",
-        "history_every_100": history[::100],
-        "paper": "Lucas et al. 2019, Sec. 4 (Cor. 1, Thm. 2)",
-        "profile": profile,
-        "config": cfg,
+    every = max(len(history) // 500, 1)
+    return {
+        "history": [{"step": r["step"], "elbo": r["elbo"]} for r in history[::every]],
         "ppca_max_log_likelihood": fit.log_likelihood.item(),
         "final_elbo": elbo,
         "final_log_likelihood": log_lik,
         "elbo_gap_to_ppca_optimum": fit.log_likelihood.item() - elbo,
-        "learned_sigma2": learned_sigma2,
+        "learned_sigma2": vae.sigma2.item(),
         "ppca_sigma2": fit.sigma2.item(),
         "sample_eigenvalues": fit.eigenvalues.tolist(),
         "column_abs_cos": align.tolist(),
         "min_column_abs_cos": align.min().item(),
     }
-    steps = [r["step"] for r in history]
+
+
+def checks(results):
+    cfg = results["config"]
+    return {
+        "elbo_reaches_ppca_maximum": results["elbo_gap_to_ppca_optimum"] < cfg["max_gap"],
+        "sigma2_reaches_ppca_sigma2": abs(results["learned_sigma2"] - results["ppca_sigma2"])
+        < cfg["max_sigma2_error"],
+        "columns_align_with_principal_directions": results["min_column_abs_cos"]
+        > cfg["min_abs_cos"],
+    }
+
+
+def plot(results, out):
+    history = results["history"]
+    best = results["ppca_max_log_likelihood"]
     fig, axes = subplots(1, 2, figsize=(9, 3.2))
-    axes[0].plot(steps, [r["elbo"] for r in history], lw=0.6, label="ELBO (one-sample estimate)")
-    axes[0].axhline(fit.log_likelihood.item(), color="k", ls="--", label="pPCA max log-lik")
-    axes[0].set_ylim(fit.log_likelihood.item() - 5, fit.log_likelihood.item() + 1)
+    axes[0].plot(
+        [r["step"] for r in history], [r["elbo"] for r in history], lw=0.6, label="ELBO (estimate)"
+    )
+    axes[0].axhline(best, color="k", ls="--", label="pPCA max log-lik")
+    axes[0].set_ylim(best - 5, best + 1)
     axes[0].set_xlabel("step")
     axes[0].set_ylabel("nats / point")
     axes[0].legend(fontsize=8)
-    axes[1].bar(range(5), align.numpy())
+    cos = results["column_abs_cos"]
+    axes[1].bar(range(len(cos)), cos)
     axes[1].set_ylim(0, 1.05)
     axes[1].set_title("|cos| decoder column vs principal direction", fontsize=9)
     fig.tight_layout()
-    save_figure(fig, os.path.join(out, "linear_vae_ppca.png"))
-    return write_results(out, results)
+    return [save_figure(fig, os.path.join(out, "linear_vae_ppca.png"))]
+
+
+def summary(results):
+    return (
+        f"ELBO {results['final_elbo']:.4f} vs pPCA max log-lik "
+        f"{results['ppca_max_log_likelihood']:.4f} nats/point (gap "
+        f"{results['elbo_gap_to_ppca_optimum']:.4f}); σ² {results['learned_sigma2']:.5f} vs "
+        f"{results['ppca_sigma2']:.5f}; decoder columns vs principal directions "
+        f"|cos| ≥ {results['min_column_abs_cos']:.3f}"
+    )

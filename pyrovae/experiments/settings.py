@@ -7,6 +7,7 @@ wrong type is a ``ValueError`` naming the fields and the expected type, never a 
 """
 
 import ast
+import dataclasses
 
 TRUE, FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
 
@@ -73,15 +74,20 @@ def parse_value(key, text, current):
     return value
 
 
-def resolve_settings(settings: dict, overrides=None, experiment="this experiment") -> dict:
-    """A copy of ``settings`` (one profile's dict) with ``overrides`` applied and type-checked."""
-    cfg = dict(settings)
-    unknown = [k for k in (overrides or {}) if k not in cfg]
+def resolve_settings(settings, overrides=None, experiment="this experiment"):
+    """``settings`` (one profile's dict, or a frozen config dataclass) with ``overrides``
+    applied and type-checked: a new dict, or a new dataclass instance."""
+    if dataclasses.is_dataclass(settings):
+        current = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    else:
+        current = dict(settings)
+    unknown = [k for k in (overrides or {}) if k not in current]
     if unknown:
         raise ValueError(
             f"{experiment} has no setting {unknown[0]!r}; its settings are: "
-            + ", ".join(f"{k} ({type(v).__name__})" for k, v in cfg.items())
+            + ", ".join(f"{k} ({type(v).__name__})" for k, v in current.items())
         )
-    for key, text in (overrides or {}).items():
-        cfg[key] = parse_value(key, text, cfg[key])
-    return cfg
+    parsed = {key: parse_value(key, text, current[key]) for key, text in (overrides or {}).items()}
+    if dataclasses.is_dataclass(settings):
+        return dataclasses.replace(settings, **parsed)
+    return {**current, **parsed}

@@ -11,40 +11,59 @@ Figure: collapsed fraction against ε for each σ² (deep VAE), and the linear c
 """
 
 import os
+from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 
-from ..data import load_binarized_mnist
+from ..data import load_binarized_mnist, ppca_data
 from ..diagnostics import collapsed_dimensions, kl_per_dimension
 from ..infer import EvidenceLowerBound, train
 from ..models import VAE, Gaussian, LearnedGaussian, LinearGaussianVAE
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
-from .common import check_profile, prepare_out, train_phases, write_results
-from .linear_vae_ppca import ppca_data
-from .settings import resolve_settings
+from .common import train_phases
 
-SETTINGS = {
-    "quick": dict(
-        linear_sigma2=(0.05, 0.5, 2.0, 3.2, 4.5, 6.0),
-        linear_steps=1500,
-        deep_sigma2=(0.01, 0.1, 0.5, 2.0),
-        deep_n=2000,
-        deep_steps=600,
-        z_dim=10,
-        learned_init=(0.05, 1.0),
-    ),
-    "full": dict(
+CLAIM = (
+    "Collapse is set by the observation noise σ²: with σ² fixed, dimension i of a linear VAE is "
+    "(ε, δ)-collapsed iff λ_i ≤ σ²; a deep VAE collapses more as σ² grows, and learned σ² "
+    "started large collapses more than started small"
+)
+PAPER = "Lucas et al. 2019, Sec. 5"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Linear part: fixed σ² grid and SVI steps on the pPCA data. Deep part: MLP VAE (one
+    hidden layer of ``hidden`` units, dim z) with a fixed-σ² Gaussian decoder on ``deep_n``
+    binarized MNIST images read as continuous, and learned σ² started at each ``learned_init``
+    σ; collapse read at ``epsilons`` with δ = ``delta``, judged at ``judge_epsilon``."""
+
+    linear_sigma2: tuple = (0.05, 0.5, 2.0, 3.2, 4.5, 6.0)
+    linear_steps: int = 1500
+    deep_sigma2: tuple = (0.01, 0.1, 0.5, 2.0)
+    deep_n: int = 2000
+    deep_steps: int = 600
+    z_dim: int = 10
+    hidden: int = 400
+    batch_size: int = 128
+    lr: float = 1e-3
+    learned_init: tuple = (0.05, 1.0)
+    epsilons: tuple = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+    delta: float = 0.01
+    judge_epsilon: float = 0.1
+
+
+PROFILES = {
+    "quick": Config(),
+    "full": Config(
         linear_sigma2=(0.05, 0.15, 0.5, 1.0, 2.0, 3.2, 4.5, 6.0),
         linear_steps=5000,
         deep_sigma2=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
         deep_n=50000,
         deep_steps=20000,
-        z_dim=10,
-        learned_init=(0.05, 1.0),
     ),
 }
-EPSILONS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 
 
 def linear_collapse(x, sigma2, steps, seed=0, device="cpu", epsilon=0.01, delta=0.01):
@@ -63,34 +82,44 @@ def linear_collapse(x, sigma2, steps, seed=0, device="cpu", epsilon=0.01, delta=
     return collapsed_dimensions(kl, epsilon, delta)["num_collapsed"], kl
 
 
-def deep_vae(z_dim, likelihood, seed=0):
+def deep_vae(config, likelihood, seed=0):
     torch.manual_seed(seed)
-    return VAE(MLP(784, [400], 2 * z_dim), MLP(z_dim, [400], 784), likelihood, z_dim, (784,))
+    z, h = config.z_dim, config.hidden
+    return VAE(MLP(784, [h], 2 * z), MLP(z, [h], 784), likelihood, z, (784,))
 
 
-def deep_collapse(vae, x):
+def deep_collapse(vae, x, config):
     with torch.no_grad():
         loc, scale = vae.encode(x)
         kl = kl_per_dimension(loc, scale)
-    return {eps: collapsed_dimensions(kl, eps, 0.01)["collapsed_fraction"] for eps in EPSILONS}
+    return {
+        str(eps): collapsed_dimensions(kl, eps, config.delta)["collapsed_fraction"]
+        for eps in config.epsilons
+    }
 
 
-def run(
-    out="runs/sigma-collapse",
-    profile="quick",
-    device="cpu",
-    seed=0,
-    data=None,
-    progress=False,
-    overrides=None,
-):
-    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "sigma-collapse")
-    prepare_out(out)
+def _train_deep(vae, mnist, config, seed, device, progress):
+    train(
+        vae.model,
+        vae.guide,
+        mnist,
+        EvidenceLowerBound(),
+        steps=config.deep_steps,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        device=device,
+        seed=seed,
+        progress=progress,
+    )
+    return vae.cpu()
+
+
+def run(config, out, device="cpu", seed=0, data=None, progress=False):
     x, _ = ppca_data(seed=seed)
     eig = torch.linalg.eigvalsh(torch.cov(x.double().T)).flip(0)[:5]  # top-5 sample eigenvalues
     linear = []
-    for s2 in cfg["linear_sigma2"]:
-        count, kl = linear_collapse(x, s2, cfg["linear_steps"], seed, device)
+    for s2 in config.linear_sigma2:
+        count, kl = linear_collapse(x, s2, config.linear_steps, seed, device)
         linear.append(
             {
                 "sigma2": s2,
@@ -99,66 +128,53 @@ def run(
                 "kl_per_dim_mean": kl.mean(0).tolist(),
             }
         )
-    results = {
-        "claim": "collapse is set by the observation noise: linear VAE collapses exactly the "
-        "directions with eigenvalue ≤ σ²; deep VAEs collapse more as σ² grows",
-        "paper": "Lucas et al. 2019, Sec. 5",
-        "profile": profile,
-        "config": cfg,
-        "top_eigenvalues": eig.tolist(),
-        "linear": linear,
-        "linear_all_match_rule": all(r["collapsed"] == r["eigenvalue_rule"] for r in linear),
-    }
+    results = {"top_eigenvalues": eig.tolist(), "linear": linear}
     try:
-        mnist = load_binarized_mnist(data, "train")[: cfg["deep_n"]]
+        mnist = load_binarized_mnist(data, "train")[: config.deep_n]
     except FileNotFoundError as err:
         results["deep"] = {"skipped": str(err)}
-        return _finish(out, results)
+        return results
     deep, learned = [], []
-    for s2 in cfg["deep_sigma2"]:
-        vae = deep_vae(cfg["z_dim"], Gaussian(s2**0.5), seed)
-        train(
-            vae.model,
-            vae.guide,
-            mnist,
-            EvidenceLowerBound(),
-            steps=cfg["deep_steps"],
-            batch_size=128,
-            lr=1e-3,
-            device=device,
-            seed=seed,
-            progress=progress,
+    for s2 in config.deep_sigma2:
+        vae = _train_deep(
+            deep_vae(config, Gaussian(s2**0.5), seed), mnist, config, seed, device, progress
         )
-        deep.append(
-            {"sigma2": s2, "collapsed_fraction_by_epsilon": deep_collapse(vae.cpu(), mnist[:1000])}
-        )
-    for init in cfg["learned_init"]:
-        vae = deep_vae(cfg["z_dim"], LearnedGaussian(init_sigma=init, min_variance=1e-4), seed)
-        train(
-            vae.model,
-            vae.guide,
-            mnist,
-            EvidenceLowerBound(),
-            steps=cfg["deep_steps"],
-            batch_size=128,
-            lr=1e-3,
-            device=device,
-            seed=seed,
-            progress=progress,
-        )
-        vae = vae.cpu()
+        fractions = deep_collapse(vae, mnist[:1000], config)
+        deep.append({"sigma2": s2, "collapsed_fraction_by_epsilon": fractions})
+    for init in config.learned_init:
+        likelihood = LearnedGaussian(init_sigma=init, min_variance=1e-4)
+        vae = _train_deep(deep_vae(config, likelihood, seed), mnist, config, seed, device, progress)
         learned.append(
             {
                 "init_sigma": init,
                 "final_sigma2": vae.likelihood.variance().item(),
-                "collapsed_fraction_by_epsilon": deep_collapse(vae, mnist[:1000]),
+                "collapsed_fraction_by_epsilon": deep_collapse(vae, mnist[:1000], config),
             }
         )
-    results["deep"] = {"fixed_sigma2": deep, "learned_sigma2": learned, "epsilons": list(EPSILONS)}
-    return _finish(out, results)
+    results["deep"] = {"fixed_sigma2": deep, "learned_sigma2": learned}
+    return results
 
 
-def _finish(out, results):
+def checks(results):
+    out = {
+        "linear_collapse_matches_eigenvalue_rule": all(
+            r["collapsed"] == r["eigenvalue_rule"] for r in results["linear"]
+        )
+    }
+    deep = results.get("deep", {})
+    if deep.get("fixed_sigma2"):
+        eps = str(results["config"]["judge_epsilon"])
+        fixed = [r["collapsed_fraction_by_epsilon"][eps] for r in deep["fixed_sigma2"]]
+        out["deep_collapse_grows_with_sigma2"] = fixed[-1] > fixed[0] and all(
+            a <= b for a, b in pairwise(fixed)
+        )
+        learned = sorted(deep["learned_sigma2"], key=lambda r: r["init_sigma"])
+        small, large = (r["collapsed_fraction_by_epsilon"][eps] for r in (learned[0], learned[-1]))
+        out["learned_sigma2_started_large_collapses_more"] = large > small
+    return out
+
+
+def plot(results, out):
     fig, axes = subplots(1, 2, figsize=(9, 3.3))
     lin = results["linear"]
     axes[0].plot(
@@ -194,5 +210,38 @@ def _finish(out, results):
     if deep.get("fixed_sigma2"):
         axes[1].legend(fontsize=7)
     fig.tight_layout()
-    save_figure(fig, os.path.join(out, "sigma_collapse.png"))
-    return write_results(out, results)
+    return [save_figure(fig, os.path.join(out, "sigma_collapse.png"))]
+
+
+def summary(results):
+    lin = results["linear"]
+    text = (
+        "linear VAE, collapsed dims at σ² = "
+        + ", ".join(f"{r['sigma2']:g}" for r in lin)
+        + ": "
+        + ", ".join(str(r["collapsed"]) for r in lin)
+        + " (rule #{λ_i ≤ σ²}: "
+        + ", ".join(str(r["eigenvalue_rule"]) for r in lin)
+        + ")"
+    )
+    deep = results.get("deep", {})
+    if deep.get("fixed_sigma2"):
+        eps = str(results["config"]["judge_epsilon"])
+        cfg = results["config"]
+        text += (
+            f"; deep VAE ({cfg['deep_steps']} steps on {cfg['deep_n']} images, dim z = "
+            f"{cfg['z_dim']}), collapsed fraction at ε = {eps}: "
+            + ", ".join(
+                f"{r['collapsed_fraction_by_epsilon'][eps]:.2g} (σ² = {r['sigma2']:g})"
+                for r in deep["fixed_sigma2"]
+            )
+            + "; learned σ²: "
+            + ", ".join(
+                f"from σ = {r['init_sigma']:g} ends at σ² = {r['final_sigma2']:.3g}, collapsed "
+                f"{r['collapsed_fraction_by_epsilon'][eps]:.2g}"
+                for r in deep["learned_sigma2"]
+            )
+        )
+    elif deep.get("skipped"):
+        text += "; deep part not run (no MNIST)"
+    return text

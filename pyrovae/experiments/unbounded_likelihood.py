@@ -18,6 +18,7 @@ has no maximum: sup_θ log p_θ(x_1..x_n) = +∞.
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from itertools import pairwise
 
 import pyro
@@ -30,14 +31,35 @@ from ..models import VAE, DecoderGaussian, data_plate
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from ..posterior import grid, importance
-from .common import check_profile, prepare_out, write_results
-from .settings import resolve_settings
 
-SETTINGS = {
-    "quick": dict(n=30, p=5, stages=6, steps_per_stage=1000, is_samples=2000, floor=0.01),
-    "full": dict(n=30, p=5, stages=20, steps_per_stage=2500, is_samples=10000, floor=0.01),
-}
+CLAIM = "With learned, unconstrained σ(z) the likelihood is unbounded; the floor σ² ≥ ξ bounds it"
+PAPER = "Mattei & Frellsen 2018, Thm. 1 / Prop. 2"
 EPSILONS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+
+
+@dataclass(frozen=True)
+class Config:
+    """n training points of N(0, I_p) (and ``test_n`` held out); the VAE trains in ``stages``
+    of ``steps_per_stage`` full-batch Adam steps, log p(x) by importance sampling after each
+    (``is_samples`` per training point, ``test_is_samples`` per held-out one); ``floor`` is ξ;
+    ``epsilons`` are the construction's σ values."""
+
+    n: int = 30
+    p: int = 5
+    test_n: int = 300
+    stages: int = 6
+    steps_per_stage: int = 1000
+    lr: float = 1e-3
+    is_samples: int = 2000
+    test_is_samples: int = 500
+    floor: float = 0.01
+    epsilons: tuple = EPSILONS
+
+
+PROFILES = {
+    "quick": Config(),
+    "full": Config(stages=20, steps_per_stage=2500, is_samples=10000),
+}
 
 
 def construction_model(x1, eps):
@@ -89,16 +111,16 @@ def _vae(p, floor, seed):
 def training_run(x_train, x_test, floor, cfg, seed=0, device="cpu", progress=False):
     vae = _vae(x_train.shape[1], floor, seed)
     curve, diverged = [], None
-    for stage in range(cfg["stages"]):
+    for stage in range(cfg.stages):
         try:
             train(
                 vae.model,
                 vae.guide,
                 x_train,
                 EvidenceLowerBound(),
-                steps=cfg["steps_per_stage"],
+                steps=cfg.steps_per_stage,
                 batch_size=x_train.shape[0],
-                lr=1e-3,
+                lr=cfg.lr,
                 seed=seed + stage,
                 device=device,
                 progress=progress,
@@ -108,14 +130,16 @@ def training_run(x_train, x_test, floor, cfg, seed=0, device="cpu", progress=Fal
             diverged = str(err)
         vae = vae.cpu()
         tr = importance(
-            vae.model, vae.guide, x_train, num_samples=cfg["is_samples"], seed=0, progress=False
+            vae.model, vae.guide, x_train, num_samples=cfg.is_samples, seed=0, progress=False
         )
-        te = importance(vae.model, vae.guide, x_test, num_samples=500, seed=0, progress=False)
+        te = importance(
+            vae.model, vae.guide, x_test, num_samples=cfg.test_is_samples, seed=0, progress=False
+        )
         with torch.no_grad():
             sigma_min = vae.decode(vae.encode(x_train)[0]).base_dist.scale.min().item()
         curve.append(
             {
-                "step": (stage + 1) * cfg["steps_per_stage"],
+                "step": (stage + 1) * cfg.steps_per_stage,
                 "train_log_p": tr.log_marginal.sum().item(),
                 "train_log_p_se": tr.stderr.pow(2).sum().sqrt().item(),
                 "train_khat_max": tr.khat.max().item(),
@@ -138,47 +162,51 @@ def training_run(x_train, x_test, floor, cfg, seed=0, device="cpu", progress=Fal
     }
 
 
-def run(
-    out="runs/unbounded-likelihood",
-    profile="quick",
-    device="cpu",
-    seed=0,
-    data=None,
-    progress=False,
-    overrides=None,
-):
-    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "unbounded-likelihood")
-    prepare_out(out)
+def run(config, out, device="cpu", seed=0, data=None, progress=False):
     gen = torch.Generator().manual_seed(seed)
-    x_train = torch.randn(cfg["n"], cfg["p"], generator=gen)
-    x_test = torch.randn(300, cfg["p"], generator=gen)
-    rows = construction(x_train)
-    free = training_run(x_train, x_test, 0.0, cfg, seed, device, progress)
-    floored = training_run(x_train, x_test, cfg["floor"], cfg, seed, device, progress)
-    bound = -0.5 * cfg["n"] * cfg["p"] * math.log(2 * math.pi * cfg["floor"])
-    results = {
-        "claim": "with learned, unconstrained decoder variance the likelihood is unbounded; the "
-        "floor "
-        "σ² ≥ ξ bounds it",
-        "paper": "Mattei & Frellsen 2018, Thm. 1 / Prop. 2",
-        "profile": profile,
-        "config": cfg,
+    x_train = torch.randn(config.n, config.p, generator=gen)
+    x_test = torch.randn(config.test_n, config.p, generator=gen)
+    rows = construction(x_train, config.epsilons)
+    free = training_run(x_train, x_test, 0.0, config, seed, device, progress)
+    floored = training_run(x_train, x_test, config.floor, config, seed, device, progress)
+    bound = -0.5 * config.n * config.p * math.log(2 * math.pi * config.floor)
+    return {
         "construction": rows,
-        "construction_log_p_increasing": all(
-            a["log_p_data"] < b["log_p_data"] for a, b in pairwise(rows)
-        ),
-        "construction_elbo_increasing": all(a["elbo_x1"] < b["elbo_x1"] for a, b in pairwise(rows)),
         "unconstrained": free,
         "floored": floored,
         "floored_bound_total_log_p": bound,
-        "floored_below_bound": all(c["train_log_p"] <= bound for c in floored["curve"]),
         "unconstrained_final_train_log_p": free["curve"][-1]["train_log_p"],
         "floored_final_train_log_p": floored["curve"][-1]["train_log_p"],
         "unconstrained_final_test_log_p": free["curve"][-1]["test_log_p_per_point"],
         "floored_final_test_log_p": floored["curve"][-1]["test_log_p_per_point"],
     }
-    _figure(out, results)
-    return write_results(out, results)
+
+
+def checks(results):
+    rows, bound = results["construction"], results["floored_bound_total_log_p"]
+    free, floored = results["unconstrained"], results["floored"]
+    return {
+        "construction_log_p_grows_without_bound": all(
+            a["log_p_data"] < b["log_p_data"] for a, b in pairwise(rows)
+        ),
+        "construction_elbo_grows_without_bound": all(
+            a["elbo_x1"] < b["elbo_x1"] for a, b in pairwise(rows)
+        ),
+        "unconstrained_training_log_p_keeps_climbing": all(
+            a["train_log_p"] < b["train_log_p"] for a, b in pairwise(free["curve"])
+        ),
+        "floored_training_log_p_below_bound": all(
+            c["train_log_p"] <= bound for c in floored["curve"]
+        ),
+        "floor_generalizes_better": results["floored_final_test_log_p"]
+        > results["unconstrained_final_test_log_p"],
+        "variance_warning_only_without_floor": free["variance_warning"]
+        and not floored["variance_warning"],
+    }
+
+
+def plot(results, out):
+    return [_figure(out, results)]
 
 
 def _figure(out, r):
@@ -215,4 +243,20 @@ def _figure(out, r):
     axes[2].set_title("smallest decoder σ", fontsize=9)
     axes[2].legend(fontsize=8)
     fig.tight_layout()
-    save_figure(fig, os.path.join(out, "unbounded_likelihood.png"))
+    return save_figure(fig, os.path.join(out, "unbounded_likelihood.png"))
+
+
+def summary(results):
+    rows, free, floored = results["construction"], results["unconstrained"], results["floored"]
+    first, last = rows[0], rows[-1]
+    return (
+        f"construction μ ≡ x₁, σ = ε on z > 0: exact log p(data) {first['log_p_data']:.1f} → "
+        f"{last['log_p_data']:.1f} as ε = {first['epsilon']:g} → {last['epsilon']:g}, ELBO(x₁) "
+        f"{first['elbo_x1']:.1f} → {last['elbo_x1']:.1f}; training without a floor: log p(train) "
+        f"{free['curve'][0]['train_log_p']:.1f} → {free['curve'][-1]['train_log_p']:.1f}, held-out "
+        f"{results['unconstrained_final_test_log_p']:.4g} per point, smallest σ "
+        f"{free['curve'][-1]['sigma_min']:.2g}; with ξ = {floored['floor']:g}: log p(train) "
+        f"{floored['curve'][-1]['train_log_p']:.1f} ≤ bound "
+        f"{results['floored_bound_total_log_p']:.1f}, held-out "
+        f"{results['floored_final_test_log_p']:.1f}"
+    )

@@ -1,0 +1,130 @@
+"""The experiment skeleton (Config, run, checks, plot), --set on reproduce, and the generated
+reproduction table (`pyrovae reproduce --report`)."""
+
+import dataclasses
+import json
+import types
+
+import pytest
+
+from pyrovae import cli
+from pyrovae.experiments import REGISTRY, _module, experiment_settings, get
+from pyrovae.experiments.report import END, START, replace_in_readme, report_table, verdict
+from pyrovae.experiments.skeleton import follows_skeleton, run_experiment
+
+TINY = {"n": "300", "batch_size": "300", "phases": "((30, 0.05),)"}
+
+CONVERTED = (
+    "linear-vae-ppca",
+    "sigma-collapse",
+    "unbounded-likelihood",
+    "dai-local-minimum",
+    "infovae-mnist-variance",
+)
+
+
+@pytest.mark.parametrize("name", CONVERTED)
+def test_converted_experiments_follow_the_skeleton(name):
+    module = _module(name)
+    assert follows_skeleton(module) and module.CLAIM and module.PAPER
+    for profile in ("quick", "full"):
+        config = module.PROFILES[profile]
+        assert isinstance(config, module.Config) and dataclasses.is_dataclass(config)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            config.__setattr__(dataclasses.fields(config)[0].name, None)
+    assert module.PROFILES["quick"] != module.PROFILES["full"]
+
+
+def test_run_records_config_checks_and_figures(tmp_path):
+    r = get("linear-vae-ppca")(str(tmp_path), "quick", seed=3, overrides=TINY)
+    stored = json.loads((tmp_path / "results.json").read_text())
+    assert stored == r
+    assert r["experiment"] == "linear-vae-ppca" and r["seed"] == 3 and r["profile"] == "quick"
+    assert r["config"]["n"] == 300 and r["config"]["phases"] == [[30, 0.05]]
+    assert set(r["checks"]) == {
+        "elbo_reaches_ppca_maximum",
+        "sigma2_reaches_ppca_sigma2",
+        "columns_align_with_principal_directions",
+    }
+    assert all(isinstance(v, bool) for v in r["checks"].values())
+    assert r["figures"] == ["linear_vae_ppca.png"] and (tmp_path / "linear_vae_ppca.png").exists()
+    config = experiment_settings("linear-vae-ppca", "quick", TINY)
+    assert config.n == 300 and config.phases == ((30, 0.05),)
+
+
+def test_checks_must_be_booleans(tmp_path):
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        x: int = 1
+
+    fake = types.SimpleNamespace(
+        Config=Config,
+        PROFILES={"quick": Config(), "full": Config(2)},
+        CLAIM="c",
+        PAPER="p",
+        run=lambda config, out, **kw: {"value": config.x},
+        checks=lambda results: {"holds": results["value"]},  # an int, not a bool
+        plot=lambda results, out: [],
+    )
+    with pytest.raises(TypeError, match="non-bool"):
+        run_experiment(fake, "fake", str(tmp_path))
+    fake.checks = lambda results: {}
+    with pytest.raises(TypeError, match="non-empty"):
+        run_experiment(fake, "fake", str(tmp_path))
+
+
+def test_reproduce_set_reaches_the_run(tmp_path, capsys):
+    out = tmp_path / "ppca"
+    args = ["reproduce", "linear-vae-ppca", "--out", str(out), "--no-progress"]
+    for key, value in TINY.items():
+        args += ["--set", f"{key}={value}"]
+    assert cli.main(args) == 0
+    assert json.loads((out / "results.json").read_text())["config"]["n"] == 300
+    assert cli.main(["reproduce", "linear-vae-ppca", "--set", "n=many"]) == 2
+    assert "n is an int" in capsys.readouterr().err
+
+
+def test_report_table_from_results(tmp_path):
+    runs = tmp_path / "runs"
+    get("linear-vae-ppca")(str(runs / "linear-vae-ppca"), "quick", overrides=TINY)
+    other = runs / "nested" / "dai"
+    other.mkdir(parents=True)
+    checks = {"collapsed_point_is_stationary": True, "pca_initialization_escapes": True}
+    (other / "results.json").write_text(
+        json.dumps({"experiment": "dai-local-minimum", "profile": "quick", "checks": checks})
+    )
+    with pytest.raises(ValueError, match=r"nested/dai/results.json lacks what dai-local-minimum"):
+        report_table(str(runs))  # a stub without the numbers is not a result
+    (other / "results.json").unlink()
+    table = report_table(str(runs))
+    lines = table.splitlines()
+    assert lines[0] == START and lines[-1] == END and len(lines) == 5
+    row = lines[3]
+    assert row.startswith("| A linear VAE trained by the ELBO")
+    assert "--set 'n=300'" in row and "--set 'phases=((30, 0.05),)'" in row
+    assert "--set 'batch_size=300'" in row and "--profile quick" in row
+    r = json.loads((runs / "linear-vae-ppca" / "results.json").read_text())
+    assert f"{r['final_elbo']:.4f}" in row  # the number comes from results.json
+    assert verdict(r["checks"]) in row
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{START}\nold table\n{END}\n\nafter\n")
+    replace_in_readme(str(readme), table)
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# title") and text.endswith("after\n")
+    assert row in text
+    with pytest.raises(ValueError, match="no generated table"):
+        replace_in_readme(str(tmp_path / "runs" / "linear-vae-ppca" / "results.json"), table)
+    with pytest.raises(FileNotFoundError, match="no results.json"):
+        report_table(str(tmp_path / "empty"))
+
+
+def test_verdicts():
+    assert verdict({"a": True, "b": True}) == "✓"
+    assert verdict({"a": True, "b": False}) == "partly"
+    assert verdict({"a": False}) == "✗"
+    assert verdict({}) == "no checks"
+    assert verdict({"a": {"holds": True}}) == "✓"
+
+
+def test_every_experiment_is_registered_once():
+    assert len(set(REGISTRY.values())) == len(REGISTRY)
