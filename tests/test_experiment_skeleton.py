@@ -20,6 +20,7 @@ CONVERTED = (
     "unbounded-likelihood",
     "dai-local-minimum",
     "infovae-mnist-variance",
+    "infovae-two-point",
 )
 
 
@@ -128,3 +129,30 @@ def test_verdicts():
 
 def test_every_experiment_is_registered_once():
     assert len(set(REGISTRY.values())) == len(REGISTRY)
+
+
+def test_two_point_curves_are_densities_and_redraw_from_json():
+    """Figure 1 of the two-point experiment is drawn from stored curves: q(z|x=±1) on its grid
+    integrates to its mass inside [−4, 4], and p(x) to at most 1 on [−2.5, 2.5]."""
+    import math
+
+    import torch
+
+    from pyrovae.models import two_point_vae
+    from pyrovae.plotting import draw_two_point, two_point_curves
+
+    torch.manual_seed(0)
+    vae = two_point_vae(hidden=(8,))
+    curves = json.loads(json.dumps(two_point_curves({"a": vae}, num_z=200)))
+    c = curves["a"]
+    loc, scale = vae.encode(torch.tensor([[-1.0], [1.0]]))
+    for i, key in enumerate(("x=-1", "x=+1")):
+        dz = c["z"][1] - c["z"][0]
+        mass = sum(c["q"][key]) * dz
+        m, s = loc[i, 0].item(), scale[i, 0].item()
+        inside = 0.5 * (math.erf((4 - m) / (s * 2**0.5)) - math.erf((-4 - m) / (s * 2**0.5)))
+        assert mass == pytest.approx(inside, abs=0.02)
+    dx = c["x"][1] - c["x"][0]
+    assert all(0 < sum(d) * dx <= 1.01 for d in c["p_x"].values())
+    fig = draw_two_point(curves)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3 and len(fig.axes[1].lines) == 3

@@ -13,6 +13,7 @@ from .kl import kl_to_posterior
 from .likelihood import inference_gaps, log_likelihood, variational_gap
 from .mmd_test import aggregate_posterior_test, mmd_permutation_test
 from .report import Report, report
+from .two_point import two_point_summary
 
 __all__ = [
     "DecoderVarianceWarning",
@@ -29,5 +30,6 @@ __all__ = [
     "mmd_permutation_test",
     "mutual_information",
     "report",
+    "two_point_summary",
     "variational_gap",
 ]

@@ -16,10 +16,9 @@ import time
 import torch
 
 from ..data import two_point
-from ..diagnostics import aggregate_posterior_moments, mutual_information
+from ..diagnostics import two_point_summary
 from ..infer import EvidenceLowerBound, InfoVAE, train
-from ..models import VAE, DecoderGaussian
-from ..nets import MLP
+from ..models import two_point_vae
 from ..plotting import plot_history, plot_two_point
 
 DEFAULTS = dict(
@@ -33,43 +32,6 @@ DEFAULTS = dict(
     init_log_variance=-6.0,
     eval_particles=256,
 )
-
-
-def build_two_point_vae(
-    hidden=DEFAULTS["hidden"],
-    min_variance=DEFAULTS["min_variance"],
-    init_log_variance=DEFAULTS["init_log_variance"],
-):
-    """The 1-D VAE of the demo: MLP encoder / decoder and a Gaussian decoder with σ²(z) ≥ ξ."""
-    likelihood = DecoderGaussian(min_variance=min_variance, init_log_variance=init_log_variance)
-    return VAE(MLP(1, hidden, 2), MLP(1, hidden, 2), likelihood, z_dim=1, data_shape=(1,))
-
-
-@torch.no_grad()
-def summarize(vae, x, particles, seed):
-    """The demo's numbers for one trained VAE (nats per data point where they are losses)."""
-    ref = next(vae.parameters())
-    points = torch.tensor([[-1.0], [1.0]], device=ref.device)
-    loc, scale = vae.encode(points)
-    moments = aggregate_posterior_moments(loc, scale)  # the data are half -1, half +1
-    sigma = vae.likelihood.variance_of(vae.decoder(loc), (1,)).sqrt()
-    gen = torch.Generator().manual_seed(seed)
-    elbo = EvidenceLowerBound(
-        num_particles=particles, vectorize_particles=True, max_plate_nesting=1
-    )
-    torch.manual_seed(seed)
-    final_elbo = -elbo.loss(vae.model, vae.guide, x.to(ref.device)) / x.shape[0]
-    return {
-        "q_mean": {"x=-1": loc[0, 0].item(), "x=+1": loc[1, 0].item()},
-        "q_std": {"x=-1": scale[0, 0].item(), "x=+1": scale[1, 0].item()},
-        "aggregate_variance": moments["variance"][0].item(),
-        "aggregate_log_det": moments["log_det"].item(),
-        "decoder_sigma_at_q_mean": {"x=-1": sigma[0, 0].item(), "x=+1": sigma[1, 0].item()},
-        "mutual_information": mutual_information(
-            loc.cpu(), scale.cpu(), 4096, generator=gen
-        ).item(),
-        "final_elbo": final_elbo,
-    }
 
 
 def run_demo(out="pyrovae-demo", steps=None, seed=0, device="cpu", progress=True, **overrides):
@@ -93,7 +55,7 @@ def run_demo(out="pyrovae-demo", steps=None, seed=0, device="cpu", progress=True
     vaes, histories = {}, {}
     for label, objective in objectives.items():
         torch.manual_seed(seed)
-        vae = build_two_point_vae(cfg["hidden"], cfg["min_variance"], cfg["init_log_variance"])
+        vae = two_point_vae(cfg["hidden"], cfg["min_variance"], cfg["init_log_variance"])
         start = time.perf_counter()
         run = train(
             vae.model,
@@ -107,7 +69,7 @@ def run_demo(out="pyrovae-demo", steps=None, seed=0, device="cpu", progress=True
             seed=seed,
             progress=progress,
         )
-        summary = summarize(vae, x, cfg["eval_particles"], seed)
+        summary = two_point_summary(vae, x, cfg["eval_particles"], seed)
         summary["train_seconds"] = time.perf_counter() - start
         results["objectives"][label] = summary
         vaes[label], histories[label] = vae, run.history

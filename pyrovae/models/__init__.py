@@ -8,6 +8,7 @@ from .contract import DATA_PLATE, data_plate
 from .factory import build_vae, load_vae
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .linear_gaussian import LinearGaussianVAE, PPCAFit, ppca_mle
+from .two_point import two_point_vae
 from .vae import VAE
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "data_plate",
     "load_vae",
     "ppca_mle",
+    "two_point_vae",
 ]

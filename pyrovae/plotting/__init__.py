@@ -15,9 +15,10 @@ from .posteriors import (
     plot_posteriors,
 )
 from .report import plot_report
-from .two_point import plot_two_point
+from .two_point import draw_two_point, plot_two_point, two_point_curves
 
 __all__ = [
+    "draw_two_point",
     "plot_aggregate_mixture",
     "plot_aggregate_posterior",
     "plot_history",
@@ -28,4 +29,5 @@ __all__ = [
     "plot_two_point",
     "save_figure",
     "subplots",
+    "two_point_curves",
 ]
