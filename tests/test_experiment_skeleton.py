@@ -21,6 +21,7 @@ CONVERTED = (
     "dai-local-minimum",
     "infovae-mnist-variance",
     "infovae-two-point",
+    "libi-synthetic",
 )
 
 
