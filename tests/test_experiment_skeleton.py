@@ -22,6 +22,7 @@ CONVERTED = (
     "infovae-mnist-variance",
     "infovae-two-point",
     "libi-synthetic",
+    "infovae-posteriors",
 )
 
 

@@ -72,3 +72,31 @@ def train_phases(model, guide, x, phases, batch_size, seed=0, device="cpu", prog
         offset = len(history)
         history += [{**r, "step": r["step"] + offset} for r in result.history]
     return history
+
+
+def stored_grid(g, columns=None):
+    """A :class:`~pyrovae.posterior.GridResult` as lists for results.json (``columns``: the data
+    points to keep), enough for :func:`pyrovae.plotting.plot_posteriors`."""
+    cols = slice(None) if columns is None else list(columns)
+    return {
+        "points": g.points.tolist(),
+        "weights": g.weights[:, cols].tolist(),
+        "mean": g.mean[cols].tolist(),
+        "covariance": g.covariance[cols].tolist(),
+        "cell_volume": float(g.cell_volume),
+        "shape": list(g.shape),
+    }
+
+
+def grid_view(stored):
+    """What :func:`stored_grid` kept, as the tensors ``plot_posteriors`` reads."""
+    import types
+
+    return types.SimpleNamespace(
+        points=torch.tensor(stored["points"]),
+        weights=torch.tensor(stored["weights"]),
+        mean=torch.tensor(stored["mean"]),
+        covariance=torch.tensor(stored["covariance"]),
+        cell_volume=stored["cell_volume"],
+        shape=tuple(stored["shape"]),
+    )

@@ -21,7 +21,6 @@ have the same log p(x) but different posteriors (unidentifiability).
 
 import dataclasses
 import os
-import types
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +32,7 @@ from ..models import VAE, LearnedGaussian
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from ..posterior import grid, importance
+from .common import grid_view, stored_grid
 
 CLAIM = (
     "The ELBO prefers a decoder with a higher ELBO but a lower log p(x) than the true one; LiBI "
@@ -292,16 +292,7 @@ def posterior_curves(ds, x, decoders, methods=("elbo", "libi")):
         vae = decoders[m]
         g = grid(vae.model, near, bounds=BOUNDS, resolution=_resolution(ds))
         loc, scale = guide_gaussian_params(vae.guide, near)
-        out[m] = {
-            "loc": loc.tolist(),
-            "scale": scale.tolist(),
-            "grid_points": g.points.tolist(),
-            "grid_weights": g.weights.tolist(),
-            "grid_mean": g.mean.tolist(),
-            "grid_covariance": g.covariance.tolist(),
-            "cell_volume": float(g.cell_volume),
-            "grid_shape": list(g.shape),
-        }
+        out[m] = {"loc": loc.tolist(), "scale": scale.tolist(), "grid": stored_grid(g)}
     return out
 
 
@@ -336,20 +327,12 @@ def plot(results, out):
     near = results["posteriors_near_crossing"]
     for m in ("elbo", "libi"):
         p = near[m]
-        grid_result = types.SimpleNamespace(
-            points=torch.tensor(p["grid_points"]),
-            weights=torch.tensor(p["grid_weights"]),
-            mean=torch.tensor(p["grid_mean"]),
-            covariance=torch.tensor(p["grid_covariance"]),
-            cell_volume=p["cell_volume"],
-            shape=tuple(p["grid_shape"]),
-        )
         paths.append(os.path.join(out, f"posteriors_{m}.png"))
         plot_posteriors(
             torch.tensor(p["loc"]),
             torch.tensor(p["scale"]),
             range(3),
-            grid_result=grid_result,
+            grid_result=grid_view(p["grid"]),
             path=paths[-1],
             titles=[f"{m}: x = ({a:.2f}, {b:.2f})" for a, b in near["points"]],
         )
