@@ -23,6 +23,7 @@ CONVERTED = (
     "infovae-two-point",
     "libi-synthetic",
     "infovae-posteriors",
+    "infovae-comparison",
 )
 
 

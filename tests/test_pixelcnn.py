@@ -120,11 +120,12 @@ def test_pixelcnn_likelihood_rejects_wrong_data():
 def test_full_profile_pixelcnn_vae_of_the_infovae_experiments_scores_28x28_images():
     """The wiring of ``infovae-comparison --profile full`` (conv map ->
     PixelCNN), at a small width."""
-    from pyrovae.experiments.infovae_comparison import SETTINGS, make_vae
+    from pyrovae.experiments.infovae_comparison import PROFILES
     from pyrovae.infer import InfoVAE
+    from pyrovae.models import conv_vae
 
-    cfg = dict(SETTINGS["full"], channels=8, hidden=32)
-    vae = make_vae(5, cfg, seed=0)
+    assert PROFILES["full"].decoder == "pixelcnn"
+    vae = conv_vae(5, channels=8, hidden=32, decoder="pixelcnn", seed=0)
     assert isinstance(vae.likelihood, PixelCNNBernoulli)
     x = torch.bernoulli(torch.full((4, 784), 0.2))
     loss = InfoVAE(1.0, 1000.0).loss(vae.model, vae.guide, x)

@@ -23,18 +23,18 @@ DCGAN-style conv decoder.
 """
 
 import os
+from dataclasses import dataclass
 
 import torch
 
 from ..data import load_binarized_mnist, load_mnist_idx, random_subset
 from ..diagnostics import aggregate_posterior_moments
 from ..infer import BetaVAE, EvidenceLowerBound, InfoVAE, train
-from ..models import VAE, Bernoulli, PixelCNNBernoulli
-from ..nets import ConvDecoder28, ConvEncoder28
+from ..models import conv_vae
 from ..ops import mmd2, rbf_kernel
 from ..plotting import plot_image_rows
 from ..plotting.figure import save_figure, subplots
-from .common import check_profile, encode_in_batches, prepare_out, write_results
+from .common import encode_in_batches
 from .mnist_probes import (
     binarize,
     generated_class_cross_entropy,
@@ -42,29 +42,48 @@ from .mnist_probes import (
     split_labelled,
     train_digit_classifier,
 )
-from .settings import resolve_settings
 
-SETTINGS = {
-    "quick": dict(
-        z_dims=(2, 5),
-        n_train=10000,
-        steps=1000,
-        batch_size=100,
-        channels=16,
-        hidden=256,
-        decoder="conv",
-        n_test=2000,
-        evaluate_every=100,
-        n_eval=500,
-        classifier_epochs=5,
-        n_labels=1000,
-        n_generated=2000,
-    ),
-    "full": dict(
+CLAIM = (
+    "InfoVAE (MMD, Stein, adversarial) matches q(z) to p(z) better than the ELBO and an "
+    "autoencoder, converges faster and more stably in MMD, generates classes in better "
+    "proportion, and its latents are as good for semi-supervised learning"
+)
+PAPER = "Zhao, Song, Ermon 2019, Fig. 6"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Latent sizes ``z_dims``; ``n_train`` binarized-MNIST images, ``steps`` of Adam at batch
+    ``batch_size``; conv nets (``channels``, ``hidden``) with a ``decoder`` "conv" or
+    "pixelcnn"; InfoVAE with (α, λ); held-out MMD² on ``n_eval`` test images every
+    ``evaluate_every`` steps; final metrics on ``n_test`` random test images; the digit
+    classifier trained ``classifier_epochs`` on the labelled set minus ``heldout_labelled``
+    images; the SVM on ``n_labels`` labelled latents; ``n_generated`` samples per model."""
+
+    z_dims: tuple = (2, 5)
+    n_train: int = 10000
+    steps: int = 1000
+    batch_size: int = 100
+    channels: int = 16
+    hidden: int = 256
+    decoder: str = "conv"
+    alpha: float = 1.0
+    lam: float = 1000.0
+    n_test: int = 2000
+    evaluate_every: int = 100
+    n_eval: int = 500
+    classifier_epochs: int = 5
+    heldout_labelled: int = 2000
+    n_labels: int = 1000
+    n_generated: int = 2000
+
+
+PROFILES = {
+    "quick": Config(),
+    "full": Config(
         z_dims=(2, 5, 10),
         n_train=50000,
         steps=50000,
-        batch_size=100,
         channels=64,
         hidden=1024,
         decoder="pixelcnn",
@@ -72,36 +91,20 @@ SETTINGS = {
         evaluate_every=1000,
         n_eval=2000,
         classifier_epochs=20,
-        n_labels=1000,
         n_generated=10000,
     ),
 }
-ALPHA, LAM = 1.0, 1000.0
-HELDOUT_LABELLED = 2000
 
 
-def objectives():
+def objectives(alpha=1.0, lam=1000.0):
     """(label, objective) in the order of the paper's figure."""
     return [
         ("ELBO", EvidenceLowerBound()),
-        ("InfoVAE-MMD", InfoVAE(ALPHA, LAM, "mmd")),
-        ("InfoVAE-Stein", InfoVAE(ALPHA, LAM, "stein")),
-        ("InfoVAE-adversarial", InfoVAE(ALPHA, LAM, "adversarial")),
+        ("InfoVAE-MMD", InfoVAE(alpha, lam, "mmd")),
+        ("InfoVAE-Stein", InfoVAE(alpha, lam, "stein")),
+        ("InfoVAE-adversarial", InfoVAE(alpha, lam, "adversarial")),
         ("Autoencoder", BetaVAE(0.0)),
     ]
-
-
-def make_vae(z_dim, cfg, seed):
-    torch.manual_seed(seed)
-    encoder = ConvEncoder28(2 * z_dim, cfg["channels"], cfg["hidden"])
-    if cfg["decoder"] == "pixelcnn":
-        decoder = ConvDecoder28(
-            z_dim, PixelCNNBernoulli.CONDITION_CHANNELS, cfg["channels"], cfg["hidden"]
-        )
-        likelihood = PixelCNNBernoulli()
-    else:
-        decoder, likelihood = ConvDecoder28(z_dim, 1, cfg["channels"], cfg["hidden"]), Bernoulli()
-    return VAE(encoder, decoder, likelihood, z_dim, (784,))
 
 
 def latent_mmd2(vae, x, seed):
@@ -113,56 +116,37 @@ def latent_mmd2(vae, x, seed):
     return mmd2(q, p, lambda a, b: rbf_kernel(a, b, "dim")).item()
 
 
-def _labelled_data(data, seed):
+def _labelled_data(data, seed, heldout):
     """Binarized labelled MNIST split for the classifier and for the SVM probe."""
     idx_path = data if data is None or os.path.isdir(data) else os.path.dirname(data)
     images, labels = load_mnist_idx(idx_path, "test")
     images = binarize(images, seed=seed)
-    tr_x, tr_y, ho_x, ho_y = split_labelled(images, labels, HELDOUT_LABELLED, seed=seed)
+    tr_x, tr_y, ho_x, ho_y = split_labelled(images, labels, heldout, seed=seed)
     frequencies = torch.bincount(labels, minlength=10).float()
     return tr_x, tr_y, ho_x, ho_y, frequencies
 
 
-def run(
-    out="runs/infovae-comparison",
-    profile="quick",
-    device="cpu",
-    seed=0,
-    data=None,
-    progress=False,
-    overrides=None,
-):
-    cfg = resolve_settings(SETTINGS[check_profile(profile)], overrides, "infovae-comparison")
-    prepare_out(out)
-    x_train = load_binarized_mnist(data, "train")[: cfg["n_train"]]
-    x_test = random_subset(
-        load_binarized_mnist(data, "test"), cfg["n_test"], seed
-    )  # the split is class-ordered
-    tr_x, tr_y, ho_x, ho_y, frequencies = _labelled_data(data, seed)
+def run(config, out, device="cpu", seed=0, data=None, progress=False):
+    cfg = config
+    x_train = load_binarized_mnist(data, "train")[: cfg.n_train]
+    # a random subset: the test split is ordered by class
+    x_test = random_subset(load_binarized_mnist(data, "test"), cfg.n_test, seed)
+    tr_x, tr_y, ho_x, ho_y, frequencies = _labelled_data(data, seed, cfg.heldout_labelled)
     classifier, accuracy = train_digit_classifier(
-        tr_x, tr_y, ho_x, ho_y, epochs=cfg["classifier_epochs"], seed=seed
+        tr_x, tr_y, ho_x, ho_y, epochs=cfg.classifier_epochs, seed=seed
     )
     heldout_ce = generated_class_cross_entropy(classifier, ho_x, frequencies)
     results = {
-        "claim": "InfoVAE (MMD, Stein, adversarial) matches q(z) to p(z) far better than the "
-        "ELBO and an "
-        "autoencoder, generates classes in better proportion, gives latent features at least as "
-        "good for semi-supervised learning, and converges faster and more stably in MMD",
-        "paper": "Zhao, Song, Ermon 2019, Fig. 6",
-        "profile": profile,
-        "config": cfg,
-        "alpha": ALPHA,
-        "lambda": LAM,
         "classifier_heldout_accuracy": accuracy,
         "class_cross_entropy_minimum": heldout_ce["minimum"],
         "classifier_cross_entropy_on_heldout_data": heldout_ce["cross_entropy"],
         "rows": [],
     }
-    x_eval = x_test[: cfg["n_eval"]].to(device)
+    x_eval = x_test[: cfg.n_eval].to(device)
     samples = {"data": x_test[:12]}
-    for z_dim in cfg["z_dims"]:
-        for label, objective in objectives():
-            vae = make_vae(z_dim, cfg, seed)
+    for z_dim in cfg.z_dims:
+        for label, objective in objectives(cfg.alpha, cfg.lam):
+            vae = conv_vae(z_dim, cfg.channels, cfg.hidden, cfg.decoder, seed=seed)
 
             def evaluate(step, vae=vae):
                 vae.eval()
@@ -175,25 +159,25 @@ def run(
                 vae.guide,
                 x_train,
                 objective,
-                steps=cfg["steps"],
-                batch_size=cfg["batch_size"],
+                steps=cfg.steps,
+                batch_size=cfg.batch_size,
                 seed=seed,
                 device=device,
                 progress=progress,
                 evaluate=evaluate,
-                evaluate_every=cfg["evaluate_every"],
+                evaluate_every=cfg.evaluate_every,
             )
             vae = vae.eval()  # evaluated on the training device (PixelCNN sampling is 784 passes)
             with torch.no_grad():
                 loc, scale = (t.cpu() for t in encode_in_batches(vae, x_test.to(device)))
                 moments = aggregate_posterior_moments(loc, scale)
                 means = vae.sample(
-                    cfg["n_generated"], torch.Generator(device=device).manual_seed(seed)
+                    cfg.n_generated, torch.Generator(device=device).manual_seed(seed)
                 )
                 generated = torch.bernoulli(
                     means, generator=torch.Generator(device=device).manual_seed(seed + 1)
                 ).cpu()
-                feats_tr = encode_in_batches(vae, tr_x[: cfg["n_labels"]].to(device))[0].cpu()
+                feats_tr = encode_in_batches(vae, tr_x[: cfg.n_labels].to(device))[0].cpu()
                 feats_ho = encode_in_batches(vae, ho_x.to(device))[0].cpu()
                 mmd = latent_mmd2(vae, x_test.to(device), seed)
             ce = generated_class_cross_entropy(classifier, generated, frequencies)
@@ -207,48 +191,59 @@ def run(
                     "class_cross_entropy": ce["cross_entropy"],
                     "class_cross_entropy_excess": ce["excess"],
                     "generated_class_distribution": ce["generated_class_distribution"],
-                    "svm_error": latent_svm_error(
-                        feats_tr, tr_y[: cfg["n_labels"]], feats_ho, ho_y
-                    ),
+                    "svm_error": latent_svm_error(feats_tr, tr_y[: cfg.n_labels], feats_ho, ho_y),
                     "mmd_trajectory": trajectory,
                     "final_loss": sum(r["loss"] for r in result.history[-50:])
                     / min(50, len(result.history)),
                 }
             )
-            if z_dim == cfg["z_dims"][-1]:
-                samples[label] = vae.sample(
-                    12, torch.Generator(device=device).manual_seed(seed)
-                ).cpu()
-    results["checks"] = _checks(results["rows"], cfg["z_dims"])
-    _plot(
-        results["rows"],
-        cfg["z_dims"],
-        results["class_cross_entropy_minimum"],
-        os.path.join(out, "figure6.png"),
+            if z_dim == cfg.z_dims[-1]:
+                samples[label] = vae.sample(12, torch.Generator(device=device).manual_seed(seed))
+    results["samples"] = {k: v.cpu().tolist() for k, v in samples.items()}
+    return results
+
+
+def checks(results):
+    """The orderings the paper claims, per latent size and InfoVAE divergence."""
+    out = {}
+    for d in results["config"]["z_dims"]:
+        by = {r["objective"]: r for r in results["rows"] if r["z_dim"] == d}
+        for k in (k for k in by if k.startswith("InfoVAE")):
+            mine, elbo, ae = by[k], by["ELBO"], by["Autoencoder"]
+            out[f"z={d} {k}: MMD² below the ELBO's"] = mine["mmd2"] < elbo["mmd2"]
+            out[f"z={d} {k}: MMD² below the autoencoder's"] = mine["mmd2"] < ae["mmd2"]
+            out[f"z={d} {k}: class cross entropy below the ELBO's"] = (
+                mine["class_cross_entropy"] < elbo["class_cross_entropy"]
+            )
+            out[f"z={d} {k}: SVM error at most the ELBO's"] = mine["svm_error"] <= elbo["svm_error"]
+    return out
+
+
+def summary(results):
+    cells = []
+    for d in results["config"]["z_dims"]:
+        by = {r["objective"]: r for r in results["rows"] if r["z_dim"] == d}
+        cells.append(
+            f"z = {d}: MMD² "
+            + ", ".join(f"{k} {r['mmd2']:.4f}" for k, r in by.items())
+            + "; class cross entropy "
+            + ", ".join(f"{k} {r['class_cross_entropy']:.3f}" for k, r in by.items())
+            + "; SVM error "
+            + ", ".join(f"{k} {r['svm_error']:.3f}" for k, r in by.items())
+        )
+    return (
+        "; ".join(cells)
+        + f"; class cross entropy minimum {results['class_cross_entropy_minimum']:.3f}, "
+        f"classifier held-out accuracy {results['classifier_heldout_accuracy']:.3f}"
     )
-    plot_image_rows(samples, os.path.join(out, f"samples_z{cfg['z_dims'][-1]}.png"))
-    return write_results(out, results)
 
 
-def _checks(rows, z_dims):
-    """The orderings the paper claims, per latent size (True where they hold)."""
-    checks = {}
-    for d in z_dims:
-        by = {r["objective"]: r for r in rows if r["z_dim"] == d}
-        info = [k for k in by if k.startswith("InfoVAE")]
-        checks[f"z{d}_infovae_mmd_below_elbo"] = {
-            k: by[k]["mmd2"] < by["ELBO"]["mmd2"] for k in info
-        }
-        checks[f"z{d}_infovae_mmd_below_autoencoder"] = {
-            k: by[k]["mmd2"] < by["Autoencoder"]["mmd2"] for k in info
-        }
-        checks[f"z{d}_infovae_class_cross_entropy_below_elbo"] = {
-            k: by[k]["class_cross_entropy"] < by["ELBO"]["class_cross_entropy"] for k in info
-        }
-        checks[f"z{d}_infovae_svm_error_at_most_elbo"] = {
-            k: by[k]["svm_error"] <= by["ELBO"]["svm_error"] for k in info
-        }
-    return checks
+def plot(results, out):
+    z_dims = results["config"]["z_dims"]
+    paths = [os.path.join(out, "figure6.png"), os.path.join(out, f"samples_z{z_dims[-1]}.png")]
+    _plot(results["rows"], z_dims, results["class_cross_entropy_minimum"], paths[0])
+    plot_image_rows({k: torch.tensor(v) for k, v in results["samples"].items()}, paths[1])
+    return paths
 
 
 def _plot(rows, z_dims, ce_minimum, path):

@@ -15,8 +15,7 @@ import torch
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import aggregate_posterior_moments
 from ..infer import EvidenceLowerBound, InfoVAE, train
-from ..models import VAE, Bernoulli
-from ..nets import ConvDecoder28, ConvEncoder28
+from ..models import conv_vae
 from ..plotting.figure import save_figure, subplots
 from .common import encode_in_batches
 
@@ -53,17 +52,6 @@ PROFILES = {
 }
 
 
-def conv_vae(z_dim, channels, hidden, seed):
-    torch.manual_seed(seed)
-    return VAE(
-        ConvEncoder28(2 * z_dim, channels, hidden),
-        ConvDecoder28(z_dim, 1, channels, hidden),
-        Bernoulli(),
-        z_dim,
-        (784,),
-    )
-
-
 @torch.no_grad()
 def aggregate_log_det(vae, x, batch=500):
     m = aggregate_posterior_moments(*encode_in_batches(vae, x, batch))
@@ -80,7 +68,7 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
             ("ELBO", EvidenceLowerBound()),
             ("InfoVAE-MMD", InfoVAE(config.alpha, config.lam)),
         ):
-            vae = conv_vae(config.z_dim, config.channels, config.hidden, seed)
+            vae = conv_vae(config.z_dim, config.channels, config.hidden, seed=seed)
             train(
                 vae.model,
                 vae.guide,

@@ -5,6 +5,7 @@ The model / guide contract is documented in :mod:`pyrovae.models.contract`.
 
 from .autoregressive import AutoregressiveBernoulli, PixelCNNBernoulli
 from .contract import DATA_PLATE, data_plate
+from .conv import conv_vae
 from .factory import build_vae, load_vae
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .linear_gaussian import LinearGaussianVAE, PPCAFit, ppca_mle
@@ -23,6 +24,7 @@ __all__ = [
     "PPCAFit",
     "PixelCNNBernoulli",
     "build_vae",
+    "conv_vae",
     "data_plate",
     "load_vae",
     "ppca_mle",
