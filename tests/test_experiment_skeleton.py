@@ -14,17 +14,7 @@ from pyrovae.experiments.skeleton import follows_skeleton, run_experiment
 
 TINY = {"n": "300", "batch_size": "300", "phases": "((30, 0.05),)"}
 
-CONVERTED = (
-    "linear-vae-ppca",
-    "sigma-collapse",
-    "unbounded-likelihood",
-    "dai-local-minimum",
-    "infovae-mnist-variance",
-    "infovae-two-point",
-    "libi-synthetic",
-    "infovae-posteriors",
-    "infovae-comparison",
-)
+CONVERTED = tuple(REGISTRY)
 
 
 @pytest.mark.parametrize("name", CONVERTED)

@@ -48,7 +48,7 @@ def test_settings_overrides_are_type_checked():
         with pytest.raises(ValueError, match=key):
             resolve_settings(base, {key: text})
     cfg = experiment_settings("linear-vae-ppca", "quick", TINY)
-    assert cfg["n"] == 200 and cfg["phases"] == ((20, 0.05),)
+    assert cfg.n == 200 and cfg.phases == ((20, 0.05),)
     with pytest.raises(ValueError, match="unknown experiment"):
         experiment_settings("no-such-thing")
 

@@ -1,9 +1,10 @@
 """Experiments that reproduce claims of the source papers; each writes results.json and PNGs.
 
-Each module has ``run(out, profile="quick"|"full", device, seed, data, progress, overrides)
--> dict`` and its settings per profile in ``SETTINGS``; ``overrides`` (``--set key=value``)
-replaces any of them, type-checked (:mod:`.settings`). ``pyrovae reproduce NAME`` runs one,
-``pyrovae reproduce --list`` lists them, ``pyrovae sweep`` runs grids of them.
+Each module follows the skeleton of :mod:`.skeleton` (a frozen ``Config`` with ``quick`` and
+``full`` profiles, ``run``, ``checks``, ``plot``); ``overrides`` (``--set key=value``) replace
+any setting, type-checked (:mod:`.settings`). ``pyrovae reproduce NAME`` runs one (``get``),
+``pyrovae reproduce --list`` lists them, ``pyrovae sweep`` runs grids of them and ``pyrovae
+reproduce --report`` tabulates their results.
 """
 
 REGISTRY = {
@@ -54,9 +55,8 @@ def get(name):
 
 
 def experiment_settings(name, profile="quick", overrides=None):
-    """The settings (a config dataclass, or a dict for modules not yet on the skeleton) that
-    ``run`` would use for this profile and these overrides; an unknown key or a value of the
-    wrong type raises ``ValueError`` naming the settings."""
+    """The config ``run`` would use for this profile and these overrides; an unknown key or a
+    value of the wrong type raises ``ValueError`` naming the settings."""
     from .skeleton import configure
 
     return configure(_module(name), name, profile, overrides)

@@ -13,8 +13,7 @@ An experiment module following it defines
 
 :func:`run_experiment` runs one: it resolves the profile and ``--set`` overrides (type-checked),
 records the whole config, the seed, the profile and the checks in ``results.json``, then
-plots. Modules not yet converted (a ``SETTINGS`` dict, ``run(out=..., profile=...,
-overrides=...)``) run through the same entry point.
+plots.
 """
 
 import dataclasses
@@ -30,10 +29,9 @@ def follows_skeleton(module) -> bool:
 
 def configure(module, name, profile="quick", overrides=None):
     """The profile's config with ``overrides`` (``{field: text or value}``) applied."""
-    if follows_skeleton(module):
-        return resolve_settings(module.PROFILES[check_profile(profile)], overrides, name)
-    base = dict(getattr(module, "DEFAULTS", {}), **module.SETTINGS[check_profile(profile)])
-    return resolve_settings(base, overrides, name)
+    if not follows_skeleton(module):
+        raise TypeError(f"{name} does not follow the experiment skeleton (see {__name__})")
+    return resolve_settings(module.PROFILES[check_profile(profile)], overrides, name)
 
 
 def _check_checks(name, checks):
@@ -59,16 +57,6 @@ def run_experiment(
     """Run one experiment; returns the results as written to ``OUT/results.json``."""
     out = out or os.path.join("runs", name)
     config = configure(module, name, profile, overrides)
-    if not follows_skeleton(module):
-        return module.run(
-            out=out,
-            profile=profile,
-            device=device,
-            seed=seed,
-            data=data,
-            progress=progress,
-            overrides=overrides,
-        )
     prepare_out(out)
     results = module.run(config, out=out, device=device, seed=seed, data=data, progress=progress)
     results = {
