@@ -10,6 +10,11 @@ aggregate q(z), decoder σ at the two codes, I_q(x; z), ELBO. Besides the paper'
 the run includes α = 1, λ = 500 (no per-point KL term): with α = 0 the optimizer reaches q(z) = p(z)
 by posterior collapse (I(x; z) = 0), and dropping the KL weight tests
 whether that term is the cause.
+
+Beside the training, :mod:`.two_point_theory` computes the objective exactly in the paper's
+Gaussian family (q(z|x=±1) = N(±c, s²), best Gaussian decoder with σ² ≥ ξ) for the collapsed
+solution and the best informative one, over a grid of λ, ξ and α ∈ {0, 1}: whether collapse is
+the optimum of the objective (then the claim needs other settings) or a failure of the optimizer.
 """
 
 import os
@@ -23,6 +28,7 @@ from ..infer import EvidenceLowerBound, InfoVAE, train
 from ..models import two_point_vae
 from ..plotting import draw_two_point, two_point_curves
 from ..plotting.figure import save_figure, subplots
+from .two_point_theory import COLLAPSED, compare
 
 CLAIM = "ELBO separates q(z|x=±1) and over-spreads q(z); InfoVAE keeps q(z) ≈ p(z)"
 PAPER = "Zhao, Song, Ermon 2019, Prop. 1 / Fig. 1"
@@ -48,6 +54,10 @@ class Config:
     separation: float = 1.0  # |mean q(z|−1) − mean q(z|+1)| for "separates"
     prior_variance_tolerance: float = 0.1
     collapse_information: float = 0.05  # nats: I(x; z) below it is collapse
+    # the closed-form comparison of collapse with the best informative Gaussian solution
+    theory_lams: tuple = (1.0, 10.0, 50.0, 100.0, 500.0, 1000.0)
+    theory_min_variances: tuple = (1e-4, 1e-3, 1e-2)
+    information_tolerance: float = 0.1  # nats between trained and optimal I(x; z)
 
 
 PROFILES = {"quick": Config(), "full": Config(stages=20, steps_per_stage=2500)}
@@ -86,7 +96,21 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
             trajectory.append({"step": (stage + 1) * config.steps_per_stage, **row})
         results[label] = {"final": trajectory[-1], "trajectory": trajectory}
         vaes[label] = vae.cpu()
-    return {"objectives": results, "figure1_curves": two_point_curves(vaes, seed=seed)}
+    theory = [
+        compare(alpha, lam, min_variance=xi)
+        for alpha in (0.0, 1.0)
+        for lam in config.theory_lams
+        for xi in config.theory_min_variances
+    ]
+    at_setting = [
+        compare(alpha, config.lam, min_variance=config.min_variance) for alpha in (0.0, 1.0)
+    ]
+    return {
+        "objectives": results,
+        "figure1_curves": two_point_curves(vaes, seed=seed),
+        "closed_form": theory,
+        "closed_form_at_setting": at_setting,
+    }
 
 
 def checks(results):
@@ -100,11 +124,31 @@ def checks(results):
         < cfg["prior_variance_tolerance"],
         # recorded, not a claim of the paper: how InfoVAE reaches q(z) = p(z) here
         "infovae_collapsed": info0["mutual_information"] < cfg["collapse_information"],
+        # the closed form in the paper's Gaussian family (two_point_theory): is collapse the
+        # optimum of InfoVAE's objective at this setting, and did training find the optimum?
+        "closed_form_informative_beats_collapse": all(
+            r["informative_wins"] for r in results["closed_form_at_setting"]
+        ),
+        "trained_infovae_reaches_closed_form_information": all(
+            abs(
+                final[f"InfoVAE a={int(r['alpha'])} l={cfg['lam']:g}"]["mutual_information"]
+                - r["informative"]["mutual_information"]
+            )
+            < cfg["information_tolerance"]
+            for r in results["closed_form_at_setting"]
+        ),
     }
 
 
 def summary(results):
-    cells = []
+    cells = [
+        f"closed form at α = {r['alpha']:g}, λ = {r['lam']:g}, ξ = {r['min_variance']:g}: best "
+        f"informative solution L = {r['informative']['objective']:.3f} (c = "
+        f"{r['informative']['c']:.2f}, s = {r['informative']['s']:.2f}, Var q(z) = "
+        f"{r['informative']['aggregate_variance']:.2f}, I = "
+        f"{r['informative']['mutual_information']:.2f}) vs collapse {r['collapsed_objective']:.3f}"
+        for r in results["closed_form_at_setting"]
+    ]
     for label, r in results["objectives"].items():
         f = r["final"]
         cells.append(
@@ -115,8 +159,51 @@ def summary(results):
     return "; ".join(cells)
 
 
+def plot_closed_form(rows, path):
+    """Best informative objective minus the collapsed one (< 0: collapse is not the optimum)
+    against λ, per ξ and α; and the optimum's I(x; z)."""
+    fig, axes = subplots(1, 2, figsize=(9, 3.3))
+    keys = sorted({(r["alpha"], r["min_variance"]) for r in rows})
+    for alpha, xi in keys:
+        sel = sorted(
+            (r for r in rows if (r["alpha"], r["min_variance"]) == (alpha, xi)),
+            key=lambda r: r["lam"],
+        )
+        lams = [r["lam"] for r in sel]
+        style = "-" if alpha == 0 else "--"
+        label = f"α={alpha:g}, ξ={xi:g}"
+        axes[0].plot(
+            lams,
+            [r["informative"]["objective"] - COLLAPSED for r in sel],
+            style + "o",
+            label=label,
+            ms=3,
+        )
+        axes[1].plot(
+            lams,
+            [r["informative"]["mutual_information"] for r in sel],
+            style + "o",
+            label=label,
+            ms=3,
+        )
+    axes[0].axhline(0.0, color="k", lw=0.8)
+    axes[0].set_ylabel("L(best informative) − L(collapse), nats")
+    axes[1].set_ylabel("I(x; z) at the best informative solution")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("λ")
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
 def plot(results, out):
-    paths = [os.path.join(out, "figure1.png"), os.path.join(out, "trajectories.png")]
+    paths = [
+        os.path.join(out, "figure1.png"),
+        os.path.join(out, "trajectories.png"),
+        os.path.join(out, "closed_form.png"),
+    ]
+    plot_closed_form(results["closed_form"], paths[2])
     draw_two_point(results["figure1_curves"], paths[0])
     fig, axes = subplots(1, 3, figsize=(12, 3.2))
     for label, r in results["objectives"].items():
