@@ -550,7 +550,14 @@ def cmd_diagnose(args):
 def cmd_reproduce(args):
     from . import experiments
 
+    if args.readme and not args.report:
+        raise ValueError("--readme replaces the table that --report RUNS_DIR generates: give both")
     if args.report:
+        if args.name or args.set:
+            raise ValueError(
+                "--report tabulates existing results.json files; it runs nothing, so it takes "
+                "no experiment name or --set"
+            )
         from .experiments.report import replace_in_readme, report_table
 
         table = report_table(args.report)

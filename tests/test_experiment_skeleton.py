@@ -110,6 +110,9 @@ def test_report_table_from_results(tmp_path):
         replace_in_readme(str(tmp_path / "runs" / "linear-vae-ppca" / "results.json"), table)
     with pytest.raises(FileNotFoundError, match="no results.json"):
         report_table(str(tmp_path / "empty"))
+    assert cli.main(["reproduce", "linear-vae-ppca", "--report", str(runs)]) == 2
+    assert cli.main(["reproduce", "--readme", str(readme)]) == 2
+    assert cli.main(["reproduce", "--report", str(runs), "--readme", str(readme)]) == 0
 
 
 def test_verdicts():

@@ -44,8 +44,7 @@ def _scalars(results):
     return {
         k: v
         for k, v in results.items()
-        if isinstance(v, (int, float, bool, str)) or v is None
-        if k != "checks"
+        if k != "checks" and (v is None or isinstance(v, (int, float, bool, str)))
     }
 
 
