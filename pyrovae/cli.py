@@ -1,6 +1,6 @@
 """``pyrovae`` command line: a thin argparse front over the library.
 
-pyrovae demo [--out DIR] [--steps N] [--device cpu|cuda] [--seed N]
+pyrovae demo [--out DIR] [--steps N] [--device cpu|cuda] [--seed N] [--set KEY=VALUE]
 pyrovae train --dataset binarized-mnist --data PATH --objective infovae --lam 1000 ...
 pyrovae diagnose runs/train/checkpoint.pt --data PATH
 """
@@ -97,6 +97,14 @@ def _add_demo(sub):
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of the demo's Config (repeatable; type-checked; an unknown key "
+        "lists the settings), e.g. --set lam=100 --set min_variance=0.01",
+    )
     return p
 
 
@@ -360,8 +368,11 @@ def build_parser():
 
 
 def cmd_demo(args):
-    from .experiments.demo import format_table, run_demo
+    from .experiments.demo import Config, format_table, run_demo
+    from .experiments.settings import parse_assignments, resolve_settings
 
+    overrides = parse_assignments(args.set)
+    resolve_settings(Config(), overrides, "demo")  # checked before any work
     device = _device(args.device)
     _writable_folder(args.out)
     results = run_demo(
@@ -370,6 +381,7 @@ def cmd_demo(args):
         seed=args.seed,
         device=device,
         progress=not args.no_progress,
+        overrides=overrides,
     )
     print(format_table(results))
     print(f"wrote {os.path.join(args.out, 'results.json')}, two_point.png, history.png")

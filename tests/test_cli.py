@@ -12,9 +12,21 @@ from pyrovae.cli import main
 
 
 def test_demo_writes_results_and_figures(tmp_path, capsys):
-    assert main(["demo", "--steps", "40", "--out", str(tmp_path), "--no-progress"]) == 0
+    argv = ["demo", "--steps", "40", "--out", str(tmp_path), "--no-progress"]
+    assert main([*argv, "--set", "lam=100", "--set", "n=64"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
+    assert results["experiment"] == "demo" and results["seed"] == 0
+    assert results["config"]["lam"] == 100.0 and results["config"]["n"] == 64
+    assert results["config"]["steps"] == 40
+    assert set(results["checks"]) == {
+        "elbo_separates",
+        "elbo_overspreads_aggregate",
+        "infovae_aggregate_near_prior",
+        "infovae_collapsed",
+    }
+    assert results["figures"] == ["two_point.png", "history.png"]
     assert len(results["objectives"]) == 2
+    assert "InfoVAE-MMD (alpha=0, lambda=100)" in results["objectives"]
     for r in results["objectives"].values():
         for key in (
             "q_mean",
@@ -29,6 +41,15 @@ def test_demo_writes_results_and_figures(tmp_path, capsys):
     assert (tmp_path / "two_point.png").stat().st_size > 10_000
     assert (tmp_path / "history.png").exists()
     assert "ELBO" in capsys.readouterr().out
+
+
+def test_demo_refuses_an_unknown_or_mistyped_setting_before_any_work(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--set", "lambda=100"]) == 2
+    assert "demo has no setting 'lambda'" in capsys.readouterr().err
+    assert main(["demo", "--out", str(out), "--set", "steps=many"]) == 2
+    assert "steps is an int" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_train_two_point_and_resume(tmp_path):

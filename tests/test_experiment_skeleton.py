@@ -29,6 +29,21 @@ def test_converted_experiments_follow_the_skeleton(name):
     assert module.PROFILES["quick"] != module.PROFILES["full"]
 
 
+def test_demo_follows_the_skeleton_and_redraws_from_json(tmp_path):
+    from pyrovae.experiments import demo
+
+    assert follows_skeleton(demo) and demo.CLAIM and demo.PAPER
+    r = demo.run_demo(str(tmp_path), steps=30, progress=False, n=32, eval_particles=16)
+    assert r == json.loads((tmp_path / "results.json").read_text())
+    assert r["config"] == dataclasses.asdict(
+        dataclasses.replace(demo.Config(), steps=30, n=32, eval_particles=16)
+    ) | {"hidden": [200, 200, 200]}
+    (tmp_path / "two_point.png").unlink()
+    assert demo.plot(r, str(tmp_path)) and (tmp_path / "two_point.png").exists()
+    with pytest.raises(ValueError, match="no setting 'lambda_'"):
+        demo.run_demo(str(tmp_path / "x"), lambda_=1, progress=False)
+
+
 def test_run_records_config_checks_and_figures(tmp_path):
     r = get("linear-vae-ppca")(str(tmp_path), "quick", seed=3, overrides=TINY)
     stored = json.loads((tmp_path / "results.json").read_text())
@@ -152,3 +167,27 @@ def test_two_point_curves_are_densities_and_redraw_from_json():
     assert all(0 < sum(d) * dx <= 1.01 for d in c["p_x"].values())
     fig = draw_two_point(curves)
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3 and len(fig.axes[1].lines) == 3
+
+
+def test_two_point_sweep_settings(tmp_path):
+    """infovae-two-point for sweeps: without the ELBO run and the closed-form grid it still
+    records the per-α scalars a sweep summary reads, and its checks omit the ELBO's claims."""
+    tiny = {
+        "n": 32,
+        "hidden": (8,),
+        "stages": 1,
+        "steps_per_stage": 10,
+        "eval_particles": 8,
+        "train_elbo": False,
+        "closed_form_grid": False,
+        "kl_warmup": 5,
+    }
+    r = get("infovae-two-point")(str(tmp_path), overrides=tiny)
+    assert set(r["objectives"]) == {"InfoVAE a=0 l=500", "InfoVAE a=1 l=500"}
+    assert len(r["closed_form"]) == 2 and "elbo_separates" not in r["checks"]
+    for alpha in (0, 1):
+        final = r["objectives"][f"InfoVAE a={alpha} l=500"]["final"]
+        assert r[f"a{alpha}_information"] == final["mutual_information"]
+        assert r[f"a{alpha}_mmd2"] >= 0.0
+    with pytest.raises(ValueError, match="kl_warmup"):
+        get("infovae-two-point")(str(tmp_path / "x"), overrides={**tiny, "kl_warmup": 11})

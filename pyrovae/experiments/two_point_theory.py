@@ -41,6 +41,16 @@ def mixture_mmd2(c, s):
     return qq - 2 * qp + pp
 
 
+def equal_mixture_mmd2(means, stds):
+    """MMD²(q, N(0, 1)) for the equal-weight mixture q = (1/m) Σ N(means_i, stds_i²) of 1-D
+    Gaussians, under exp(−(z − z')²/2), exactly: a trained q(z|x=±1) need not be symmetric."""
+    means = torch.as_tensor(means, dtype=torch.float64)
+    var = torch.as_tensor(stds, dtype=torch.float64) ** 2
+    qq = _expected_rbf(means[:, None] - means[None, :], var[:, None] + var[None, :]).mean()
+    qp = _expected_rbf(means, var + 1.0).mean()
+    return (qq - 2 * qp + 3.0**-0.5).item()
+
+
 def terms(c, s, min_variance=None, fixed_variance=None, grid_points=8001, bound=12.0):
     """E_q log p(x|z) with the best decoder, KL(q(z|x) ‖ p(z)), MMD²(q(z), p(z)), I_q(x; z)."""
     if (min_variance is None) == (fixed_variance is None):
