@@ -12,6 +12,7 @@ REGISTRY = {
     "sigma-collapse": "sigma_collapse",
     "unbounded-likelihood": "unbounded_likelihood",
     "dai-local-minimum": "dai_local_minimum",
+    "dai-depth": "dai_depth",
     "libi-synthetic": "libi_synthetic",
     "infovae-two-point": "infovae_two_point",
     "infovae-mnist-variance": "infovae_mnist_variance",

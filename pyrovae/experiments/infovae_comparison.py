@@ -200,6 +200,10 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
             if z_dim == cfg.z_dims[-1]:
                 samples[label] = vae.sample(12, torch.Generator(device=device).manual_seed(seed))
     results["samples"] = {k: v.cpu().tolist() for k, v in samples.items()}
+    for row in results["rows"]:  # top-level numbers, for sweep summaries over seeds
+        tag = f"z{row['z_dim']}_{row['objective']}"
+        for key in ("mmd2", "class_cross_entropy", "svm_error"):
+            results[f"{tag}_{key}"] = row[key]
     return results
 
 

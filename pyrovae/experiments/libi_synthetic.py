@@ -224,7 +224,18 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
     first = "figure-8" if "figure-8" in config.datasets else config.datasets[0]
     ds = SYNTHETIC_DATASETS[first]
     x = ds.sample(config.n_train, seed=seed)
+    scalars = {}  # top-level numbers per data set, for sweep summaries (mean ± sd over seeds)
+    for name, rows in datasets.items():
+        scalars[f"{name}_elbo_log_px_minus_truth"] = rows["elbo_log_px_minus_truth"]
+        scalars[f"{name}_libi_log_px_minus_truth"] = rows["libi_log_px_minus_truth"]
+        scalars[f"{name}_iwae_log_px_minus_truth"] = (
+            rows["iwae"]["log_px"] - rows["truth"]["log_px"]
+        )
+        scalars[f"{name}_elbo_decoder_best_elbo_minus_truth"] = (
+            rows["elbo"]["best_elbo"] - rows["truth"]["best_elbo"]
+        )
     return {
+        **scalars,
         "datasets": datasets,
         "decoder_curves": figures,
         "posteriors_near_crossing": posterior_curves(ds, x, fitted[first]),

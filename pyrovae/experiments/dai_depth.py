@@ -1,0 +1,198 @@
+r"""``dai-depth`` — Dai, Wang, Wipf, "The Usual Suspects? Reassessing Blame for VAE Posterior
+Collapse" (ICML 2020), Figure 1 and the trend of Figure 2.
+
+An autoencoder and a VAE with a Gaussian decoder N(μ(z), γI) and learned γ (one scalar, floored at
+ξ, Mattei & Frellsen 2018), encoder and decoder MLPs with ``depth`` hidden layers of ReLU units
+(512 wide in the paper and the full profile, 256 in the quick one), trained the same number of Adam steps at each depth. The autoencoder is the same
+network trained with β = 0 (reconstruction only: its encoder's noise scale is free to shrink to
+0). Measured on the training images: the reconstruction error ‖x − μ(μ_q(x))‖² per image (the
+code is the encoder mean), and for the VAE the encoder's σ_z per latent dimension.
+
+The paper's claims: deeper networks first lower and then *raise* the training reconstruction error
+(the optimization landscape gets worse with depth, so a deeper model fits its own training data
+worse), the VAE's error is at least the autoencoder's, and with depth σ_z moves toward 1 (more
+latent dimensions collapse). The paper uses Fashion-MNIST; here binarized MNIST (the data this
+library ships with) is modelled by the same Gaussian decoder.
+"""
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from ..data import load_binarized_mnist, random_subset
+from ..infer import BetaVAE, EvidenceLowerBound, train
+from ..models import VAE, LearnedGaussian
+from ..nets import MLP
+from ..plotting.figure import save_figure, subplots
+from .common import encode_in_batches
+
+CLAIM = (
+    "Training reconstruction error first falls, then rises with depth; the VAE's is at least the "
+    "AE's; σ_z moves toward 1 with depth"
+)
+PAPER = "Dai, Wang, Wipf 2020, Fig. 1 and 2"
+MODELS = ("AE", "VAE")
+
+
+@dataclass(frozen=True)
+class Config:
+    """``n`` random binarized-MNIST training images; encoder and decoder MLPs with ``depth``
+    hidden layers of ``width`` ReLU units for each depth in ``depths``; dim z; ``steps`` Adam
+    steps at batch ``batch_size`` and learning rate ``lr``; the decoder variance γ is learned
+    from ``init_gamma``, floored at ``min_variance``. ``error_tolerance``: the relative margin
+    by which an error must rise or fall to count; ``collapse_sigma``: σ_z above it counts as a
+    collapsed dimension."""
+
+    n: int = 5000
+    depths: tuple = (1, 2, 4, 6, 8, 10)
+    width: int = 256
+    z_dim: int = 20
+    steps: int = 2000
+    batch_size: int = 128
+    lr: float = 1e-3
+    init_gamma: float = 1.0
+    min_variance: float = 1e-4
+    error_tolerance: float = 0.02
+    collapse_sigma: float = 0.9
+
+
+PROFILES = {
+    "quick": Config(),
+    "full": Config(n=50000, width=512, z_dim=64, steps=30000),
+}
+
+
+def depth_vae(config, depth, seed):
+    torch.manual_seed(seed)
+    hidden = [config.width] * depth
+    return VAE(
+        MLP(784, hidden, 2 * config.z_dim),
+        MLP(config.z_dim, hidden, 784),
+        LearnedGaussian(init_sigma=config.init_gamma**0.5, min_variance=config.min_variance),
+        config.z_dim,
+        (784,),
+    )
+
+
+@torch.no_grad()
+def reconstruction(vae, x, batch=1000):
+    """Squared error per image of the decoder mean at the encoder mean, and the encoder's σ_z."""
+    errors = [
+        (vae.reconstruct(x[i : i + batch]) - x[i : i + batch]).pow(2).sum(-1)
+        for i in range(0, len(x), batch)
+    ]
+    return torch.cat(errors), encode_in_batches(vae, x, batch)[1]
+
+
+def run(config, out, device="cpu", seed=0, data=None, progress=False):
+    x = random_subset(load_binarized_mnist(data, "train"), config.n, seed)
+    rows = []
+    for depth in config.depths:
+        for label in MODELS:
+            objective = BetaVAE(0.0) if label == "AE" else EvidenceLowerBound()
+            vae = depth_vae(config, depth, seed)
+            fit = train(
+                vae.model,
+                vae.guide,
+                x,
+                objective,
+                steps=config.steps,
+                batch_size=config.batch_size,
+                lr=config.lr,
+                seed=seed,
+                device=device,
+                progress=progress,
+            )
+            vae = vae.cpu()
+            errors, sigma_z = reconstruction(vae, x)
+            per_dim = sigma_z.mean(0)  # mean σ_z of each latent dimension over the images
+            rows.append(
+                {
+                    "model": label,
+                    "depth": depth,
+                    "reconstruction_error": errors.mean().item(),
+                    "gamma": vae.likelihood.variance().item(),
+                    "final_loss": fit.last("loss"),
+                    "sigma_z_per_dimension": per_dim.tolist(),
+                    "sigma_z_median": sigma_z.median().item(),
+                    "collapsed_dimensions": int((per_dim > config.collapse_sigma).sum()),
+                }
+            )
+    return {"rows": rows, **_scalars(rows)}
+
+
+def _scalars(rows):
+    """Top-level numbers for summaries and sweeps: the error per model and depth."""
+    out = {}
+    for r in rows:
+        out[f"{r['model']}_error_depth_{r['depth']}"] = r["reconstruction_error"]
+        if r["model"] == "VAE":
+            out[f"VAE_sigma_z_median_depth_{r['depth']}"] = r["sigma_z_median"]
+    return out
+
+
+def _errors(results, model):
+    rows = sorted((r for r in results["rows"] if r["model"] == model), key=lambda r: r["depth"])
+    return [r["depth"] for r in rows], [r["reconstruction_error"] for r in rows]
+
+
+def checks(results):
+    tol = results["config"]["error_tolerance"]
+    depths, vae = _errors(results, "VAE")
+    _, ae = _errors(results, "AE")
+    best = min(range(len(vae)), key=vae.__getitem__)
+    vae_rows = sorted((r for r in results["rows"] if r["model"] == "VAE"), key=lambda r: r["depth"])
+    return {
+        # the error at the best depth is clearly below the shallowest's (falls first) ...
+        "vae_error_falls_then_rises_with_depth": vae[best] < vae[0] * (1 - tol)
+        # ... and the deepest's is clearly above the best (then rises)
+        and vae[-1] > vae[best] * (1 + tol),
+        "ae_error_rises_at_the_deepest": ae[-1] > min(ae) * (1 + tol),
+        "vae_error_at_least_ae_at_every_depth": all(
+            v >= a * (1 - tol) for v, a in zip(vae, ae, strict=True)
+        ),
+        "vae_sigma_z_moves_toward_one_with_depth": vae_rows[-1]["sigma_z_median"]
+        > vae_rows[0]["sigma_z_median"],
+    }
+
+
+def plot(results, out):
+    path = os.path.join(out, "depth.png")
+    fig, axes = subplots(1, 2, figsize=(10, 3.4))
+    for model in MODELS:
+        depths, errors = _errors(results, model)
+        axes[0].plot(depths, errors, "o-", label=model)
+    axes[0].set_xlabel("hidden layers (encoder and decoder each)")
+    axes[0].set_ylabel("training reconstruction error per image")
+    axes[0].legend()
+    vae_rows = sorted((r for r in results["rows"] if r["model"] == "VAE"), key=lambda r: r["depth"])
+    axes[1].boxplot(
+        [r["sigma_z_per_dimension"] for r in vae_rows],
+        tick_labels=[str(r["depth"]) for r in vae_rows],
+    )
+    axes[1].axhline(1.0, color="k", lw=0.8, ls="--")
+    axes[1].set_xlabel("hidden layers")
+    axes[1].set_ylabel("VAE σ_z per latent dimension")
+    fig.tight_layout()
+    save_figure(fig, path)
+    return [path]
+
+
+def summary(results):
+    cells = []
+    for model in MODELS:
+        depths, errors = _errors(results, model)
+        cells.append(
+            f"{model} reconstruction error at depth "
+            + ", ".join(f"{d}: {e:.1f}" for d, e in zip(depths, errors, strict=True))
+        )
+    vae_rows = sorted((r for r in results["rows"] if r["model"] == "VAE"), key=lambda r: r["depth"])
+    cells.append(
+        "VAE median σ_z "
+        + ", ".join(f"{r['depth']}: {r['sigma_z_median']:.2f}" for r in vae_rows)
+        + "; collapsed dimensions "
+        + ", ".join(f"{r['depth']}: {r['collapsed_dimensions']}" for r in vae_rows)
+        + " (binarized MNIST, not the paper's Fashion-MNIST)"
+    )
+    return "; ".join(cells)
