@@ -3,10 +3,11 @@ Collapse" (ICML 2020), Figure 1 and the trend of Figure 2.
 
 An autoencoder and a VAE with a Gaussian decoder N(μ(z), γI) and learned γ (one scalar, floored at
 ξ, Mattei & Frellsen 2018), encoder and decoder MLPs with ``depth`` hidden layers of ReLU units
-(512 wide in the paper and the full profile, 256 in the quick one), trained the same number of Adam steps at each depth. The autoencoder is the same
-network trained with β = 0 (reconstruction only: its encoder's noise scale is free to shrink to
-0). Measured on the training images: the reconstruction error ‖x − μ(μ_q(x))‖² per image (the
-code is the encoder mean), and for the VAE the encoder's σ_z per latent dimension.
+(512 wide in the paper and the full profile, 256 in the quick one), trained the same number of
+Adam steps at each depth. The autoencoder is the same network trained with β = 0
+(reconstruction only: its encoder's noise scale is free to shrink to 0). Measured on the
+training images: the reconstruction error ‖x − μ(μ_q(x))‖² per image (the code is the encoder
+mean), and for the VAE the encoder's σ_z per latent dimension.
 
 The paper's claims: deeper networks first lower and then *raise* the training reconstruction error
 (the optimization landscape gets worse with depth, so a deeper model fits its own training data
