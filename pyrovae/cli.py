@@ -622,10 +622,13 @@ def cmd_sweep(args):
                 held = ", ".join(f"{c} {f:.0%}" for c, f in row["checks"].items())
                 print(f"  checks at {row['params'] or '(no grid)'}: {held}")
         if keys and 1 <= len(sweep["spec"]["grid"]) <= 2:
-            path = save_figure(
-                plot_summary(sweep, table, keys[0]), os.path.join(args.summary, "summary.png")
-            )
-            print(f"wrote {path}")
+            # summary.png for the first key; with --keys, one figure per key as well
+            names = ["summary.png"] + [f"summary-{k}.png" for k in keys] * bool(args.keys)
+            for name, key in zip(names, keys[:1] + keys * bool(args.keys), strict=True):
+                path = os.path.join(
+                    args.summary, "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+                )
+                print(f"wrote {save_figure(plot_summary(sweep, table, key), path)}")
         return 0
     if not args.name:
         raise ValueError("name an experiment (`pyrovae reproduce --list`), or give --summary OUT")

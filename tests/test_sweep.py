@@ -147,8 +147,11 @@ def test_sweep_on_local_ray_records_failures_and_resumes(local_ray, tmp_path):
     assert n == 2 and mean == pytest.approx(statistics.fmean(values))
     assert sd == pytest.approx(statistics.stdev(values))
     assert by_value["0"]["ok"] == 0 and by_value["0"]["failed"] == 2
-    assert cli.main(["sweep", "--summary", out, "--keys", "final_elbo"]) == 0
-    assert os.path.exists(os.path.join(out, "summary.png"))
+    assert (
+        cli.main(["sweep", "--summary", out, "--keys", "final_elbo,elbo_gap_to_ppca_optimum"]) == 0
+    )
+    for name in ("summary.png", "summary-final_elbo.png", "summary-elbo_gap_to_ppca_optimum.png"):
+        assert os.path.exists(os.path.join(out, name))
 
 
 def _fake_sweep(grid, value):
