@@ -186,33 +186,40 @@ def checks(results):
 
 
 def plot(results, out):
-    fig, axes = subplots(1, 2, figsize=(9, 3.3))
     lin = results["linear"]
-    axes[0].plot(
-        [r["sigma2"] for r in lin],
-        [r["collapsed"] for r in lin],
-        "o-",
-        label="SVI, (ε, δ)-collapsed",
-    )
-    axes[0].step(
-        [r["sigma2"] for r in lin],
-        [r["eigenvalue_rule"] for r in lin],
-        "k--",
-        where="post",
-        label="#{λ_i ≤ σ²}",
-    )
-    axes[0].set_xlabel("σ² (fixed)")
-    axes[0].set_ylabel("collapsed dims of 5")
-    axes[0].legend(fontsize=8)
-    axes[0].set_title("linear VAE", fontsize=9)
+    fig, axes = subplots(1, 2, figsize=(9, 3.3))
+    if lin:
+        axes[0].plot(
+            [r["sigma2"] for r in lin],
+            [r["collapsed"] for r in lin],
+            "o-",
+            label="SVI, (ε, δ)-collapsed",
+        )
+        axes[0].step(
+            [r["sigma2"] for r in lin],
+            [r["eigenvalue_rule"] for r in lin],
+            "k--",
+            where="post",
+            label="#{λ_i ≤ σ²}",
+        )
+        axes[0].set_xlabel("σ² (fixed)")
+        axes[0].set_ylabel("collapsed dims of 5")
+        axes[0].legend(fontsize=8)
+        axes[0].set_title("linear VAE", fontsize=9)
+    else:  # a deep-only run: no linear panel
+        axes[0].set_axis_off()
     deep = results.get("deep", {})
     for r in deep.get("fixed_sigma2", []):
         curve = r["collapsed_fraction_by_epsilon"]
-        axes[1].plot(list(curve), list(curve.values()), "o-", label=f"σ²={r['sigma2']:g}")
+        eps = [float(e) for e in curve]  # JSON keys are strings: plot ε as numbers
+        axes[1].plot(eps, list(curve.values()), "o-", label=f"σ²={r['sigma2']:g}")
     for r in deep.get("learned_sigma2", []):
         curve = r["collapsed_fraction_by_epsilon"]
         axes[1].plot(
-            list(curve), list(curve.values()), "s--", label=f"learned from σ={r['init_sigma']:g}"
+            [float(e) for e in curve],
+            list(curve.values()),
+            "s--",
+            label=f"learned from σ={r['init_sigma']:g}",
         )
     axes[1].set_xscale("log")
     axes[1].set_xlabel("ε")
