@@ -78,12 +78,14 @@ def depth_vae(config, depth, seed):
 
 @torch.no_grad()
 def reconstruction(vae, x, batch=1000):
-    """Squared error per image of the decoder mean at the encoder mean, and the encoder's σ_z."""
+    """Squared error per image of the decoder mean at the encoder mean, and the encoder's σ_z
+    (one encoder pass)."""
+    loc, scale = encode_in_batches(vae, x, batch)
     errors = [
-        (vae.reconstruct(x[i : i + batch]) - x[i : i + batch]).pow(2).sum(-1)
+        (vae.decoder_mean(loc[i : i + batch]) - x[i : i + batch]).pow(2).sum(-1)
         for i in range(0, len(x), batch)
     ]
-    return torch.cat(errors), encode_in_batches(vae, x, batch)[1]
+    return torch.cat(errors), scale
 
 
 def run(config, out, device="cpu", seed=0, data=None, progress=False):
@@ -133,17 +135,22 @@ def _scalars(rows):
     return out
 
 
+def _rows(results, model):
+    """One model's rows, shallowest first."""
+    return sorted((r for r in results["rows"] if r["model"] == model), key=lambda r: r["depth"])
+
+
 def _errors(results, model):
-    rows = sorted((r for r in results["rows"] if r["model"] == model), key=lambda r: r["depth"])
+    rows = _rows(results, model)
     return [r["depth"] for r in rows], [r["reconstruction_error"] for r in rows]
 
 
 def checks(results):
     tol = results["config"]["error_tolerance"]
-    depths, vae = _errors(results, "VAE")
+    _, vae = _errors(results, "VAE")
     _, ae = _errors(results, "AE")
     best = min(range(len(vae)), key=vae.__getitem__)
-    vae_rows = sorted((r for r in results["rows"] if r["model"] == "VAE"), key=lambda r: r["depth"])
+    vae_rows = _rows(results, "VAE")
     return {
         # the error at the best depth is clearly below the shallowest's (falls first) ...
         "vae_error_falls_then_rises_with_depth": vae[best] < vae[0] * (1 - tol)
@@ -167,7 +174,7 @@ def plot(results, out):
     axes[0].set_xlabel("hidden layers (encoder and decoder each)")
     axes[0].set_ylabel("training reconstruction error per image")
     axes[0].legend()
-    vae_rows = sorted((r for r in results["rows"] if r["model"] == "VAE"), key=lambda r: r["depth"])
+    vae_rows = _rows(results, "VAE")
     axes[1].boxplot(
         [r["sigma_z_per_dimension"] for r in vae_rows],
         tick_labels=[str(r["depth"]) for r in vae_rows],
@@ -188,7 +195,7 @@ def summary(results):
             f"{model} reconstruction error at depth "
             + ", ".join(f"{d}: {e:.1f}" for d, e in zip(depths, errors, strict=True))
         )
-    vae_rows = sorted((r for r in results["rows"] if r["model"] == "VAE"), key=lambda r: r["depth"])
+    vae_rows = _rows(results, "VAE")
     cells.append(
         "VAE median σ_z "
         + ", ".join(f"{r['depth']}: {r['sigma_z_median']:.2f}" for r in vae_rows)
