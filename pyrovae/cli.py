@@ -312,6 +312,19 @@ def _add_reproduce(sub):
     return p
 
 
+def _add_merge(sub):
+    p = sub.add_parser(
+        "merge",
+        help="merge runs of one experiment split over one tuple setting",
+        description="Join runs of one experiment, profile and seed whose configs differ only "
+        "in one tuple setting (e.g. --set 'depths=(1,)' and --set 'depths=(2,)', run side by "
+        "side): rows joined, checks recomputed, figures redrawn, into OUT/results.json.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="folders holding results.json")
+    p.add_argument("--out", required=True, help="folder for the merged results.json")
+    return p
+
+
 def _add_sweep(sub):
     p = sub.add_parser(
         "sweep",
@@ -355,7 +368,7 @@ def build_parser():
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_demo, _add_train, _add_diagnose, _add_reproduce, _add_sweep):
+    for add in (_add_demo, _add_train, _add_diagnose, _add_reproduce, _add_sweep, _add_merge):
         add(sub).add_argument(
             "--threads",
             type=_positive_int,
@@ -652,6 +665,16 @@ def cmd_sweep(args):
     return 1 if failed else 0
 
 
+def cmd_merge(args):
+    from .experiments.merge import merge_runs
+
+    _writable_folder(args.out)
+    results = merge_runs(args.runs, args.out)
+    verdicts = ", ".join(f"{k}: {v}" for k, v in results["checks"].items())
+    print(f"merged {len(args.runs)} runs into {args.out}/results.json; checks: {verdicts}")
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.threads is not None:
@@ -665,6 +688,7 @@ def main(argv=None):
             "diagnose": cmd_diagnose,
             "reproduce": cmd_reproduce,
             "sweep": cmd_sweep,
+            "merge": cmd_merge,
         }
         code = commands[args.command](args)
     except (ValueError, FileNotFoundError, ImportError) as err:

@@ -1,0 +1,60 @@
+"""`pyrovae merge`: runs split over one tuple setting join into the run over the whole setting."""
+
+import json
+
+import pytest
+from conftest import SHARED_DATA
+
+from pyrovae.cli import main
+from pyrovae.experiments import get
+from pyrovae.experiments.merge import merge_runs
+
+needs_data = pytest.mark.skipif(
+    not (SHARED_DATA / "binarized_mnist.npz").exists(), reason="needs ../shared/data"
+)
+TINY = {"n": 120, "steps": 15, "width": 8, "z_dim": 3}
+
+
+def _run(path, depths, seed=0, **extra):
+    return get("dai-depth")(
+        str(path), data=str(SHARED_DATA), seed=seed, overrides={**TINY, "depths": depths, **extra}
+    )
+
+
+@needs_data
+def test_merged_parts_equal_the_joint_run(tmp_path):
+    joint = _run(tmp_path / "joint", (1, 2))
+    _run(tmp_path / "d1", (1,))
+    _run(tmp_path / "d2", (2,))
+    code = main(["merge", str(tmp_path / "d1"), str(tmp_path / "d2"), "--out", str(tmp_path / "m")])
+    assert code == 0
+    merged = json.loads((tmp_path / "m" / "results.json").read_text())
+    assert merged["config"] == joint["config"]
+    assert merged["rows"] == joint["rows"]  # same seed per run: the parts are the joint's rows
+    assert merged["checks"] == joint["checks"]
+    for key in ("AE_error_depth_1", "VAE_error_depth_2", "VAE_sigma_z_median_depth_2"):
+        assert merged[key] == joint[key]
+    assert merged["figures"] == ["depth.png"] and (tmp_path / "m" / "depth.png").exists()
+    assert [p.rsplit("/", 1)[-1] for p in merged["merged_from"]] == ["d1", "d2"]
+
+
+@needs_data
+def test_parts_that_cannot_be_merged_are_refused(tmp_path):
+    _run(tmp_path / "d1", (1,))
+    _run(tmp_path / "d1b", (1,))
+    _run(tmp_path / "d12", (1, 2))
+    _run(tmp_path / "d2s1", (2,), seed=1)
+    _run(tmp_path / "d2lr", (2,), lr=0.01)
+    with pytest.raises(ValueError, match="one run twice"):
+        merge_runs([str(tmp_path / "d1"), str(tmp_path / "d1b")], str(tmp_path / "m"))
+    with pytest.raises(ValueError, match=r"values of 'depths' overlap: \[1, 1, 2\]"):
+        merge_runs([str(tmp_path / "d1"), str(tmp_path / "d12")], str(tmp_path / "m"))
+    with pytest.raises(ValueError, match="'seed'"):
+        merge_runs([str(tmp_path / "d1"), str(tmp_path / "d2s1")], str(tmp_path / "m"))
+    with pytest.raises(ValueError, match=r"exactly one tuple setting.*'depths', 'lr'"):
+        merge_runs([str(tmp_path / "d1"), str(tmp_path / "d2lr")], str(tmp_path / "m"))
+    with pytest.raises(FileNotFoundError, match="results.json"):
+        merge_runs([str(tmp_path / "d1"), str(tmp_path / "nothing")], str(tmp_path / "m"))
+    with pytest.raises(ValueError, match="at least two"):
+        merge_runs([str(tmp_path / "d1")], str(tmp_path / "m"))
+    assert not (tmp_path / "m").exists()  # nothing written when refused
