@@ -191,3 +191,48 @@ def test_two_point_sweep_settings(tmp_path):
         assert r[f"a{alpha}_mmd2"] >= 0.0
     with pytest.raises(ValueError, match="kl_warmup"):
         get("infovae-two-point")(str(tmp_path / "x"), overrides={**tiny, "kl_warmup": 11})
+
+
+def test_two_point_lam_warmup_pieces():
+    """The λ warm-up: geometric from 1 below λ, the steps split evenly; the first stage is the
+    pieces then the rest at the target objective; bad settings are refused before training."""
+    import math
+
+    from pyrovae.experiments.infovae_two_point import Config, _first_stage, lam_warmup_pieces
+    from pyrovae.infer import InfoVAE
+
+    pieces = lam_warmup_pieces(100.0, 23, 4)
+    assert [n for _, n in pieces] == [6, 6, 6, 5]
+    assert [lam for lam, _ in pieces] == pytest.approx([1.0, 100**0.25, 10.0, 100**0.75])
+    config = Config(steps_per_stage=50, lam=100.0, lam_warmup=23, lam_warmup_pieces=4)
+    plan = _first_stage(config, InfoVAE(1.0, 100.0))
+    assert [(o.alpha, o.lam, n, w) for o, n, w in plan[:-1]] == [
+        (1.0, lam, n, 0) for lam, n in pieces
+    ]
+    assert plan[-1][0].lam == 100.0 and plan[-1][1] == 27
+    assert math.isclose(sum(n for _, n, _ in plan), 50)
+    with pytest.raises(ValueError, match="must exceed 1"):
+        lam_warmup_pieces(1.0, 10, 2)
+    with pytest.raises(ValueError, match="lam_warmup_pieces"):
+        lam_warmup_pieces(10.0, 3, 5)
+
+
+def test_two_point_lam_warmup_run(tmp_path):
+    tiny = {
+        "n": 32,
+        "hidden": (8,),
+        "stages": 2,
+        "steps_per_stage": 10,
+        "eval_particles": 8,
+        "train_elbo": False,
+        "closed_form_grid": False,
+        "lam_warmup": 6,
+        "lam_warmup_pieces": 3,
+    }
+    r = get("infovae-two-point")(str(tmp_path), overrides=tiny)
+    assert r["config"]["lam_warmup"] == 6
+    assert [t["step"] for t in r["objectives"]["InfoVAE a=0 l=500"]["trajectory"]] == [10, 20]
+    with pytest.raises(ValueError, match="not both"):
+        get("infovae-two-point")(str(tmp_path / "x"), overrides={**tiny, "kl_warmup": 2})
+    with pytest.raises(ValueError, match="lam_warmup .* must fit"):
+        get("infovae-two-point")(str(tmp_path / "y"), overrides={**tiny, "lam_warmup": 11})

@@ -63,6 +63,11 @@ class Config:
     train_elbo: bool = True
     closed_form_grid: bool = True
     kl_warmup: int = 0
+    # λ warm-up: the first ``lam_warmup`` steps of the first stage raise λ geometrically from 1
+    # to ``lam`` in ``lam_warmup_pieces`` equal pieces (λ = 1 at α = 0 is the ELBO, whose
+    # informative solution the ramp then carries towards the target λ)
+    lam_warmup: int = 0
+    lam_warmup_pieces: int = 10
 
 
 PROFILES = {"quick": Config(), "full": Config(stages=20, steps_per_stage=2500)}
@@ -75,33 +80,72 @@ def objectives(config):
     return chosen
 
 
+def lam_warmup_pieces(lam, steps, pieces):
+    """The λ warm-up as ``[(λ_k, steps_k)]``: λ_k = lam^(k / pieces) for k = 0 … pieces − 1
+    (geometric from 1, below ``lam``), ``steps`` split as evenly as possible."""
+    if lam <= 1.0:
+        raise ValueError(f"the λ warm-up ramps λ up from 1; lam = {lam:g} must exceed 1")
+    if not 1 <= pieces <= steps:
+        raise ValueError(f"lam_warmup_pieces ({pieces}) must be between 1 and lam_warmup ({steps})")
+    sizes = [steps // pieces + (k < steps % pieces) for k in range(pieces)]
+    return [(lam ** (k / pieces), n) for k, n in enumerate(sizes)]
+
+
+def _check_warmups(config):
+    for name in ("kl_warmup", "lam_warmup"):
+        if getattr(config, name) > config.steps_per_stage:
+            raise ValueError(
+                f"{name} ({getattr(config, name)}) must fit in the first stage (steps_per_stage "
+                f"= {config.steps_per_stage})"
+            )
+    if config.kl_warmup and config.lam_warmup:
+        raise ValueError("use kl_warmup or lam_warmup, not both (each is a separate remedy)")
+    if config.lam_warmup:
+        lam_warmup_pieces(config.lam, config.lam_warmup, config.lam_warmup_pieces)
+
+
+def _first_stage(config, objective):
+    """``[(objective, steps, kl_warmup)]`` of the first stage: the λ warm-up's pieces, then the
+    rest at the objective; or the whole stage with the KL warm-up."""
+    if not (config.lam_warmup and isinstance(objective, InfoVAE)):
+        return [(objective, config.steps_per_stage, config.kl_warmup)]
+    pieces = [
+        (InfoVAE(objective.alpha, lam), n, 0)
+        for lam, n in lam_warmup_pieces(config.lam, config.lam_warmup, config.lam_warmup_pieces)
+    ]
+    rest = config.steps_per_stage - config.lam_warmup
+    return pieces + ([(objective, rest, 0)] if rest else [])
+
+
 def run(config, out, device="cpu", seed=0, data=None, progress=False):
     x = two_point(config.n)
     results, vaes = {}, {}
-    if config.kl_warmup > config.steps_per_stage:
-        raise ValueError(
-            f"kl_warmup ({config.kl_warmup}) must fit in the first stage (steps_per_stage = "
-            f"{config.steps_per_stage})"
-        )
+    _check_warmups(config)
     for label, objective in objectives(config).items():
         torch.manual_seed(seed)
         vae = two_point_vae(config.hidden, config.min_variance, config.init_log_variance)
         trajectory = []
         for stage in range(config.stages):
-            train(
-                vae.model,
-                vae.guide,
-                x,
-                objective,
-                steps=config.steps_per_stage,
-                batch_size=config.batch_size,
-                lr=config.lr,
-                device=device,
-                seed=seed + stage,
-                progress=progress,
-                clear_param_store=stage == 0,
-                kl_warmup=config.kl_warmup if stage == 0 else 0,
+            plan = (
+                _first_stage(config, objective)
+                if stage == 0
+                else [(objective, config.steps_per_stage, 0)]
             )
+            for piece, (piece_objective, steps, kl_warmup) in enumerate(plan):
+                train(
+                    vae.model,
+                    vae.guide,
+                    x,
+                    piece_objective,
+                    steps=steps,
+                    batch_size=config.batch_size,
+                    lr=config.lr,
+                    device=device,
+                    seed=seed + stage + 1000 * piece,
+                    progress=progress,
+                    clear_param_store=stage == 0 and piece == 0,
+                    kl_warmup=kl_warmup,
+                )
             row = two_point_summary(vae, x, config.eval_particles, seed)
             trajectory.append({"step": (stage + 1) * config.steps_per_stage, **row})
         results[label] = {"final": trajectory[-1], "trajectory": trajectory}
