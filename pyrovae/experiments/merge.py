@@ -8,12 +8,16 @@ once per depth::
     pyrovae merge runs/d1 runs/d2 --out runs/dai-depth
 
 The parts must be the same experiment, profile and seed, with configs equal except one
-tuple-valued setting (the *split key*: ``depths``, ``z_dims``, ``datasets``); their values of
-that setting must not overlap. The merged ``results.json`` has the joined setting, the parts'
-``rows`` in order, their top-level numbers (which must not disagree), the experiment's checks
-recomputed on the whole, its figures redrawn, and ``merged_from`` naming the parts. Since each
-part seeds its own runs, a merge equals one run over the joined setting when every row's run
-depends on the seed and its own setting alone (true of ``dai-depth``; tests check it).
+tuple-valued setting (the *split key*, e.g. ``depths``); their values of that setting must not
+overlap. Only results made of ``rows`` plus per-setting top-level numbers merge (``dai-depth``);
+anything else the parts disagree on is refused, naming it (``infovae-comparison`` keeps sample
+images of its last z only, ``libi-synthetic`` has no rows).
+
+The merged ``results.json`` has the joined setting, the parts' ``rows`` in order, their
+top-level numbers (which must not disagree), the experiment's checks recomputed on the whole,
+its figures redrawn, and ``merged_from`` naming the parts. Since each part seeds its own runs,
+a merge equals one run over the joined setting when every row's run depends on the seed and its
+own setting alone (true of ``dai-depth``; tests/test_merge.py checks it).
 """
 
 import json
