@@ -196,8 +196,6 @@ def test_two_point_sweep_settings(tmp_path):
 def test_two_point_lam_warmup_pieces():
     """The λ warm-up: geometric from 1 below λ, the steps split evenly; the first stage is the
     pieces then the rest at the target objective; bad settings are refused before training."""
-    import math
-
     from pyrovae.experiments.infovae_two_point import Config, _first_stage, lam_warmup_pieces
     from pyrovae.infer import InfoVAE
 
@@ -210,7 +208,7 @@ def test_two_point_lam_warmup_pieces():
         (1.0, lam, n, 0) for lam, n in pieces
     ]
     assert plan[-1][0].lam == 100.0 and plan[-1][1] == 27
-    assert math.isclose(sum(n for _, n, _ in plan), 50)
+    assert sum(n for _, n, _ in plan) == 50
     with pytest.raises(ValueError, match="must exceed 1"):
         lam_warmup_pieces(1.0, 10, 2)
     with pytest.raises(ValueError, match="lam_warmup_pieces"):

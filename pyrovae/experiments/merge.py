@@ -24,8 +24,8 @@ import json
 import os
 
 from . import _module
-from .common import prepare_out, write_results
-from .skeleton import _check_checks
+from .common import prepare_out
+from .skeleton import finish
 
 _SAME = ("experiment", "claim", "paper", "profile", "seed")
 _RECOMPUTED = ("config", "rows", "checks", "figures", "merged_from")
@@ -87,10 +87,5 @@ def merge_runs(paths, out):
                 )
             merged[name] = value
     merged["merged_from"] = [os.path.abspath(p) for p in paths]
-    module = _module(merged["experiment"])
     prepare_out(out)
-    merged = write_results(out, merged)
-    merged["checks"] = _check_checks(merged["experiment"], module.checks(merged))
-    merged = write_results(out, merged)
-    merged["figures"] = [os.path.basename(p) for p in module.plot(merged, out)]
-    return write_results(out, merged)
+    return finish(_module(merged["experiment"]), merged["experiment"], out, merged)

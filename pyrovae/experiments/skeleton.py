@@ -68,6 +68,12 @@ def run_experiment(
         "config": dataclasses.asdict(config),
         **results,
     }
+    return finish(module, name, out, results)
+
+
+def finish(module, name, out, results):
+    """Write ``results`` to ``OUT/results.json``, then add the checks and the figures drawn from
+    what is stored (each step written, so a failing plot leaves the numbers and checks)."""
     results = write_results(out, results)  # JSON-ready from here on: plot reads what is stored
     results["checks"] = _check_checks(name, module.checks(results))
     results = write_results(out, results)
