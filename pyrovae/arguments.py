@@ -64,3 +64,13 @@ def check_data(x, what: str = "data", min_dim: int = 1):
         raise ValueError(
             f"{what}: x contains NaN or inf (first bad rows: {bad}); clean or drop them"
         )
+
+
+def check_inputs(inputs, what="train"):
+    """``ValueError`` naming the fix for model inputs (:class:`pyrovae.models.inputs.Inputs`)
+    that cannot be used: the first tensor (the observations) floating with points along dim 0;
+    no floating tensor with NaN / inf."""
+    check_data(inputs.primary, what, min_dim=2 if inputs.single else 1)
+    for label, tensor in inputs.tensors().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(f"{what}: input {label} contains NaN or inf; clean or drop those rows")

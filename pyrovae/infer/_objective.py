@@ -4,12 +4,13 @@ import math
 import warnings
 
 import torch
+from pyro import poutine
 from pyro.infer import ELBO
 from pyro.infer.util import is_validation_enabled
 
 from ..arguments import check_count
-from ..models.contract import DATA_PLATE
-from ..traces import latent_pairs, run_traces
+from ..traces import adapt, latent_pairs, max_plate_nesting, run_traces, unwrap
+from ..traces.enumeration import enumerated_names, enumeration_weights, expected_sum
 from ..traces.sites import kl_term, num_data_points, observed_log_likelihood
 from .record import EXTENSIVE_TERMS, ObjectiveRecord
 
@@ -29,6 +30,8 @@ class VAEObjective(ELBO):
     :param analytic_kl: use the closed-form KL(q ‖ p) where one is registered (as
         ``TraceMeanField_ELBO``) instead of the single-sample estimate log q(z) − log
         p(z) (as ``Trace_ELBO``).
+    :param plate_name: the name of the data plate; by default it is found
+        (:func:`pyrovae.traces.adapt`: the plate over the minibatch's points, sized or sizeless).
     """
 
     def __init__(
@@ -37,7 +40,7 @@ class VAEObjective(ELBO):
         max_plate_nesting=float("inf"),
         vectorize_particles=False,
         analytic_kl=False,
-        plate_name=DATA_PLATE,
+        plate_name=None,
     ):
         super().__init__(
             num_particles=check_count("num_particles", num_particles),
@@ -47,6 +50,7 @@ class VAEObjective(ELBO):
         self.analytic_kl = bool(analytic_kl)
         self.plate_name = plate_name
         self.last_terms = {}
+        self._enumeration = (None, None)  # (guide, plate nesting or None): see _plan_enumeration
 
     extensive_terms = EXTENSIVE_TERMS
     #: the weight of KL(q(z|x) ‖ p(z)) in the loss, which ``train(kl_warmup=n)`` ramps up from 0;
@@ -59,9 +63,96 @@ class VAEObjective(ELBO):
     #: the objective named in the error for non-reparameterized guide sites
     score_function_alternative = "pyrovae.infer.EvidenceLowerBound or pyrovae.infer.BetaVAE"
 
+    #: whether the objective sums enumerated discrete guide sites exactly (the ELBO family)
+    supports_enumeration = False
+
     # ----- per-trace decomposition ----------------------------------------------------------
     def _get_trace(self, model, guide, args, kwargs):
-        return run_traces(model, guide, args, kwargs, self.max_plate_nesting)
+        nesting = self._enum_nesting
+        if nesting is None:
+            return run_traces(model, guide, args, kwargs, self.max_plate_nesting)
+        guide = poutine.enum(guide, first_available_dim=-(nesting + 1))
+        return run_traces(model, guide, args, kwargs, nesting)
+
+    @property
+    def _enum_nesting(self):
+        return self._enumeration[1]
+
+    def _plan_enumeration(self, model, guide, args, kwargs):
+        """Find (once per guide) whether the guide marks sites for parallel enumeration; then
+        the plate nesting that puts enumeration dims left of every plate."""
+        if self._enumeration[0] is unwrap(guide):
+            return
+        tensors = [a for a in (*args, *kwargs.values()) if torch.is_tensor(a)]
+        devices = [t.device for t in tensors[:1] if t.device.type == "cuda"]
+        with torch.no_grad(), torch.random.fork_rng(devices=devices), poutine.block():
+            trace = poutine.trace(guide).get_trace(*args, **kwargs)
+            names = enumerated_names(trace)
+            nesting = None
+            if names:
+                self._check_enumeration(trace, names)
+                nesting = self.max_plate_nesting
+                if nesting == float("inf"):
+                    nesting = max_plate_nesting(model, guide, args=args, kwargs=kwargs)
+        self._enumeration = (unwrap(guide), nesting)
+
+    def _check_enumeration(self, trace, names):
+        what = type(self).__name__
+        if not self.supports_enumeration:
+            raise ValueError(
+                f"guide sites {names} are marked for enumeration (config_enumerate), which "
+                f"{what} does not sum out; train with pyrovae.infer.EvidenceLowerBound / BetaVAE "
+                "(exact sums, as TraceEnum_ELBO), or sample the site (drop config_enumerate)"
+            )
+        options = [
+            name
+            for name, on in (
+                ("analytic_kl", self.analytic_kl),
+                ("stl", self.stl),
+                ("free_bits", getattr(self, "free_bits", 0) > 0),
+            )
+            if on
+        ]
+        if options:
+            raise ValueError(
+                f"{what}: enumerated guide sites {names} are summed exactly with the sampled KL "
+                f"and plain gradients; drop {', '.join(options)} for this model"
+            )
+        if self.vectorize_particles and self.num_particles > 1:
+            raise ValueError(
+                f"{what}: enumerated guide sites {names} with vectorize_particles=True are not "
+                "supported; use num_particles without vectorize_particles"
+            )
+        other = [
+            n
+            for n, site in trace.nodes.items()
+            if site["type"] == "sample"
+            and not site["is_observed"]
+            and n not in names
+            and not site["fn"].has_rsample
+        ]
+        if other:
+            raise ValueError(
+                f"{what}: guide sites {names} are enumerated but {other} are discrete or "
+                "non-reparameterized and not enumerated; enumerate every such site "
+                "(config_enumerate(guide, 'parallel')) or none of them"
+            )
+
+    def _enumerated_terms(self, model_trace, guide_trace, pairs):
+        """E_q log p(x|z) and KL, exact over the enumerated guide sites (see
+        :mod:`pyrovae.traces.enumeration`)."""
+        nesting = self._enum_nesting
+        weights = enumeration_weights(guide_trace, enumerated_names(guide_trace))
+        ll = 0.0
+        for site in model_trace.nodes.values():
+            if site["type"] == "sample" and site["is_observed"]:
+                ll = ll + expected_sum(site["log_prob"], weights, nesting)
+        kl = 0.0
+        for model_site, guide_site in pairs.values():
+            kl = kl + expected_sum(
+                guide_site["log_prob"] - model_site["log_prob"], weights, nesting
+            )
+        return ll, kl
 
     def _particles_in_trace(self):
         return self.num_particles if self.vectorize_particles else 1
@@ -76,6 +167,9 @@ class VAEObjective(ELBO):
             alternative=self.score_function_alternative,
         )
         per = self._particles_in_trace()
+        if self._enum_nesting is not None:
+            ll, kl = self._enumerated_terms(model_trace, guide_trace, pairs)
+            return ll / per, kl / per, pairs
         ll = observed_log_likelihood(model_trace) / per
         kl = kl_term(pairs, self.analytic_kl, stop_guide_params=self.stl) / per
         return ll, kl, pairs
@@ -111,6 +205,14 @@ class VAEObjective(ELBO):
         return self._evaluate(model, guide, tuple(args), dict(kwargs or {}), kl_scale)
 
     def _evaluate(self, model, guide, args, kwargs, kl_scale=1.0):
+        # any Pyro model / guide: the data plate found, num_data passed or applied as N / B
+        model, guide = adapt(model, self.plate_name), adapt(guide, self.plate_name)
+        self._plan_enumeration(model, guide, args, kwargs)
+        return self._evaluate_adapted(model, guide, args, kwargs, kl_scale)
+
+    def _evaluate_adapted(self, model, guide, args, kwargs, kl_scale=1.0):
+        """The record from the traces of an adapted model / guide (subclasses that do not
+        decompose into per-particle terms override this)."""
         traces = list(self._get_traces(model, guide, args, kwargs))
         weight = 1.0 / len(traces)
         loss, surrogate, terms = 0.0, 0.0, {}

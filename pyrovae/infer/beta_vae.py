@@ -59,6 +59,7 @@ class BetaVAE(VAEObjective):
     """
 
     supports_score_function = True
+    supports_enumeration = True
 
     def __init__(
         self,
@@ -86,7 +87,7 @@ class BetaVAE(VAEObjective):
             kl_in_loss = self._free_bits_kl(model_trace, pairs)
         loss = -ll + weight * kl_in_loss
         surrogate = loss
-        if has_score_function_sites(pairs):
+        if self._enum_nesting is None and has_score_function_sites(pairs):
             score, direct = score_function_surrogate(
                 model_trace, pairs, weight, self._particles_in_trace()
             )

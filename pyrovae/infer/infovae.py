@@ -35,7 +35,6 @@ does exactly that.
 import math
 
 from ..arguments import check_weight
-from ..models.contract import DATA_PLATE
 from ..traces import sites_in_plate
 from ..traces.sites import aggregate_samples, prior_score
 from ._objective import VAEObjective
@@ -87,7 +86,7 @@ class InfoVAE(VAEObjective):
         num_particles=1,
         vectorize_particles=False,
         analytic_kl=False,
-        plate_name=DATA_PLATE,
+        plate_name=None,
         max_plate_nesting=float("inf"),
         stl=False,
         gradient=None,

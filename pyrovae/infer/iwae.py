@@ -61,7 +61,7 @@ class IWAE(VAEObjective):
             self.plate_name,
             type(self).__name__,
             require_rsample=self.requires_rsample,
-            alternative="pyrovae.infer.EvidenceLowerBound (score-function gradients)",
+            alternative="pyrovae.infer.EvidenceLowerBound",
             stop_proposal_params=getattr(self, "gradient", "reparam") != "reparam",
         )
         return log_w, data_plate_scale(model_trace)
@@ -82,7 +82,7 @@ class IWAE(VAEObjective):
         num_data = log_w.shape[1] * (scale.item() if torch.is_tensor(scale) else scale)
         return log_w, scale, float(num_data)
 
-    def _evaluate(self, model, guide, args, kwargs, kl_scale=1.0):
+    def _evaluate_adapted(self, model, guide, args, kwargs, kl_scale=1.0):
         latent_values = [] if self.gradient == "dreg" else None  # only DReG needs the draws
         log_w, scale, num_data = self.all_log_weights(model, guide, args, kwargs, latent_values)
         bound = (logmeanexp(log_w, 0) * scale).sum()

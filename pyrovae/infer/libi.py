@@ -18,7 +18,6 @@ densities are computed without gradient. Stage 2 (inference with θ fixed) is
 """
 
 from ..arguments import check_count
-from ..models.contract import DATA_PLATE
 from ..ops import logmeanexp
 from ..traces import frozen_proposal, prior_proposal
 from .iwae import IWAE
@@ -34,7 +33,7 @@ class LiBI(IWAE):
     """
 
     def __init__(
-        self, num_samples=500, proposal=None, plate_name=DATA_PLATE, max_plate_nesting=float("inf")
+        self, num_samples=500, proposal=None, plate_name=None, max_plate_nesting=float("inf")
     ):
         super().__init__(
             num_particles=check_count("num_samples", num_samples),
@@ -46,7 +45,7 @@ class LiBI(IWAE):
 
     requires_rsample = False  # the proposal is fixed: no gradient flows through its draws
 
-    def _evaluate(self, model, guide, args, kwargs, kl_scale=1.0):
+    def _evaluate_adapted(self, model, guide, args, kwargs, kl_scale=1.0):
         proposal = (
             prior_proposal(model) if self.proposal is None else frozen_proposal(self.proposal)
         )

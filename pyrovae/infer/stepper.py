@@ -6,6 +6,7 @@ import pyro
 import torch
 from pyro import poutine
 
+from ..models.inputs import as_inputs
 from .record import ObjectiveRecord
 
 
@@ -20,18 +21,20 @@ class NonFiniteStep(FloatingPointError):
 
 
 def evaluate_objective(objective, model, guide, batch, num_data, kl_scale=1.0, backward=True):
-    """The objective's :class:`~pyrovae.infer.record.ObjectiveRecord` on a minibatch, its
-    surrogate backpropagated when ``backward``. Any other ``pyro.infer.ELBO`` runs its own
-    ``loss_and_grads`` (or ``loss``) and records the loss alone."""
+    """The objective's :class:`~pyrovae.infer.record.ObjectiveRecord` on a minibatch (a tensor
+    or :class:`~pyrovae.models.inputs.Inputs`), its surrogate backpropagated when ``backward``.
+    Any other ``pyro.infer.ELBO`` runs its own ``loss_and_grads`` (or ``loss``) and records the
+    loss alone; ``model`` / ``guide`` must then take ``num_data`` (:func:`pyrovae.traces.adapt`)."""
+    batch = as_inputs(batch)
     if hasattr(objective, "evaluate"):
         record = objective.evaluate(
-            model, guide, (batch,), {"num_data": num_data}, kl_scale=kl_scale
+            model, guide, batch.args, {**batch.kwargs, "num_data": num_data}, kl_scale=kl_scale
         )
         if backward and record.surrogate.requires_grad:
             record.surrogate.backward()
         return record
     run = objective.loss_and_grads if backward else objective.loss
-    loss = torch.as_tensor(float(run(model, guide, batch, num_data=num_data)))
+    loss = torch.as_tensor(float(run(model, guide, *batch.args, num_data=num_data, **batch.kwargs)))
     return ObjectiveRecord(loss=loss, surrogate=loss, terms={}, num_data=float(num_data))
 
 

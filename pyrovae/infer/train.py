@@ -19,9 +19,11 @@ import pyro
 import torch
 from tqdm.auto import tqdm
 
-from ..arguments import check_count, check_data, check_weight
+from ..arguments import check_count, check_inputs, check_weight
 from ..checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from ..models.contract import data_already_validated
+from ..models.inputs import as_inputs
+from ..traces import adapt, unwrap
 from .beta_vae import EvidenceLowerBound
 from .schedules import (
     check_kl_warmup,
@@ -78,11 +80,13 @@ class TrainResult:
 
 
 def validate_data(data, model=None):
-    """``ValueError`` naming the fix for data that cannot be trained on."""
-    check_data(data, "train", min_dim=2)
-    owner = getattr(model, "__self__", None)
-    if hasattr(owner, "validate_data"):
-        owner.validate_data(data)
+    """``ValueError`` naming the fix for data (a tensor, or several inputs) that cannot be
+    trained on; a model whose owner has ``validate_data`` (the built-in VAEs) checks its own."""
+    inputs = as_inputs(data)
+    check_inputs(inputs, "train")
+    owner = getattr(unwrap(model), "__self__", None)
+    if hasattr(owner, "validate_data") and inputs.single:
+        owner.validate_data(inputs.primary)
 
 
 _PERMUTATION_CACHE = {}
@@ -104,7 +108,7 @@ def _batch_indices(step, n, batch_size, seed, device):
 
 def _owner_module(fn):
     """The ``nn.Module`` whose bound method ``fn`` is (e.g. ``vae.model``), or ``None``."""
-    owner = getattr(fn, "__self__", None)
+    owner = getattr(unwrap(fn), "__self__", None)
     return owner if isinstance(owner, torch.nn.Module) else None
 
 
@@ -175,11 +179,15 @@ def train(
     scheduler=None,
     scheduler_interval="epoch",
     kl_warmup=0,
+    plate_name=None,
 ) -> TrainResult:
-    """Train ``model`` / ``guide`` (the :mod:`pyrovae.models.contract`) on ``data`` (N, ...).
+    """Train ``model`` / ``guide`` (any Pyro pair with a data plate, :mod:`pyrovae.models.contract`)
+    on ``data``.
 
-    :param data: a tensor (the fast path), or a map-style ``Dataset`` / ``DataLoader`` over one
-        (stacked into a tensor once; items may be ``(x, label)`` tuples).
+    :param data: a tensor (N, ...) → ``model(x)``; a tuple of aligned tensors → ``model(xs, ys)``;
+        a dict of them → ``model(xs=..., ys=...)`` (:mod:`pyrovae.models.inputs`); or a map-style
+        ``Dataset`` / ``DataLoader`` over one tensor (stacked once; items may be
+        ``(x, label)`` tuples). Minibatches cut every tensor along dim 0 together.
     :param objective: a pyrovae objective (default :class:`~pyrovae.infer.EvidenceLowerBound`) or
         any ``pyro.infer.ELBO`` (then only the loss is recorded).
     :param steps: number of optimizer steps; or ``epochs`` (passes over the data set).
@@ -211,12 +219,17 @@ def train(
         ``val_loss``); saved in and restored from the checkpoint. ``lr`` is in every row.
     :param kl_warmup: the KL weight rises linearly from 0 to the objective's own over this many
         steps (:mod:`pyrovae.infer.schedules`); recorded as ``kl_weight``.
+    :param plate_name: the name of the data plate, when it cannot be found (two plates of the
+        minibatch's size); by default the plate over the minibatch's points is found, sized or
+        sizeless, whatever its name (:func:`pyrovae.traces.adapt`). ``num_data`` is passed to
+        model / guide only when their signature names it; otherwise the N / B scale is applied.
     :raises TrainingDiverged: a term or gradient is NaN / inf; parameters keep the last good state.
     :returns: :class:`TrainResult` with one history row per step, terms in nats per data point.
     """
-    data = as_tensor_data(data)
+    data = as_inputs(as_tensor_data(data))
     validate_data(data, model)
-    n = data.shape[0]
+    model, guide = adapt(model, plate_name), adapt(guide, plate_name)
+    n = data.num_points
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps= or epochs=")
     batch_size = min(check_count("batch_size", batch_size), n)
@@ -239,7 +252,7 @@ def train(
     validation_batch_size = check_count("validation_batch_size", validation_batch_size)
     scheduler_interval = check_scheduler_interval(scheduler_interval)
     device = torch.device(device) if device is not None else data.device
-    data = data.to(device=device, dtype=_parameter_dtype(model, guide, data.dtype))
+    data = data.to(device=device, dtype=_parameter_dtype(model, guide, data.primary.dtype))
     if validation is not None:
         validation = check_validation(validation, data)
         validate_data(validation, model)
@@ -265,7 +278,7 @@ def train(
     result = TrainResult(checkpoint=os.fspath(checkpoint) if checkpoint else None)
     if keep_best and checkpoint:
         result.best_checkpoint = best_path(checkpoint)
-    params_trace = create_parameters(objective, model, guide, data[:batch_size], n, devices)
+    params_trace = create_parameters(objective, model, guide, data.slice(0, batch_size), n, devices)
     start, best, since_best, state = 0, None, 0, None
     if resume and checkpoint and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint, map_location=device)
@@ -321,7 +334,7 @@ def train(
     result.steps = start
     for step in bar:
         idx = _batch_indices(step, n, batch_size, seed, device)
-        xb = data.index_select(0, idx)
+        xb = data.index_select(idx)
         factor = kl_scale(step, kl_warmup)
         lr_now = stepper.optimizer.param_groups[0]["lr"]
         try:

@@ -12,8 +12,9 @@ import warnings
 
 import torch
 
-from ..arguments import check_data
+from ..arguments import check_inputs
 from ..models.contract import data_already_validated
+from ..models.inputs import Inputs, as_inputs
 from .stepper import evaluate_objective
 
 # the bound a record holds, in order of preference (IWAE's before its ELBO)
@@ -23,7 +24,11 @@ _BOUNDS = ("iwae_bound", "log_marginal", "elbo")
 def as_tensor_data(data, what="train"):
     """A tensor (N, ...) from a tensor, a map-style ``Dataset`` (items: tensors, or tuples whose
     first element is the data point, e.g. (image, label)) or a ``DataLoader`` over one; a
-    data set is stacked once into memory, where the training loop indexes its minibatches."""
+    data set is stacked once into memory, where the training loop indexes its minibatches.
+    Several inputs (a tuple or dict of tensors, :class:`~pyrovae.models.inputs.Inputs`) are
+    returned as they are."""
+    if isinstance(data, (tuple, dict, Inputs)):
+        return data
     if isinstance(data, torch.utils.data.DataLoader):
         warnings.warn(
             f"{what}: the DataLoader's own batching, sampler and workers are not used: the "
@@ -52,17 +57,28 @@ def as_tensor_data(data, what="train"):
     return torch.stack(items)
 
 
-def check_validation(x_val, x_train):
-    """The held-out data as a tensor of the training data's point shape and dtype."""
-    x_val = as_tensor_data(x_val, "validation")
-    check_data(x_val, "validation", min_dim=2)
-    if x_val.shape[1:] != x_train.shape[1:]:
+def check_validation(x_val, train_inputs):
+    """The held-out data as :class:`~pyrovae.models.inputs.Inputs` of the training data's form,
+    point shapes, dtypes and device."""
+    val = as_inputs(as_tensor_data(x_val, "validation"))
+    check_inputs(val, "validation")
+    train_tensors, val_tensors = train_inputs.tensors(), val.tensors()
+    if list(train_tensors) != list(val_tensors):
         raise ValueError(
-            f"validation points have shape {tuple(x_val.shape[1:])} but training points "
-            f"{tuple(x_train.shape[1:])}; give held-out data of the same shape (N_val, "
-            f"{', '.join(map(str, x_train.shape[1:]))})"
+            f"validation data must have the training data's form: inputs {list(val_tensors)} "
+            f"against {list(train_tensors)}"
         )
-    return x_val.to(device=x_train.device, dtype=x_train.dtype)
+    for label, t in train_tensors.items():
+        v = val_tensors[label]
+        if v.shape[1:] != t.shape[1:]:
+            where = "" if train_inputs.single else f" (input {label})"
+            raise ValueError(
+                f"validation points have shape {tuple(v.shape[1:])} but training points "
+                f"{tuple(t.shape[1:])}{where}; give held-out data of the same shape (N_val, "
+                f"{', '.join(map(str, t.shape[1:]))})"
+            )
+    dtype = train_inputs.primary.dtype
+    return val.to(device=train_inputs.device, dtype=dtype)
 
 
 def _bound(record):
@@ -73,16 +89,18 @@ def _bound(record):
 
 
 def validation_loss(objective, model, guide, x_val, batch_size, seed) -> float:
-    """Negative bound per data point on ``x_val`` (see the module docstring), in batches of at
-    most ``batch_size``, under ``seed``."""
-    n = x_val.shape[0]
-    chunks = torch.tensor_split(x_val, max(-(-n // batch_size), 1))  # near-equal batches
+    """Negative bound per data point on ``x_val`` (a tensor or
+    :class:`~pyrovae.models.inputs.Inputs`; see the module docstring), in batches of at most
+    ``batch_size``, under ``seed``."""
+    x_val = as_inputs(x_val)
+    n = x_val.num_points
+    chunks = x_val.split(max(-(-n // batch_size), 1))  # near-equal batches
     devices = [x_val.device] if x_val.device.type == "cuda" else []
     total = torch.zeros((), dtype=torch.float64, device=x_val.device)
     with torch.no_grad(), torch.random.fork_rng(devices=devices), data_already_validated():
         torch.manual_seed(seed)
         for xb in chunks:
             # num_data = B: the data plate's scale is 1, so the bound is the batch's sum
-            record = evaluate_objective(objective, model, guide, xb, xb.shape[0], backward=False)
+            record = evaluate_objective(objective, model, guide, xb, xb.num_points, backward=False)
             total = total + _bound(record).double()
     return -total.item() / n

@@ -33,11 +33,39 @@ Example::
 
 import contextlib
 import contextvars
+from dataclasses import dataclass
 
 import pyro
 import torch
 
 DATA_PLATE = "data"
+
+#: the key of :class:`DataPlateTag` in a sample site's ``infer`` dict
+DATA_PLATE_TAG = "pyrovae_data_plate"
+
+
+@dataclass(frozen=True)
+class DataPlateTag:
+    """What :func:`pyrovae.traces.adapt` found out about a site inside the data plate.
+
+    :ivar name: the data plate's name (whatever the user called it).
+    :ivar num_data: N, the size of the whole data set the minibatch stands for.
+    :ivar batch: B, the data points in the minibatch.
+    :ivar factor: the scale the adapter applied on top of the plate's own (N / B when the model
+        does not take ``num_data`` and its plate is not subsampled; 1 otherwise).
+    """
+
+    name: str
+    num_data: int
+    batch: int
+    factor: float
+
+
+def data_plate_tag(site) -> DataPlateTag | None:
+    """The site's :class:`DataPlateTag`, or ``None`` (a site outside the data plate, or a model
+    not run through :func:`pyrovae.traces.adapt`)."""
+    return (site.get("infer") or {}).get(DATA_PLATE_TAG)
+
 
 _DATA_VALIDATED = contextvars.ContextVar("pyrovae_data_validated", default=False)
 

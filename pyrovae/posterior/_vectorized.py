@@ -5,7 +5,7 @@ import math
 import pyro.poutine as poutine
 import torch
 
-from ..models.contract import DATA_PLATE
+from ..models.inputs import as_inputs, call_arguments
 from ..traces import (
     data_frame,
     latent_pairs,
@@ -16,7 +16,27 @@ from ..traces import (
 )
 
 
-def latent_names(model_trace, guide_trace, names=None, plate_name=DATA_PLATE):
+def num_points(x) -> int:
+    """B: the data points in ``x`` (a tensor, or several inputs)."""
+    return int(x.shape[0]) if torch.is_tensor(x) else as_inputs(x).num_points
+
+
+def refuse_discrete(pairs, names, what):
+    """``ValueError`` for a discrete latent site among ``names``: Hamiltonian dynamics moves
+    continuous coordinates only, and a one-hot label walked as if continuous gives numbers that
+    mean nothing."""
+    for name in names:
+        model_site = pairs[name][0]
+        if model_site["fn"].support.is_discrete:
+            raise ValueError(
+                f"latent site {name!r} is discrete ({type(model_site['fn']).__name__}); {what} "
+                "runs Hamiltonian dynamics, which cannot move on it. Use "
+                "pyrovae.posterior.importance (it samples discrete sites from the guide), or "
+                f"condition the model on {name!r} (pyro.condition) and run {what} per value."
+            )
+
+
+def latent_names(model_trace, guide_trace, names=None, plate_name=None):
     pairs = latent_pairs(model_trace, guide_trace, require_rsample=False)
     if names is None:
         names = sites_in_plate(pairs, plate_name)
@@ -25,7 +45,7 @@ def latent_names(model_trace, guide_trace, names=None, plate_name=DATA_PLATE):
     return list(names), pairs
 
 
-def flat_latents(pairs, names, num_particles, batch, plate_name=DATA_PLATE):
+def flat_latents(pairs, names, num_particles, batch, plate_name=None):
     """Latent values of the named sites as (P, B, D), sites concatenated along D."""
     parts = []
     for name in names:
@@ -37,12 +57,15 @@ def flat_latents(pairs, names, num_particles, batch, plate_name=DATA_PLATE):
     return torch.cat(parts, -1)
 
 
-def replayed_latents(model, proposal, x, plate_name=DATA_PLATE):
+def replayed_latents(model, proposal, x, plate_name=None):
     """One pass of ``proposal`` on ``x`` and the model replayed against it (no gradient):
     the names of the latent sites inside the data plate and their (model, proposal) site pairs."""
     with torch.no_grad():
-        proposal_trace = poutine.trace(proposal).get_trace(x)
-        model_trace = poutine.trace(poutine.replay(model, trace=proposal_trace)).get_trace(x)
+        args, kwargs = call_arguments(x)
+        proposal_trace = poutine.trace(proposal).get_trace(*args, **kwargs)
+        model_trace = poutine.trace(poutine.replay(model, trace=proposal_trace)).get_trace(
+            *args, **kwargs
+        )
     return latent_names(model_trace, proposal_trace, None, plate_name)
 
 
@@ -82,25 +105,25 @@ def nan_to_minus_inf(t):
     return torch.where(torch.isnan(t), torch.full_like(t, -math.inf), t)
 
 
-def weighted_particles(
-    model, proposal, x, num_particles, nesting, names=None, plate_name=DATA_PLATE
-):
+def weighted_particles(model, proposal, x, num_particles, nesting, names=None, plate_name=None):
     """Log importance weights (P, B) and latents (P, B, D) for one vectorized pass."""
     log_w, model_trace, guide_trace = particle_log_weights(
         model, proposal, x, num_particles, nesting, plate_name, "importance sampling"
     )
     names, pairs = latent_names(model_trace, guide_trace, names, plate_name)
-    log_w = log_w.expand(num_particles, x.shape[0])
-    return log_w, flat_latents(pairs, names, num_particles, x.shape[0], plate_name), names
+    batch = num_points(x)
+    log_w = log_w.expand(num_particles, batch)
+    return log_w, flat_latents(pairs, names, num_particles, batch, plate_name), names
 
 
 def site_log_joint(
-    model, x, values: dict, num_particles, nesting, plate_name=DATA_PLATE, what="the grid posterior"
+    model, x, values: dict, num_particles, nesting, plate_name=None, what="the grid posterior"
 ):
     """log p(x, z) per particle and data point, (P, B), with latent sites fixed to ``values``
     (each shaped like the site's value under a particle plate: (P, B, *event))."""
     conditioned = poutine.condition(vectorize(model, num_particles, nesting), data=values)
-    trace = poutine.trace(conditioned).get_trace(x)
+    args, kwargs = call_arguments(x)
+    trace = poutine.trace(conditioned).get_trace(*args, **kwargs)
     trace = poutine.util.prune_subsample_sites(trace)
     trace.compute_log_prob()
     particle_dim = -(nesting + 1) if num_particles > 1 else None
@@ -108,4 +131,4 @@ def site_log_joint(
     for site in trace.nodes.values():
         if site["type"] == "sample":
             total = total + per_point(site, particle_dim, plate_name, what)
-    return total.expand(num_particles, x.shape[0])
+    return total.expand(num_particles, num_points(x))

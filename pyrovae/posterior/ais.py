@@ -34,13 +34,21 @@ import pyro
 import pyro.poutine as poutine
 import torch
 
-from ..arguments import check_count, check_data, check_probability, check_weight
-from ..models.contract import DATA_PLATE
-from ..traces import max_plate_nesting, particle_log_weights, prior_proposal
+from ..arguments import check_count, check_inputs, check_probability, check_weight
+from ..models.inputs import as_inputs
+from ..traces import (
+    adapt,
+    in_data_plate,
+    max_plate_nesting,
+    particle_log_weights,
+    prior_proposal,
+    unwrap,
+)
 from ._vectorized import (
     flat_latents,
     latent_names,
     nan_to_minus_inf,
+    refuse_discrete,
     site_log_joint,
     site_shapes,
     site_width,
@@ -210,7 +218,7 @@ def ais(
     adapt_rate=None,
     reverse_from=None,
     seed=None,
-    plate_name=DATA_PLATE,
+    plate_name=None,
     progress=False,
 ) -> AISResult:
     """Annealed importance sampling estimate of log p_θ(x_b) for every data point of ``x``.
@@ -229,7 +237,10 @@ def ais(
         backwards from them; ``log_marginal`` is then a stochastic *upper* bound (see :func:`bdmc`).
     :returns: :class:`AISResult`.
     """
-    check_data(x, "ais", min_dim=2)
+    x = as_inputs(x)
+    check_inputs(x, "ais")
+    batch = x.num_points
+    model, guide = adapt(model, plate_name), adapt(guide, plate_name)
     num_steps = check_count("num_steps", num_steps)
     num_chains = check_count("num_chains", num_chains)
     leapfrog_steps = check_count("leapfrog_steps", leapfrog_steps)
@@ -246,21 +257,22 @@ def ais(
     else:
         proposal = poutine.block(guide, hide_types=["param"])
     with pyro.validation_enabled(False):  # rejected divergent moves may visit NaN states
-        nesting = max_plate_nesting(model, proposal, args=(x,))
+        nesting = max_plate_nesting(model, proposal, args=x.args, kwargs=x.kwargs)
         _, model_trace, guide_trace = particle_log_weights(
             model, proposal, x, num_chains, nesting, plate_name, "AIS"
         )
         names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
-        shapes = site_shapes(pairs, names, num_chains, x.shape[0], "AIS")
+        refuse_discrete(pairs, names, "AIS")
+        shapes = site_shapes(pairs, names, num_chains, batch, "AIS")
         path = _Path(model, proposal, x, num_chains, nesting, shapes, plate_name)
-        flat0 = flat_latents(pairs, names, num_chains, x.shape[0], plate_name)  # (C, B, D)
+        flat0 = flat_latents(pairs, names, num_chains, batch, plate_name)  # (C, B, D)
         if reverse_from is not None:
-            exact = _check_reverse(reverse_from, shapes, x.shape[0]).to(flat0)
+            exact = _check_reverse(reverse_from, shapes, batch).to(flat0)
             flat0 = exact.unsqueeze(0).expand_as(flat0).contiguous()
             betas = betas.flip(0)
         log_joint, log_r = path.parts(flat0)
         state = (flat0, log_joint.detach(), log_r.detach())
-        eps = torch.full((x.shape[0],), float(step_size), dtype=flat0.dtype, device=flat0.device)
+        eps = torch.full((batch,), float(step_size), dtype=flat0.dtype, device=flat0.device)
         log_w, state, acceptance, divergences, eps = _anneal(
             path, state, betas, eps, leapfrog_steps, target, adapt_rate, progress
         )
@@ -316,11 +328,12 @@ class BDMCResult:
         }
 
 
-def simulate(model, data_shape, num_points, plate_name=DATA_PLATE):
+def simulate(model, data_shape, num_points, plate_name=None):
     """Draw (x, z) from the model: ``x`` (num_points, *data_shape) and ``{site: value}`` for the
     latent sites. The model must have a single observed site (the data)."""
+    model = adapt(model, plate_name)
     template = torch.zeros(num_points, *data_shape)
-    owner = getattr(model, "__self__", None)
+    owner = getattr(unwrap(model), "__self__", None)
     if isinstance(owner, torch.nn.Module):
         p = next(owner.parameters(), None)
         if p is not None:
@@ -343,7 +356,7 @@ def simulate(model, data_shape, num_points, plate_name=DATA_PLATE):
         if s["type"] == "sample"
         and s["name"] != observed[0]["name"]
         and not poutine.util.site_is_subsample(s)
-        and any(f.name == plate_name for f in s["cond_indep_stack"])
+        and in_data_plate(s, plate_name)
     }
     return observed[0]["value"].reshape(num_points, *data_shape), latents
 

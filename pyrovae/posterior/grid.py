@@ -18,10 +18,9 @@ from dataclasses import dataclass
 import torch
 
 from ..arguments import check_count, check_data
-from ..models.contract import DATA_PLATE
-from ..traces import max_plate_nesting, prior_proposal
+from ..traces import adapt, max_plate_nesting, prior_proposal
 from ._checks import warn_if_large
-from ._vectorized import latent_names, site_log_joint
+from ._vectorized import latent_names, refuse_discrete, site_log_joint
 
 
 @dataclass
@@ -75,7 +74,7 @@ def grid(
     resolution=201,
     latent_site="z",
     chunk_size=None,
-    plate_name=DATA_PLATE,
+    plate_name=None,
 ) -> GridResult:
     """Normalized posterior of ``latent_site`` on a regular grid, and log p(x) by quadrature.
 
@@ -87,6 +86,7 @@ def grid(
     """
     check_data(x, "grid")
     resolution = check_count("resolution", resolution)
+    model = adapt(model, plate_name)
     proposal = prior_proposal(model)
     nesting = max_plate_nesting(model, proposal, args=(x,))
     from pyro import poutine
@@ -94,6 +94,7 @@ def grid(
     model_trace = poutine.trace(model).get_trace(x)
     guide_trace = poutine.trace(proposal).get_trace(x)
     names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
+    refuse_discrete(pairs, names, "grid")
     if names != [latent_site]:
         raise ValueError(
             f"grid needs exactly one local latent site {latent_site!r}; the model has {names}"

@@ -32,13 +32,14 @@ import pyro
 import pyro.poutine as poutine
 import torch
 
-from ..arguments import check_count, check_data, check_probability, check_weight
-from ..models.contract import DATA_PLATE
-from ..traces import max_plate_nesting, particle_log_weights, prior_proposal
+from ..arguments import check_count, check_inputs, check_probability, check_weight
+from ..models.inputs import as_inputs
+from ..traces import adapt, max_plate_nesting, particle_log_weights, prior_proposal
 from ._vectorized import (
     flat_latents,
     latent_names,
     nan_to_minus_inf,
+    refuse_discrete,
     site_log_joint,
     site_shapes,
     site_width,
@@ -154,7 +155,7 @@ def hmc(
     trajectory_length=1.5,
     max_leapfrog=64,
     max_energy_error=1000.0,
-    plate_name=DATA_PLATE,
+    plate_name=None,
     progress=False,
 ):
     """Sample p_θ(z|x) for every point of ``x`` with C HMC chains per point, all in one tensor
@@ -167,7 +168,9 @@ def hmc(
     :param trajectory_length: τ, the integration time in whitened units (jittered ±50%).
     :returns: ``arviz.InferenceData`` as :func:`pyrovae.posterior.nuts` returns.
     """
-    check_data(x, "hmc")
+    x = as_inputs(x)
+    check_inputs(x, "hmc")
+    model, guide = adapt(model, plate_name), adapt(guide, plate_name)
     num_samples = check_count("num_samples", num_samples)
     num_chains = check_count("num_chains", num_chains)
     max_leapfrog = check_count("max_leapfrog", max_leapfrog)
@@ -176,14 +179,15 @@ def hmc(
     check_weight("trajectory_length", trajectory_length, strict=True)
     pyro.set_rng_seed(seed)
     fixed = poutine.block(model, hide_types=["param"])
-    batch = x.shape[0]
+    batch = x.num_points
     with pyro.validation_enabled(False):  # rejected divergent moves may visit invalid states
         proposal = prior_proposal(fixed)
-        nesting = max_plate_nesting(fixed, proposal, args=(x,))
+        nesting = max_plate_nesting(fixed, proposal, args=x.args, kwargs=x.kwargs)
         _, model_trace, guide_trace = particle_log_weights(
             fixed, proposal, x, num_chains, nesting, plate_name, "HMC"
         )
         names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
+        refuse_discrete(pairs, names, "hmc")
         z0 = flat_latents(pairs, names, num_chains, batch, plate_name)  # (C, B, D)
         shapes = site_shapes(pairs, names, num_chains, batch, "HMC")
         target = _Target(fixed, x, num_chains, nesting, shapes, plate_name)
@@ -191,7 +195,8 @@ def hmc(
             target.loc, target.scale = torch.zeros_like(z0[0]), torch.ones_like(z0[0])
             u0 = z0
         else:
-            affine = guide_affine(model, guide, x, plate_name)
+            fix = "pass guide=None (hmc then starts from prior draws, unwhitened)"
+            affine = guide_affine(model, guide, x, plate_name, fix)
             target.loc = torch.cat([affine[n][0].reshape(batch, -1) for n in names], -1).to(z0)
             target.scale = torch.cat([affine[n][1].reshape(batch, -1) for n in names], -1).to(z0)
             u0 = 2.0 * torch.randn_like(z0)

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..arguments import check_count, check_data
-from ..models.contract import DATA_PLATE
-from ..traces import max_plate_nesting, prior_proposal
+from ..arguments import check_count, check_inputs
+from ..models.inputs import as_inputs
+from ..traces import adapt, max_plate_nesting, prior_proposal
 from ._checks import warn_if_large
 from ._vectorized import weighted_particles
 
@@ -127,8 +127,8 @@ class _StreamingResampler:
 
 
 def _default_sizes(x, num_samples, batch_size, chunk_size):
-    batch = min(x.shape[0], batch_size or 100)
-    per_point = max(math.prod(x.shape[1:]), 1)
+    batch = min(x.num_points, batch_size or 100)
+    per_point = max(sum(math.prod(t.shape[1:]) for t in x.tensors().values()), 1)
     chunk = chunk_size or max(1, min(num_samples, (1 << 23) // (batch * per_point)))
     return batch, chunk
 
@@ -143,32 +143,43 @@ def importance(
     batch_size=None,
     chunk_size=None,
     latent_sites=None,
-    plate_name=DATA_PLATE,
+    plate_name=None,
     progress=None,
     seed=None,
 ) -> ImportanceResult:
     """Importance sampling of the posterior of every data point in ``x`` at once.
 
-    :param model: a model following :mod:`pyrovae.models.contract` (decoder held fixed).
+    :param model: any Pyro model with a data plate (:mod:`pyrovae.models.contract`), its
+        parameters held fixed.
     :param guide: the proposal r(z|x) (a guide of the contract), or ``None`` for the prior.
+        Discrete latent sites (e.g. a label) are sampled from it like the others, so log p̂(x)
+        stays an unbiased-in-p estimate that sums over them in expectation.
+    :param x: the data: a tensor, or several inputs (a tuple or dict of aligned tensors,
+        :mod:`pyrovae.models.inputs`).
     :param num_samples: K importance samples per data point.
     :param num_resample: S posterior draws to return per point (default min(K, 1000)).
     :param batch_size: data points per pass (default 100); ``chunk_size``: particles per pass
         (default: as many as keep about 8M values of x in memory).
     :param latent_sites: sites whose draws are returned (default: all local latents).
+    :param plate_name: the data plate's name when it cannot be found (see
+        :func:`pyrovae.traces.adapt`).
     :param seed: seeds torch before sampling.
     """
-    check_data(x, "importance")
+    x = as_inputs(x)
+    check_inputs(x, "importance")
+    model, guide = adapt(model, plate_name), adapt(guide, plate_name)
     num_samples = check_count("num_samples", num_samples, minimum=2)
     if seed is not None:
         torch.manual_seed(seed)
     proposal = guide if guide is not None else prior_proposal(model)
     num_resample = int(num_resample or min(num_samples, 1000))
     batch, chunk = _default_sizes(x, num_samples, batch_size, chunk_size)
-    nesting = max_plate_nesting(model, proposal, args=(x[:batch],))
+    head = x.slice(0, batch)
+    nesting = max_plate_nesting(model, proposal, args=head.args, kwargs=head.kwargs)
     # kept per pass: the (K, b) log-weights (for k̂); latents are resampled as they stream by
-    warn_if_large(num_samples * batch * x.element_size(), "importance", "num_samples or batch_size")
-    starts = list(range(0, x.shape[0], batch))
+    item = x.primary.element_size()
+    warn_if_large(num_samples * batch * item, "importance", "num_samples or batch_size")
+    starts = list(range(0, x.num_points, batch))
     passes = len(starts) * math.ceil(num_samples / chunk)
     bar = tqdm(
         total=passes,
@@ -179,7 +190,7 @@ def importance(
     out = {k: [] for k in ("log_marginal", "stderr", "ess", "elbo", "khat", "samples")}
     names = None
     for start in starts:
-        xb = x[start : start + batch]
+        xb = x.slice(start, start + batch)
         log_ws, resampler = [], _StreamingResampler(num_resample)
         for done in range(0, num_samples, chunk):
             k = min(chunk, num_samples - done)

@@ -31,15 +31,15 @@ from pyro.infer import MCMC, NUTS
 from pyro.infer.autoguide.initialization import init_to_value
 
 from ..arguments import check_count, check_data
-from ..models.contract import DATA_PLATE
-from ..traces import prior_proposal, without_plate_scale
-from ._vectorized import replayed_latents
+from ..traces import adapt, prior_proposal, without_plate_scale
+from ._vectorized import refuse_discrete, replayed_latents
 from .whitening import guide_affine, unwhiten, whitened_model, whitened_name
 
 
 def _initial_values(model, guide, x, plate_name):
     proposal = guide if guide is not None else prior_proposal(model)
     names, pairs = replayed_latents(model, proposal, x, plate_name)
+    refuse_discrete(pairs, names, "nuts")
     return {n: pairs[n][1]["value"].detach() for n in names}, names
 
 
@@ -112,7 +112,7 @@ def nuts(
     guide=None,
     seed=0,
     progress=False,
-    plate_name=DATA_PLATE,
+    plate_name=None,
     precondition=None,
     **nuts_options,
 ):
@@ -135,6 +135,9 @@ def nuts(
         ``max_tree_depth``, ``full_mass``).
     """
     check_data(x, "nuts")
+    model, guide = adapt(model, plate_name), adapt(guide, plate_name)
+    # a discrete latent cannot be moved by NUTS: refuse it before any chain starts
+    _initial_values(model, guide, x, plate_name)
     num_chains = check_count("num_chains", num_chains)
     num_samples = check_count("num_samples", num_samples)
     # the model's parameters are constants for the sampler; the target is p(z|x) of the points

@@ -15,11 +15,10 @@ import pyro.distributions as dist
 import pyro.poutine as poutine
 import torch
 
-from ..models.contract import DATA_PLATE
 from ._vectorized import replayed_latents
 
 
-def _gaussian_parameters(fn, name):
+def _gaussian_parameters(fn, name, fix):
     """(loc, scale) of a Normal (possibly wrapped in Independent / masked) guide distribution."""
     base = fn
     while isinstance(
@@ -28,23 +27,25 @@ def _gaussian_parameters(fn, name):
         base = base.base_dist
     if not isinstance(base, torch.distributions.Normal):
         raise ValueError(
-            f"precondition=True uses the guide's Normal at site {name!r} as a per-point affine "
-            f"map, but that site's distribution is {type(fn).__name__}; pass precondition=False "
-            "to sample z directly"
+            f"whitening uses the guide's Normal at site {name!r} as a per-point affine map, but "
+            f"that site's distribution is {type(fn).__name__}; {fix}"
         )
     return base.loc, base.scale
 
 
-def guide_affine(model, guide, x, plate_name=DATA_PLATE):
+def guide_affine(
+    model, guide, x, plate_name=None, fix="pass precondition=False to sample z directly"
+):
     """``{site: (loc, scale)}``, each shaped like the site's value (B, *event), from one pass of
-    the guide on ``x`` (no gradient); raises ``ValueError`` for a site that is not Normal."""
+    the guide on ``x`` (no gradient); raises ``ValueError`` for a site that is not Normal, whose
+    message ends with ``fix``."""
     names, pairs = replayed_latents(
         model, poutine.block(guide, hide_types=["param"]), x, plate_name
     )
     affine = {}
     for name in names:
         site = pairs[name][1]
-        loc, scale = _gaussian_parameters(site["fn"], name)
+        loc, scale = _gaussian_parameters(site["fn"], name, fix)
         shape = site["value"].shape
         affine[name] = (loc.detach().expand(shape).clone(), scale.detach().expand(shape).clone())
     return affine

@@ -1,10 +1,12 @@
 """Trace plumbing shared by :mod:`pyrovae.infer` (objectives) and :mod:`pyrovae.posterior`
-(reference posteriors): run model and guide, vectorize particles, read sites into per-point
-terms honouring masks and refusing stray scales, and the proposals (prior, frozen guide).
+(reference posteriors): adapt any Pyro model / guide to the contract (find its data plate, pass or
+apply ``num_data``), run model and guide, vectorize particles, read sites into per-point terms
+honouring masks and refusing stray scales, and the proposals (prior, frozen guide).
 
 Nothing here knows an objective; only Pyro's public handlers are used.
 """
 
+from .adapt import ContractCallable, adapt, takes_num_data, unwrap
 from .proposals import frozen_proposal, prior_proposal
 from .run import (
     max_plate_nesting,
@@ -17,6 +19,8 @@ from .run import (
 from .sites import (
     check_plate_scale_only,
     data_frame,
+    data_plate_name,
+    in_data_plate,
     latent_pairs,
     masked_log_prob,
     per_point,
@@ -25,9 +29,13 @@ from .sites import (
 )
 
 __all__ = [
+    "ContractCallable",
+    "adapt",
     "check_plate_scale_only",
     "data_frame",
+    "data_plate_name",
     "frozen_proposal",
+    "in_data_plate",
     "latent_pairs",
     "masked_log_prob",
     "max_plate_nesting",
@@ -37,7 +45,9 @@ __all__ = [
     "prior_proposal",
     "run_traces",
     "sites_in_plate",
+    "takes_num_data",
     "trace_log_weights",
+    "unwrap",
     "vectorize",
     "without_plate_scale",
 ]

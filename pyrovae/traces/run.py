@@ -9,10 +9,20 @@ from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import prune_subsample_sites
 from pyro.util import check_model_guide_match, check_site_shape
 
-from ..models.contract import DATA_PLATE
+from ..models.inputs import call_arguments
+from .adapt import PARTICLE_PLATE, unwrap
 from .sites import check_plate_scale_only, latent_pairs, per_point, plate_scale
 
-PARTICLE_PLATE = "num_particles_vectorized"  # the name Pyro's ELBO gives its particle plate
+__all__ = [
+    "PARTICLE_PLATE",
+    "data_plate_scale",
+    "max_plate_nesting",
+    "particle_log_weights",
+    "run_traces",
+    "trace_log_weights",
+    "vectorize",
+    "without_plate_scale",
+]
 
 
 def run_traces(model, guide, args, kwargs, max_plate_nesting):
@@ -51,6 +61,7 @@ def run_traces(model, guide, args, kwargs, max_plate_nesting):
 
 
 def _direct_traces(model, guide, args, kwargs):
+    model, guide = unwrap(model), unwrap(guide)
     owner = getattr(model, "__self__", None)
     if owner is None or getattr(guide, "__self__", None) is not owner:
         return None
@@ -60,7 +71,8 @@ def _direct_traces(model, guide, args, kwargs):
 
 def max_plate_nesting(*fns, args=(), kwargs=None) -> int:
     """How many batch dimensions the plates of ``fns`` (model, guide, ...) use, from one run each
-    (without gradient): the largest ``-dim`` over every vectorized plate of every sample site."""
+    (without gradient): the largest ``-dim`` over every vectorized plate of every sample site.
+    Sites marked for enumeration are not enumerated here (their plates count as usual)."""
     nesting = 0
     with torch.no_grad(), poutine.block():
         for fn in fns:
@@ -86,16 +98,20 @@ def vectorize(fn, num_particles: int, nesting: int):
 
 
 def particle_log_weights(
-    model, proposal, x, num_particles, nesting, plate_name=DATA_PLATE, what="this estimator"
+    model, proposal, x, num_particles, nesting, plate_name=None, what="this estimator"
 ):
     """log p(x, z) − log r(z|x) per particle and data point, (P, B), for one vectorized pass,
     with the traces (for the latent values). Masks are honoured; scales other than the data
-    plate's N/B are refused (:func:`pyrovae.traces.sites.check_plate_scale_only`)."""
+    plate's N/B are refused (:func:`pyrovae.traces.sites.check_plate_scale_only`).
+
+    :param x: the data: a tensor, or :class:`pyrovae.data.Inputs` (several inputs).
+    """
+    args, kwargs = call_arguments(x)
     model_trace, guide_trace = run_traces(
         vectorize(model, num_particles, nesting),
         vectorize(proposal, num_particles, nesting),
-        (x,),
-        {},
+        args,
+        kwargs,
         nesting + 1,
     )
     particle_dim = -(nesting + 1) if num_particles > 1 else None
@@ -107,7 +123,7 @@ def trace_log_weights(
     model_trace,
     guide_trace,
     particle_dim,
-    plate_name=DATA_PLATE,
+    plate_name=None,
     what="this estimator",
     require_rsample=False,
     alternative=None,

@@ -10,7 +10,7 @@ import torch
 from pyro.distributions.util import detach
 from pyro.poutine.util import site_is_subsample
 
-from ..models.contract import DATA_PLATE
+from ..models.contract import DATA_PLATE, data_plate_tag
 
 
 def latent_pairs(model_trace, guide_trace, require_rsample=True, alternative=None):
@@ -84,25 +84,46 @@ def kl_term(pairs, analytic: bool, stop_guide_params: bool = False) -> torch.Ten
     return total
 
 
-def data_frame(site, plate_name=DATA_PLATE):
+def data_plate_name(site, plate_name=None) -> str:
+    """The name of the data plate at this site: ``plate_name`` when given, else the one
+    :func:`pyrovae.traces.adapt` found (the site's tag), else ``"data"``."""
+    if plate_name is not None:
+        return plate_name
+    tag = data_plate_tag(site)
+    return tag.name if tag is not None else DATA_PLATE
+
+
+def in_data_plate(site, plate_name=None) -> bool:
+    name = data_plate_name(site, plate_name)
+    return any(f.name == name for f in site["cond_indep_stack"])
+
+
+def data_frame(site, plate_name=None):
     """The plate frame of the data plate at this site, or a ``ValueError`` naming the contract."""
+    name = data_plate_name(site, plate_name)
     for frame in site["cond_indep_stack"]:
-        if frame.name == plate_name:
+        if frame.name == name:
             return frame
     raise ValueError(
-        f"site {site['name']!r} is not inside the data plate {plate_name!r}; open it with "
-        "pyrovae.models.data_plate(x, num_data) (see pyrovae.models.contract)"
+        f"site {site['name']!r} is not inside the data plate {name!r}; open a plate over dim 0 "
+        "of the data around it (pyro.plate('data', x.shape[0]), or a sizeless pyro.plate('data')),"
+        " or name your data plate with plate_name= (see pyrovae.models.contract)"
     )
 
 
-def num_data_points(site, plate_name=DATA_PLATE) -> float:
-    """Full data-set size N that the site's minibatch stands for: the data plate's full size (its
-    size when it is not subsampled). A ``poutine.scale`` on the site does not change N."""
+def num_data_points(site, plate_name=None) -> float:
+    """Full data-set size N that the site's minibatch stands for: the N the adapter recorded, else
+    the data plate's full size (its size when it is not subsampled); NaN for a sizeless plate
+    that was not adapted. A ``poutine.scale`` on the site does not change N."""
+    tag = data_plate_tag(site)
+    if tag is not None and (plate_name is None or plate_name == tag.name):
+        return float(tag.num_data)
     frame = data_frame(site, plate_name)
-    return float(frame.full_size if frame.full_size is not None else frame.size)
+    size = frame.full_size if frame.full_size is not None else frame.size
+    return float(size) if size > 0 else float("nan")
 
 
-def aggregate_samples(pairs, names, plate_name=DATA_PLATE, num_groups=1):
+def aggregate_samples(pairs, names, plate_name=None, num_groups=1):
     """Guide samples of q(z) and matching prior samples, each (num_groups, n, D).
 
     Within a group, every data point's draw is a sample of the aggregate posterior
@@ -157,20 +178,20 @@ def _pair(pairs, name):
     return pairs[name]
 
 
-def sites_in_plate(pairs, plate_name=DATA_PLATE):
+def sites_in_plate(pairs, plate_name=None):
     """Names of the latent sites inside the data plate (the local latents)."""
-    return [
-        n for n, (_, g) in pairs.items() if any(f.name == plate_name for f in g["cond_indep_stack"])
-    ]
+    return [n for n, (_, g) in pairs.items() if in_data_plate(g, plate_name)]
 
 
 def plate_scale(site) -> float:
-    """The scale a site's plates imply: Π N/B over its subsampled plates (1 without subsampling)."""
+    """The scale a site's plates imply: Π N/B over its subsampled plates (1 without subsampling),
+    times the N/B that :func:`pyrovae.traces.adapt` applied for a model without ``num_data``."""
     scale = 1.0
     for frame in site["cond_indep_stack"]:
-        if frame.full_size is not None and frame.full_size != frame.size:
+        if frame.full_size is not None and frame.full_size not in (-1, frame.size):
             scale *= frame.full_size / frame.size
-    return scale
+    tag = data_plate_tag(site)
+    return scale * (tag.factor if tag is not None else 1.0)
 
 
 def extra_scale(site) -> float:
@@ -218,7 +239,7 @@ def masked_log_prob(site, stop_params=False) -> torch.Tensor:
     return torch.where(mask, log_prob, log_prob.new_zeros(()))
 
 
-def per_point(site, particle_dim, plate_name=DATA_PLATE, what="this estimator", stop_params=False):
+def per_point(site, particle_dim, plate_name=None, what="this estimator", stop_params=False):
     """The site's masked, unscaled log-prob reduced to (P, B): particle and data-plate dims only.
 
     Refuses a scale other than the plates' N/B (see :func:`check_plate_scale_only`).
