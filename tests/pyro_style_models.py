@@ -246,4 +246,3 @@ class SequentialVAE(nn.Module):
             cov = cbig @ m @ m.T @ cbig.T + sigma2 * torch.eye(t_max * d)
             mean = self.emitter.linear.bias.repeat(t_max)
             return gaussian_log_density(seqs.reshape(len(seqs), -1), mean, cov)
-

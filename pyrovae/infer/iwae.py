@@ -18,6 +18,7 @@ import torch
 
 from ..ops import logmeanexp
 from ..traces import latent_pairs, trace_log_weights
+from ..traces.broadcast import explain_broadcast_failure
 from ..traces.run import data_plate_scale
 from ._objective import VAEObjective
 from .iwae_gradients import check_gradient, iwae_surrogate
@@ -84,7 +85,20 @@ class IWAE(VAEObjective):
 
     def _evaluate_adapted(self, model, guide, args, kwargs, kl_scale=1.0):
         latent_values = [] if self.gradient == "dreg" else None  # only DReG needs the draws
-        log_w, scale, num_data = self.all_log_weights(model, guide, args, kwargs, latent_values)
+
+        def vectorized():
+            return self.all_log_weights(model, guide, args, kwargs, latent_values)
+
+        def one_particle():
+            with torch.no_grad():
+                self._get_trace(model, guide, args, kwargs)
+
+        if self.vectorize_particles and self.num_particles > 1:
+            name = type(self).__name__
+            fix = f"{name}(num_particles={self.num_particles}, vectorize_particles=False)"
+            log_w, scale, num_data = explain_broadcast_failure(vectorized, one_particle, name, fix)
+        else:
+            log_w, scale, num_data = vectorized()
         bound = (logmeanexp(log_w, 0) * scale).sum()
         elbo = (log_w.mean(0) * scale).sum()
         return ObjectiveRecord(

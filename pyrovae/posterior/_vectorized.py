@@ -105,8 +105,18 @@ def nan_to_minus_inf(t):
     return torch.where(torch.isnan(t), torch.full_like(t, -math.inf), t)
 
 
-def weighted_particles(model, proposal, x, num_particles, nesting, names=None, plate_name=None):
-    """Log importance weights (P, B) and latents (P, B, D) for one vectorized pass."""
+def weighted_particles(
+    model, proposal, x, num_particles, nesting, names=None, plate_name=None, vectorize=True
+):
+    """Log importance weights (P, B) and latents (P, B, D) for one vectorized pass (with
+    ``vectorize=False``: P passes of one particle each, for models that cannot broadcast)."""
+    if not vectorize and num_particles > 1:
+        parts = [
+            weighted_particles(model, proposal, x, 1, nesting, names, plate_name)
+            for _ in range(num_particles)
+        ]
+        log_w = torch.cat([p[0] for p in parts])  # (P, B)
+        return log_w, torch.cat([p[1] for p in parts]), parts[0][2]
     log_w, model_trace, guide_trace = particle_log_weights(
         model, proposal, x, num_particles, nesting, plate_name, "importance sampling"
     )

@@ -56,6 +56,12 @@ from ._vectorized import (
 )
 from .importance import weight_statistics
 
+# AIS has no loop over chains: for a model that cannot broadcast over chains, these can
+_LOOP_FIX = (
+    "pyrovae.posterior.importance(..., vectorize=False) for log p(x), or "
+    "pyrovae.posterior.nuts (one chain at a time) for posterior draws"
+)
+
 SCHEDULES = ("sigmoid", "linear")
 
 
@@ -259,7 +265,7 @@ def ais(
     with pyro.validation_enabled(False):  # rejected divergent moves may visit NaN states
         nesting = max_plate_nesting(model, proposal, args=x.args, kwargs=x.kwargs)
         _, model_trace, guide_trace = particle_log_weights(
-            model, proposal, x, num_chains, nesting, plate_name, "AIS"
+            model, proposal, x, num_chains, nesting, plate_name, "AIS", _LOOP_FIX
         )
         names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
         refuse_discrete(pairs, names, "AIS")

@@ -47,6 +47,9 @@ from ._vectorized import (
 )
 from .whitening import guide_affine
 
+# hmc has no loop over chains: for a model that cannot broadcast over chains, nuts runs them apart
+_LOOP_FIX = "pyrovae.posterior.nuts (chains one at a time, no particle dimension)"
+
 
 class _Target:
     """log p(x, z) per (chain, point) at whitened flat u (C, B, D) and its gradient in u."""
@@ -184,7 +187,7 @@ def hmc(
         proposal = prior_proposal(fixed)
         nesting = max_plate_nesting(fixed, proposal, args=x.args, kwargs=x.kwargs)
         _, model_trace, guide_trace = particle_log_weights(
-            fixed, proposal, x, num_chains, nesting, plate_name, "HMC"
+            fixed, proposal, x, num_chains, nesting, plate_name, "hmc", _LOOP_FIX
         )
         names, pairs = latent_names(model_trace, guide_trace, None, plate_name)
         refuse_discrete(pairs, names, "hmc")

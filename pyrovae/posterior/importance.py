@@ -146,6 +146,7 @@ def importance(
     plate_name=None,
     progress=None,
     seed=None,
+    vectorize=True,
 ) -> ImportanceResult:
     """Importance sampling of the posterior of every data point in ``x`` at once.
 
@@ -164,6 +165,9 @@ def importance(
     :param plate_name: the data plate's name when it cannot be found (see
         :func:`pyrovae.traces.adapt`).
     :param seed: seeds torch before sampling.
+    :param vectorize: ``False`` runs one particle per pass (a loop) for models whose code cannot
+        broadcast over a leading particle dimension (boolean indexing, ``view(-1, ...)``); same
+        estimate, slower.
     """
     x = as_inputs(x)
     check_inputs(x, "importance")
@@ -195,7 +199,7 @@ def importance(
         for done in range(0, num_samples, chunk):
             k = min(chunk, num_samples - done)
             log_w, z, names = weighted_particles(
-                model, proposal, xb, k, nesting, latent_sites, plate_name
+                model, proposal, xb, k, nesting, latent_sites, plate_name, vectorize
             )
             log_ws.append(log_w)  # (k, b)
             resampler.update(log_w, z)  # z (k, b, D) is not kept

@@ -11,6 +11,7 @@ from pyro.util import check_model_guide_match, check_site_shape
 
 from ..models.inputs import call_arguments
 from .adapt import PARTICLE_PLATE, unwrap
+from .broadcast import explain_broadcast_failure
 from .sites import check_plate_scale_only, latent_pairs, per_point, plate_scale
 
 __all__ = [
@@ -98,21 +99,36 @@ def vectorize(fn, num_particles: int, nesting: int):
 
 
 def particle_log_weights(
-    model, proposal, x, num_particles, nesting, plate_name=None, what="this estimator"
+    model,
+    proposal,
+    x,
+    num_particles,
+    nesting,
+    plate_name=None,
+    what="this estimator",
+    vectorize_fix="importance(..., vectorize=False)",
 ):
     """log p(x, z) − log r(z|x) per particle and data point, (P, B), for one vectorized pass,
     with the traces (for the latent values). Masks are honoured; scales other than the data
     plate's N/B are refused (:func:`pyrovae.traces.sites.check_plate_scale_only`).
 
-    :param x: the data: a tensor, or :class:`pyrovae.data.Inputs` (several inputs).
+    :param x: the data: a tensor, or :class:`pyrovae.models.inputs.Inputs` (several inputs).
+    :param vectorize_fix: the non-vectorized alternative named when the model cannot broadcast
+        over the particle dimension (:func:`pyrovae.traces.broadcast.explain_broadcast_failure`).
     """
     args, kwargs = call_arguments(x)
-    model_trace, guide_trace = run_traces(
-        vectorize(model, num_particles, nesting),
-        vectorize(proposal, num_particles, nesting),
-        args,
-        kwargs,
-        nesting + 1,
+
+    def run(particles):
+        return run_traces(
+            vectorize(model, particles, nesting),
+            vectorize(proposal, particles, nesting),
+            args,
+            kwargs,
+            nesting + 1,
+        )
+
+    model_trace, guide_trace = explain_broadcast_failure(
+        lambda: run(num_particles), lambda: run(1), what, vectorize_fix
     )
     particle_dim = -(nesting + 1) if num_particles > 1 else None
     log_w = trace_log_weights(model_trace, guide_trace, particle_dim, plate_name, what)
