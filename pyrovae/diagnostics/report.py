@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 import torch
 
 from ..guides import guide_gaussian_params
+from ..guides.gaussian_params import gaussian_latent_sites
+from ..models.inputs import as_inputs
 from ..models.vae import VAE
 from ..posterior import ais, importance
+from ..traces import unwrap
 from .aggregate import aggregate_posterior_moments
 from .collapse import active_units, collapsed_dimensions, kl_per_dimension
 from .decoder_variance import decoder_variance_health
@@ -37,7 +40,7 @@ def report(
     is_points=200,
     gap_points=0,
     labels=None,
-    site="z",
+    site=None,
     epsilon=0.01,
     delta=0.01,
     num_permutations=200,
@@ -46,7 +49,8 @@ def report(
     ais_steps=1000,
     ais_chains=16,
 ) -> Report:
-    """Run every diagnostic on ``data`` (N, ...).
+    """Run every diagnostic on ``data`` (a tensor (N, ...), or several inputs as a tuple / dict
+    of aligned tensors: :mod:`pyrovae.models.inputs`).
 
     :param num_samples: importance samples per point for log p(x) (K).
     :param is_points: how many data points (the first ones) get importance sampling.
@@ -54,6 +58,11 @@ def report(
         per-point guide; slower).
     :param labels: optional labels (N,) kept for the latent scatter plot.
     :param epsilon, delta: the (ε, δ)-collapse thresholds of Lucas et al. (2019).
+    :param site: the latent site(s) whose Gaussian q(z|x) the per-dimension diagnostics read (KL,
+        active units, collapse, aggregate posterior, I(x;z)): a name, a list (concatenated), or
+        ``None`` (default): every Normal site inside the data plate, whatever its name. The
+        summary lists them (``latent_sites``) and says why any other latent site was left out
+        (``skipped_sites``: discrete or non-Normal sites enter only log p(x) and the ELBO).
     :param method: ``"is"`` (importance sampling, K = ``num_samples``) or ``"ais"`` (annealed
         importance sampling from the guide, ``ais_steps`` × ``ais_chains``; importance sampling
         still runs for the ELBO and the posterior draws, and its numbers and k̂ stay beside).
@@ -61,16 +70,21 @@ def report(
     if method not in ("is", "ais"):
         raise ValueError(f"unknown method {method!r}; choose 'is' or 'ais'")
     torch.manual_seed(seed)
-    loc, scale = guide_gaussian_params(guide, data, site)  # (N, D) each
+    inputs = as_inputs(data)
+    names, skipped = gaussian_latent_sites(guide, inputs)
+    if site is not None:
+        names = [site] if isinstance(site, str) else list(site)
+        skipped = {k: v for k, v in skipped.items() if k not in names}
+    loc, scale = guide_gaussian_params(guide, inputs, names or None)  # (N, D) each
     kl = kl_per_dimension(loc, scale)  # (N, D)
     moments = aggregate_posterior_moments(loc, scale)
     units = active_units(loc)
     collapse = collapsed_dimensions(kl, epsilon, delta)
     n_test = min(loc.shape[0], 1000)
     mmd = aggregate_posterior_test(loc[:n_test], scale[:n_test], num_permutations)
-    subset = data[:is_points]
+    subset = inputs.slice(0, is_points)
     res = importance(model, guide, subset, num_samples=num_samples, seed=seed)
-    b = subset.shape[0]
+    b = subset.num_points
     log_likelihood = {
         "method": "is",
         "mean": res.log_marginal.mean().item(),
@@ -97,7 +111,9 @@ def report(
             "importance_sampling": log_likelihood,
         }
     summary = {
-        "num_points": int(data.shape[0]),
+        "num_points": int(inputs.num_points),
+        "latent_sites": names,
+        "skipped_sites": skipped,
         "latent_dim": int(loc.shape[1]),
         "log_likelihood": log_likelihood,
         "elbo": res.elbo.mean().item(),
@@ -133,13 +149,15 @@ def report(
     }
     if labels is not None:
         arrays["labels"] = labels
-    owner = getattr(model, "__self__", None)
+    owner = getattr(unwrap(model), "__self__", None)
     if isinstance(owner, VAE):
-        health = decoder_variance_health(owner, data[:n_test])
+        health = decoder_variance_health(owner, inputs.primary[:n_test])
         if health is not None:
             summary["decoder_variance"] = health
     if gap_points:
-        gaps = inference_gaps(model, guide, data[:gap_points], num_samples=num_samples, seed=seed)
+        gaps = inference_gaps(
+            model, guide, inputs.slice(0, gap_points).unwrap(), num_samples=num_samples, seed=seed
+        )
         summary["inference_gaps"] = {
             "amortization": gaps["mean_amortization_gap"],
             "approximation": gaps["mean_approximation_gap"],

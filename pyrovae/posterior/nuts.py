@@ -43,18 +43,37 @@ def _initial_values(model, guide, x, plate_name):
     return {n: pairs[n][1]["value"].detach() for n in names}, names
 
 
-def nuts_summary(idata, site="z") -> dict:
-    """Max R-hat, min bulk ESS and number of divergences of a :func:`nuts` result."""
+def nuts_summary(idata, site=None) -> dict:
+    """Max R-hat, min bulk ESS and number of divergences of a :func:`nuts` / :func:`hmc` result,
+    over ``site`` (a name, a list, or ``None``: every latent site), with the same three numbers
+    per site under ``"sites"``."""
+    names = (
+        list(idata.posterior.data_vars)
+        if site is None
+        else ([site] if isinstance(site, str) else list(site))
+    )
+    missing = [n for n in names if n not in idata.posterior.data_vars]
+    if missing:
+        raise ValueError(
+            f"no posterior variable {missing}; the result has {sorted(idata.posterior.data_vars)}"
+        )
+    per_site = {}
     with np.errstate(invalid="ignore", divide="ignore"):
-        rhat = arviz.rhat(idata, var_names=[site])[site].values
-        ess = arviz.ess(idata, var_names=[site])[site].values
+        for name in names:
+            rhat = arviz.rhat(idata, var_names=[name])[name].values
+            ess = arviz.ess(idata, var_names=[name])[name].values
+            per_site[name] = {
+                "rhat_max": float(np.nanmax(rhat)),
+                "ess_bulk_min": float(np.nanmin(ess)),
+            }
     divergences = (
         int(idata.sample_stats["diverging"].values.sum()) if "sample_stats" in idata.groups() else 0
     )
     return {
-        "rhat_max": float(np.nanmax(rhat)),
-        "ess_bulk_min": float(np.nanmin(ess)),
+        "rhat_max": max(v["rhat_max"] for v in per_site.values()),
+        "ess_bulk_min": min(v["ess_bulk_min"] for v in per_site.values()),
         "divergences": divergences,
+        "sites": per_site,
     }
 
 
@@ -159,5 +178,7 @@ def nuts(
         chains.append(idata if affine is None else _unwhitened(idata, affine))
     idata = chains[0] if len(chains) == 1 else arviz.concat(*chains, dim="chain")
     if num_chains > 1:
-        idata.posterior.attrs.update(nuts_summary(idata, names[0]))
+        summary = nuts_summary(idata)
+        summary.pop("sites")  # attrs hold numbers; per site: nuts_summary(idata)["sites"]
+        idata.posterior.attrs.update(summary)
     return idata
