@@ -1,22 +1,24 @@
 r"""The model / guide contract that every pyrovae objective and estimator relies on.
 
-A VAE in Pyro syntax is a pair of callables ``model(x, num_data=None)`` and
-``guide(x, num_data=None)``:
+Any Pyro pair ``model(*args, **kwargs)`` / ``guide(*args, **kwargs)`` with a *data plate* — a
+vectorized plate over dimension 0 of the data, sized (``pyro.plate("data", x.shape[0])``) or
+sizeless (``pyro.plate("data")``), with any name — is accepted; :func:`pyrovae.traces.adapt`
+finds the plate and the data-set size N:
 
-1. ``x`` is a minibatch with data points along dimension 0; ``num_data`` is the size ``N`` of the
-   whole data set (``None`` means the minibatch is the whole data set). The training loop always
-   passes ``num_data``.
-2. Both open the *data plate* ``pyro.plate("data", N, subsample=...)`` over dimension 0 of ``x``
-   -- use :func:`data_plate`, which scales every site inside it by ``N / B`` so minibatch losses
-   are unbiased estimates of full-data sums.
-3. Inside the data plate the model samples its latent site(s) (``"z"`` for our models) from the
-   prior and observes ``x`` at one or more sites with ``obs=x``; event dimensions are declared with
-   ``.to_event``. The guide samples the same latent site(s) inside the same plate from
-   reparameterizable distributions (``has_rsample``).
+1. The data are one tensor, a tuple of aligned tensors or a dict of them
+   (:mod:`pyrovae.models.inputs`), with data points along dim 0.
+2. A callable whose signature names ``num_data`` gets it (N, or ``None`` for "the minibatch is the
+   data set") and opens the plate itself, e.g. with :func:`data_plate`, which scales every site in
+   it by N / B. Any other callable is called as it is, and the adapter scales the sites of its data
+   plate by N / B. Either way each such site carries a :class:`DataPlateTag` in its ``infer``.
+3. Inside the data plate the model samples its local latent site(s) and observes the data; the
+   guide samples the same latent sites. Reparameterizable sites get pathwise gradients; discrete
+   ones score-function gradients, or exact sums when marked for parallel enumeration
+   (:mod:`pyrovae.traces.enumeration`).
 4. Latent sites outside the data plate (global latents) are allowed by the ELBO-type objectives
    (they enter the KL term) but not by IWAE or the aggregate-posterior divergence of InfoVAE.
 
-Example::
+Example (the :func:`data_plate` idiom; a plain ``pyro.plate("data", x.shape[0])`` works too)::
 
     def model(x, num_data=None):
         pyro.module("decoder", decoder)
