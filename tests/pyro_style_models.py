@@ -12,6 +12,11 @@ from pyro.infer import config_enumerate
 from torch import nn
 
 
+def random_points(n, *shape, seed=1):
+    """n standard-normal points of the given shape, from their own generator."""
+    return torch.randn(n, *shape, generator=torch.Generator().manual_seed(seed))
+
+
 def gaussian_log_density(x, mean, cov):
     """log N(x; mean, cov) per row of x (B, d)."""
     return torch.distributions.MultivariateNormal(mean, covariance_matrix=cov).log_prob(x)

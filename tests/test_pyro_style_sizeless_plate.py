@@ -8,13 +8,13 @@ from pyro_style_checks import (
     check_history_is_loss_over_n,
     check_importance_matches_exact,
 )
-from pyro_style_models import TutorialStyleVAE
+from pyro_style_models import TutorialStyleVAE, random_points
 
 from pyrovae.infer import InfoVAE
 
 
-def _data(n=16, seed=1):
-    return torch.randn(n, 3, generator=torch.Generator().manual_seed(seed))
+def _data(n=16):
+    return random_points(n, 3)
 
 
 def test_elbo_equals_trace_elbo_times_n_over_b():
