@@ -85,9 +85,11 @@ def test_infovae_comparison(tmp_path, shared_data):
     SVM orderings of the paper do not hold at this scale (README), so they are not asserted."""
     r = get("infovae-comparison")(str(tmp_path), "quick", data=str(shared_data))
     assert r["classifier_heldout_accuracy"] > 0.9
-    # the README's item-5 verdict: at z = 2 MMD and Stein end below the ELBO's MMD² (3 of 3
-    # seeds of the sweep; seed 0 measured 0.0068 and 0.0026 against 0.0072)
-    assert r["checks"]["z=2 InfoVAE-MMD: MMD² below the ELBO's"]
+    # the README's item-5 verdict: at z = 2 Stein ends well below the ELBO's MMD² (seed 0:
+    # 0.0022 against 0.0069 with two torch threads, 0.0020 against 0.0079 with one). InfoVAE-MMD
+    # against the ELBO is not asserted: at seed 0 it is a tie that flips with the thread count
+    # (0.00696 against 0.00694 with two threads, 0.0070 against 0.0079 with one), within the
+    # estimator's noise.
     assert r["checks"]["z=2 InfoVAE-Stein: MMD² below the ELBO's"]
     for d in (2, 5):
         assert r["checks"][f"z={d} InfoVAE-MMD: MMD² below the autoencoder's"]

@@ -10,6 +10,7 @@ import pyro.poutine as poutine
 import torch
 
 from ..posterior import grid, importance
+from ..traces import adapt
 
 
 def kl_to_posterior(
@@ -20,10 +21,11 @@ def kl_to_posterior(
     num_samples=1000,
     bounds=(-5.0, 5.0),
     resolution=201,
-    site="z",
+    site=None,
     seed=0,
 ) -> torch.Tensor:
-    """KL(q(z|x) ‖ p(z|x)) in nats per data point, (B,). ``method``: "importance" or "grid"."""
+    """KL(q(z|x) ‖ p(z|x)) in nats per data point, (B,). ``method``: "importance" or "grid"
+    (``site``: the grid's latent site, by default the model's one local latent site)."""
     if method == "importance":
         res = importance(model, guide, x, num_samples=num_samples, seed=seed)
         return res.log_marginal - res.elbo
@@ -31,7 +33,7 @@ def kl_to_posterior(
         raise ValueError(f"method must be 'importance' or 'grid', got {method!r}")
     g = grid(model, x, bounds=bounds, resolution=resolution, latent_site=site)
     with torch.no_grad():
-        q = poutine.trace(guide).get_trace(x).nodes[site]["fn"]
+        q = poutine.trace(adapt(guide)).get_trace(x).nodes[g.latent_site]["fn"]
         pts = g.points.reshape(g.points.shape[0], 1, *q.event_shape)  # (G, 1, *event)
         log_q = q.log_prob(pts)  # (G, B)
     log_post = g.log_joint - g.log_marginal  # log p(z_g | x), a density

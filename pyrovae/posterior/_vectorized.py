@@ -71,11 +71,14 @@ def replayed_latents(model, proposal, x, plate_name=None):
 
 def site_shapes(pairs, names, num_particles, batch, what):
     """``{site: value shape}`` of the named proposal sites, each checked to hold one draw per
-    particle and data point (shape (P, ..., B, ...))."""
+    particle and data point (shape (P, ..., B, ...); (..., B, ...) for one particle, which runs
+    without a particle plate)."""
     shapes = {}
     for name in names:
         value = pairs[name][1]["value"]
-        if value.dim() < 2 or value.shape[0] != num_particles or batch not in value.shape[1:]:
+        # one particle runs without a particle plate (no leading particle dim in the value)
+        drawn = value.shape if num_particles > 1 else (1, *value.shape)
+        if len(drawn) < 2 or drawn[0] != num_particles or batch not in drawn[1:]:
             raise ValueError(
                 f"latent site {name!r} has value shape {tuple(value.shape)}, not one draw per "
                 f"chain and data point; {what} needs every latent site inside the data plate"

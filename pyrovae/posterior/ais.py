@@ -56,11 +56,8 @@ from ._vectorized import (
 )
 from .importance import weight_statistics
 
-# AIS has no loop over chains: for a model that cannot broadcast over chains, these can
-_LOOP_FIX = (
-    "pyrovae.posterior.importance(..., vectorize=False) for log p(x), or "
-    "pyrovae.posterior.nuts (one chain at a time) for posterior draws"
-)
+# what to use for a model that cannot broadcast over chains
+_LOOP_FIX = "ais(..., vectorize=False) (chains one after another, no particle dimension)"
 
 SCHEDULES = ("sigmoid", "linear")
 
@@ -189,7 +186,7 @@ def _anneal(path, state, betas, step_size, leapfrog_steps, target_accept, adapt_
     return log_w, state, accepted / (len(betas) - 1), divergences, step_size
 
 
-def _check_reverse(reverse_from, shapes, batch):
+def _check_reverse(reverse_from, shapes, num_chains, batch):
     """Exact posterior draws {site: (B, *event)} -> their flat (B, D) form, checked."""
     if not isinstance(reverse_from, dict) or set(reverse_from) != set(shapes):
         have = sorted(reverse_from) if isinstance(reverse_from, dict) else type(reverse_from)
@@ -200,7 +197,7 @@ def _check_reverse(reverse_from, shapes, batch):
     parts = []
     for name, shape in shapes.items():
         value = torch.as_tensor(reverse_from[name])
-        width = site_width(shape, shape[0], batch)
+        width = site_width(shape, num_chains, batch)
         if value.numel() != batch * width:
             raise ValueError(
                 f"reverse_from[{name!r}] has shape {tuple(value.shape)}; expected {batch} draws "
@@ -226,6 +223,7 @@ def ais(
     seed=None,
     plate_name=None,
     progress=False,
+    vectorize=True,
 ) -> AISResult:
     """Annealed importance sampling estimate of log p_θ(x_b) for every data point of ``x``.
 
@@ -241,6 +239,11 @@ def ais(
         than needed (a fast rate adds noise to ε that long schedules do not need).
     :param reverse_from: ``{site: (B, *event)}`` exact posterior draws: run the schedule
         backwards from them; ``log_marginal`` is then a stochastic *upper* bound (see :func:`bdmc`).
+    :param vectorize: ``False`` runs the C chains one after another, each without a particle
+        dimension (for models whose code cannot broadcast over one, e.g. ``view(-1, 784)`` or
+        boolean indexing); each chain then adapts its own step sizes, ``acceptance`` and
+        ``step_size`` are averaged over chains and ``divergences`` summed. Same estimator, C times
+        the passes.
     :returns: :class:`AISResult`.
     """
     x = as_inputs(x)
@@ -258,6 +261,20 @@ def ais(
     betas = annealing_schedule(num_steps, schedule)
     if seed is not None:
         pyro.set_rng_seed(seed)
+    if not vectorize and num_chains > 1:
+        options = dict(
+            num_steps=num_steps,
+            schedule=schedule,
+            leapfrog_steps=leapfrog_steps,
+            step_size=step_size,
+            target_accept=target,
+            adapt_rate=adapt_rate,
+            reverse_from=reverse_from,
+            plate_name=plate_name,
+            progress=progress,
+        )
+        chains = [ais(model, x, guide, num_chains=1, **options) for _ in range(num_chains)]
+        return _joined(chains)
     if guide is None:
         proposal = prior_proposal(model)
     else:
@@ -273,7 +290,7 @@ def ais(
         path = _Path(model, proposal, x, num_chains, nesting, shapes, plate_name)
         flat0 = flat_latents(pairs, names, num_chains, batch, plate_name)  # (C, B, D)
         if reverse_from is not None:
-            exact = _check_reverse(reverse_from, shapes, batch).to(flat0)
+            exact = _check_reverse(reverse_from, shapes, num_chains, batch).to(flat0)
             flat0 = exact.unsqueeze(0).expand_as(flat0).contiguous()
             betas = betas.flip(0)
         log_joint, log_r = path.parts(flat0)
@@ -301,6 +318,30 @@ def ais(
         num_chains=num_chains,
         latent_sites=names,
         reverse=reverse_from is not None,
+    )
+
+
+def _joined(chains):
+    """One :class:`AISResult` from single-chain runs on the same points (``vectorize=False``)."""
+    log_w = torch.cat([c.log_weights for c in chains])  # (C, B)
+    if chains[0].reverse:
+        log_inv, stderr, ess, _ = weight_statistics(log_w)
+        log_marginal = -log_inv
+    else:
+        log_marginal, stderr, ess, _ = weight_statistics(log_w)
+    return AISResult(
+        log_marginal=log_marginal,
+        stderr=stderr,
+        ess=ess,
+        acceptance=torch.stack([c.acceptance for c in chains]).mean(0),
+        divergences=torch.stack([c.divergences for c in chains]).sum(0),
+        step_size=torch.stack([c.step_size for c in chains]).mean(0),
+        samples=torch.cat([c.samples for c in chains]),
+        log_weights=log_w,
+        num_steps=chains[0].num_steps,
+        num_chains=len(chains),
+        latent_sites=chains[0].latent_sites,
+        reverse=chains[0].reverse,
     )
 
 

@@ -47,8 +47,8 @@ from ._vectorized import (
 )
 from .whitening import guide_affine
 
-# hmc has no loop over chains: for a model that cannot broadcast over chains, nuts runs them apart
-_LOOP_FIX = "pyrovae.posterior.nuts (chains one at a time, no particle dimension)"
+# what to use for a model that cannot broadcast over chains
+_LOOP_FIX = "hmc(..., vectorize=False) (chains one after another, no particle dimension)"
 
 
 class _Target:
@@ -160,6 +160,7 @@ def hmc(
     max_energy_error=1000.0,
     plate_name=None,
     progress=False,
+    vectorize=True,
 ):
     """Sample p_θ(z|x) for every point of ``x`` with C HMC chains per point, all in one tensor
     program, each point with its own metric and step size (see the module docstring).
@@ -169,6 +170,10 @@ def hmc(
         can see several modes). Default: start from prior draws with the identity map.
     :param num_chains: chains per data point (≥ 2 for R-hat).
     :param trajectory_length: τ, the integration time in whitened units (jittered ±50%).
+    :param vectorize: ``False`` runs the chains one after another, each without a particle
+        dimension (for models whose code cannot broadcast over one); each chain then adapts its
+        own metric and step size from its own warm-up (as Stan does), ``step_size`` in the
+        posterior's attrs is (chain, data).
     :returns: ``arviz.InferenceData`` as :func:`pyrovae.posterior.nuts` returns.
     """
     x = as_inputs(x)
@@ -181,6 +186,25 @@ def hmc(
     target_accept = check_probability("target_accept", target_accept)
     check_weight("trajectory_length", trajectory_length, strict=True)
     pyro.set_rng_seed(seed)
+    options = (warmup_steps, target_accept, trajectory_length, max_leapfrog, max_energy_error)
+    if vectorize or num_chains == 1:
+        shapes, draws, stats = _chains(
+            model, guide, x, num_samples, num_chains, options, plate_name, progress
+        )
+    else:
+        runs = [
+            _chains(model, guide, x, num_samples, 1, options, plate_name, progress)
+            for _ in range(num_chains)
+        ]
+        shapes = {name: (num_chains, *shape[1:]) for name, shape in runs[0][0].items()}
+        draws = torch.cat([r[1] for r in runs])
+        stats = {k: torch.cat([r[2][k] for r in runs]) for k in ("diverging", "acceptance_rate")}
+        stats["step_size"] = torch.stack([r[2]["step_size"] for r in runs])  # (C, B)
+    return _to_inference_data(shapes, num_chains, draws, stats, x.num_points)
+
+
+def _chains(model, guide, x, num_samples, num_chains, options, plate_name, progress):
+    """C chains per point in one tensor program: the site shapes, draws (C, S, B, D), stats."""
     fixed = poutine.block(model, hide_types=["param"])
     batch = x.num_points
     with pyro.validation_enabled(False):  # rejected divergent moves may visit invalid states
@@ -204,18 +228,10 @@ def hmc(
             target.scale = torch.cat([affine[n][1].reshape(batch, -1) for n in names], -1).to(z0)
             u0 = 2.0 * torch.randn_like(z0)
         state = (u0, *target(u0))
-        draws, stats = _run(
-            target,
-            state,
-            num_samples,
-            warmup_steps,
-            target_accept,
-            trajectory_length,
-            max_leapfrog,
-            max_energy_error,
-            progress,
-        )
-    return _to_inference_data(shapes, num_chains, draws, stats, batch)
+        draws, stats = _run(target, state, num_samples, *options, progress)
+    if num_chains == 1:  # no particle plate: give the shapes their chain dimension
+        shapes = {name: (1, *shape) for name, shape in shapes.items()}
+    return shapes, draws, stats
 
 
 def _run(

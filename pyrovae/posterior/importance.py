@@ -61,12 +61,16 @@ class ImportanceResult:
 
 
 def weight_statistics(log_w: torch.Tensor):
-    """log p̂, its standard error, the ESS and the mean log-weight from (K, B) log-weights."""
+    """log p̂, its standard error, the ESS and the mean log-weight from (K, B) log-weights.
+    One weight (K = 1) has no spread to estimate an error from: its standard error is NaN."""
     k = log_w.shape[0]
     lse = torch.logsumexp(log_w, 0)  # (B,)
     log_marginal = lse - math.log(k)
     w = torch.exp(log_w - log_w.max(0).values)  # (K, B), max weight 1
-    stderr = w.std(0, unbiased=True) / (math.sqrt(k) * w.mean(0))
+    if k == 1:
+        stderr = torch.full_like(lse, math.nan)
+    else:
+        stderr = w.std(0, unbiased=True) / (math.sqrt(k) * w.mean(0))
     ess = torch.exp(2 * lse - torch.logsumexp(2 * log_w, 0))
     return log_marginal, stderr, ess, log_w.mean(0)
 

@@ -7,6 +7,7 @@ Nothing here knows an objective; only Pyro's public handlers are used.
 """
 
 from .adapt import ContractCallable, adapt, takes_num_data, unwrap
+from .broadcast import explain_broadcast_failure
 from .proposals import frozen_proposal, prior_proposal
 from .run import (
     max_plate_nesting,
@@ -34,6 +35,7 @@ __all__ = [
     "check_plate_scale_only",
     "data_frame",
     "data_plate_name",
+    "explain_broadcast_failure",
     "frozen_proposal",
     "in_data_plate",
     "latent_pairs",
