@@ -224,7 +224,18 @@ def _add_diagnose(sub):
         "aggregate posterior vs prior (log det Cov, MMD test), I(x;z), decoder "
         "variance health; writes report.json and report.png.",
     )
-    p.add_argument("checkpoint", help="checkpoint.pt written by `pyrovae train`")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint.pt written by `pyrovae train`; with --model, a checkpoint of "
+        "pyrovae.infer.train or a torch.save(module.state_dict()) of your model",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="PACKAGE.MODULE:FACTORY",
+        help="your own Pyro model: a callable returning an object with .model and .guide, or "
+        "a (model, guide) pair (imported from the current folder or installed packages)",
+    )
     p.add_argument(
         "--dataset",
         choices=DATASETS,
@@ -515,12 +526,18 @@ def cmd_diagnose(args):
     from .checkpoint import load_checkpoint
     from .diagnostics import report
     from .models import load_vae
+    from .models.user import load_user_model, load_user_parameters
     from .plotting import plot_report
 
     device = _device(args.device)
     out = _writable_folder(args.out or os.path.dirname(os.path.abspath(args.checkpoint)))
-    vae = load_vae(args.checkpoint, map_location=device).to(device)
-    trained = load_checkpoint(args.checkpoint).get("config", {}).get("args", {})
+    trained = {}
+    if args.model is None:
+        vae = load_vae(args.checkpoint, map_location=device).to(device)
+        model, guide = vae.model, vae.guide
+        trained = load_checkpoint(args.checkpoint).get("config", {}).get("args", {})
+    else:
+        model, guide = load_user_model(args.model)
     dataset = args.dataset or trained.get("dataset", "binarized-mnist")
     data = load_dataset(dataset, args.data if args.data else trained.get("data"), args.split)
     # a random subset: the binarized MNIST test split is ordered by class
@@ -528,6 +545,13 @@ def cmd_diagnose(args):
         : args.limit
     ]
     data = data[perm].to(device)
+    if args.model is not None:
+        kind = load_user_parameters(model, guide, args.checkpoint, data[:2].cpu())
+        for fn in (model, guide):
+            owner = getattr(fn, "__self__", None)
+            if isinstance(owner, torch.nn.Module):
+                owner.to(device)
+        print(f"loaded {args.model} with the parameters of {args.checkpoint} ({kind})")
     labels = None
     if args.labels:
         if dataset != "binarized-mnist" or args.split != "test":
@@ -538,8 +562,8 @@ def cmd_diagnose(args):
 
         labels = binarized_mnist_test_labels(args.labels)[perm]
     rep = report(
-        vae.model,
-        vae.guide,
+        model,
+        guide,
         data,
         num_samples=args.num_samples,
         is_points=args.is_points,

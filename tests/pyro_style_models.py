@@ -120,6 +120,16 @@ class LabelVAE(nn.Module):
             loc, scale = self.encoder_z(inputs)
             pyro.sample("z", dist.Normal(loc, scale).to_event(1))
 
+    def model_classify(self, xs, ys):
+        """The classification term of Kingma et al. 2014 (α · −log q(y|x) on labelled pairs),
+        written as Pyro's SS-VAE writes it: an observed site here and an empty guide."""
+        pyro.module("encoder_y", self.encoder_y)
+        with pyro.plate("data"):
+            pyro.sample("y_aux", dist.OneHotCategorical(logits=self.encoder_y(xs)), obs=ys)
+
+    def guide_classify(self, xs, ys):
+        pass
+
     def simulate(self, n, seed):
         """(xs, one-hot ys) drawn from the model."""
         gen = torch.Generator().manual_seed(seed)

@@ -32,6 +32,24 @@ def _floats(t):
     return [float(v) for v in t.detach().cpu().flatten()]
 
 
+def _per_site(names, per_site, kl, units, collapse):
+    """The per-dimension diagnostics split by latent site: its columns of the concatenated
+    (N, D) encoder output, KL, active units, collapsed dimensions and aggregate posterior."""
+    out, start = {}, 0
+    for name, (loc, scale) in zip(names, per_site, strict=True):
+        stop = start + loc.shape[1]
+        moments = aggregate_posterior_moments(loc, scale)
+        out[name] = {
+            "dims": [start, stop],
+            "kl_total": kl[:, start:stop].sum(1).mean().item(),
+            "active_units": int(units["active"][start:stop].sum()),
+            "num_collapsed": int(collapse["collapsed"][start:stop].sum()),
+            "aggregate_log_det_cov_per_dim": moments["log_det"].item() / loc.shape[1],
+        }
+        start = stop
+    return out
+
+
 def report(
     model,
     guide,
@@ -75,7 +93,15 @@ def report(
     if site is not None:
         names = [site] if isinstance(site, str) else list(site)
         skipped = {k: v for k, v in skipped.items() if k not in names}
-    loc, scale = guide_gaussian_params(guide, inputs, names or None)  # (N, D) each
+    if not names:
+        raise ValueError(
+            "the guide has no Normal latent site inside the data plate"
+            + (f" (skipped: {skipped})" if skipped else "")
+            + "; report reads q(z|x) as a diagonal Gaussian"
+        )
+    per_site = [guide_gaussian_params(guide, inputs, name) for name in names]  # (N, D_s) each
+    loc = torch.cat([p[0] for p in per_site], -1)  # (N, D)
+    scale = torch.cat([p[1] for p in per_site], -1)
     kl = kl_per_dimension(loc, scale)  # (N, D)
     moments = aggregate_posterior_moments(loc, scale)
     units = active_units(loc)
@@ -139,6 +165,7 @@ def report(
         },
         "mutual_information": mutual_information(loc[:n_test], scale[:n_test], 16).item(),
         "mutual_information_max": math.log(n_test),
+        "per_site": _per_site(names, per_site, kl, units, collapse),
     }
     arrays = {
         "loc": loc,

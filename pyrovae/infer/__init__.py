@@ -12,6 +12,7 @@ from .libi_fit import frozen_model, libi_fit
 from .per_point import fit_per_point_guide
 from .record import ObjectiveRecord
 from .stepper import SVIStepper
+from .streams import Stream
 from .train import TrainingDiverged, TrainResult, train
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "ObjectiveRecord",
     "SVIStepper",
     "SteinDivergence",
+    "Stream",
     "TrainResult",
     "TrainingDiverged",
     "fit_per_point_guide",

@@ -50,7 +50,8 @@ class VAEObjective(ELBO):
         self.analytic_kl = bool(analytic_kl)
         self.plate_name = plate_name
         self.last_terms = {}
-        self._enumeration = (None, None)  # (guide, plate nesting or None): see _plan_enumeration
+        self._enumeration = (None, None)  # (call key, plate nesting or None): _plan_enumeration
+        self._enumeration_plans = {}
 
     extensive_terms = EXTENSIVE_TERMS
     #: the weight of KL(q(z|x) ‖ p(z)) in the loss, which ``train(kl_warmup=n)`` ramps up from 0;
@@ -79,9 +80,18 @@ class VAEObjective(ELBO):
         return self._enumeration[1]
 
     def _plan_enumeration(self, model, guide, args, kwargs):
-        """Find (once per guide) whether the guide marks sites for parallel enumeration; then
-        the plate nesting that puts enumeration dims left of every plate."""
-        if self._enumeration[0] is unwrap(guide):
+        """Find (once per guide and form of call: which arguments are given, as ``ys`` is for
+        labelled and not for unlabelled data) whether the guide marks sites for parallel
+        enumeration; then the plate nesting that puts enumeration dims left of every plate."""
+        key = (
+            unwrap(guide),
+            tuple(a is None for a in args),
+            tuple(sorted((k, v is None) for k, v in kwargs.items())),
+        )
+        if self._enumeration[0] == key:
+            return
+        if key in self._enumeration_plans:
+            self._enumeration = (key, self._enumeration_plans[key])
             return
         tensors = [a for a in (*args, *kwargs.values()) if torch.is_tensor(a)]
         devices = [t.device for t in tensors[:1] if t.device.type == "cuda"]
@@ -94,7 +104,8 @@ class VAEObjective(ELBO):
                 nesting = self.max_plate_nesting
                 if nesting == float("inf"):
                     nesting = max_plate_nesting(model, guide, args=args, kwargs=kwargs)
-        self._enumeration = (unwrap(guide), nesting)
+        self._enumeration = (key, nesting)
+        self._enumeration_plans[key] = nesting
 
     def _check_enumeration(self, trace, names):
         what = type(self).__name__

@@ -33,6 +33,7 @@ from .schedules import (
     restore_scheduler,
 )
 from .stepper import NonFiniteStep, SVIStepper
+from .streams import StreamSet, StreamsObjective, is_streams
 from .training_state import (
     BestState,
     best_path,
@@ -187,7 +188,11 @@ def train(
     :param data: a tensor (N, ...) → ``model(x)``; a tuple of aligned tensors → ``model(xs, ys)``;
         a dict of them → ``model(xs=..., ys=...)`` (:mod:`pyrovae.models.inputs`); or a map-style
         ``Dataset`` / ``DataLoader`` over one tensor (stacked once; items may be
-        ``(x, label)`` tuples). Minibatches cut every tensor along dim 0 together.
+        ``(x, label)`` tuples). Minibatches cut every tensor along dim 0 together. A list of
+        :class:`~pyrovae.infer.Stream` trains on several data sets at once, each with its own
+        model / guide call, batch size and weight (semi-supervised VAEs,
+        :mod:`pyrovae.infer.streams`); ``validation`` then takes the first stream's form and is
+        evaluated with ``model`` / ``guide``.
     :param objective: a pyrovae objective (default :class:`~pyrovae.infer.EvidenceLowerBound`) or
         any ``pyro.infer.ELBO`` (then only the loss is recorded).
     :param steps: number of optimizer steps; or ``epochs`` (passes over the data set).
@@ -226,14 +231,20 @@ def train(
     :raises TrainingDiverged: a term or gradient is NaN / inf; parameters keep the last good state.
     :returns: :class:`TrainResult` with one history row per step, terms in nats per data point.
     """
-    data = as_inputs(as_tensor_data(data))
-    validate_data(data, model)
+    streams = is_streams(data)
+    if streams:
+        data = StreamSet(data, model, guide, check_count("batch_size", batch_size), plate_name)
+        for stream in data.streams:
+            validate_data(stream.inputs, stream.model)
+    else:
+        data = as_inputs(as_tensor_data(data))
+        validate_data(data, model)
     model, guide = adapt(model, plate_name), adapt(guide, plate_name)
     n = data.num_points
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps= or epochs=")
     batch_size = min(check_count("batch_size", batch_size), n)
-    per_epoch = max(n // batch_size, 1)
+    per_epoch = data.batches_per_epoch if streams else max(n // batch_size, 1)
     if steps is not None:
         total = check_count("steps", steps, minimum=0)
     else:
@@ -254,7 +265,7 @@ def train(
     device = torch.device(device) if device is not None else data.device
     data = data.to(device=device, dtype=_parameter_dtype(model, guide, data.primary.dtype))
     if validation is not None:
-        validation = check_validation(validation, data)
+        validation = check_validation(validation, data.streams[0].inputs if streams else data)
         validate_data(validation, model)
     for fn in (model, guide):
         _to_device(fn, device)
@@ -269,6 +280,10 @@ def train(
         "validate_every": validate_every if validation is not None else None,
         "patience": patience,
     }
+    step_objective = objective
+    if streams:
+        settings["streams"] = data.settings()
+        step_objective = StreamsObjective(objective, data)
 
     pyro.set_rng_seed(seed)
     if clear_param_store:
@@ -278,7 +293,9 @@ def train(
     result = TrainResult(checkpoint=os.fspath(checkpoint) if checkpoint else None)
     if keep_best and checkpoint:
         result.best_checkpoint = best_path(checkpoint)
-    params_trace = create_parameters(objective, model, guide, data.slice(0, batch_size), n, devices)
+    params_trace = create_parameters(
+        step_objective, model, guide, data.slice(0, batch_size), n, devices
+    )
     start, best, since_best, state = 0, None, 0, None
     if resume and checkpoint and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint, map_location=device)
@@ -333,13 +350,15 @@ def train(
     bar = tqdm(range(start, end), disable=not progress, desc=type(objective).__name__, leave=False)
     result.steps = start
     for step in bar:
-        idx = _batch_indices(step, n, batch_size, seed, device)
-        xb = data.index_select(idx)
+        if streams:
+            xb = data.batch(step, seed, device, _batch_indices)
+        else:
+            xb = data.index_select(_batch_indices(step, n, batch_size, seed, device))
         factor = kl_scale(step, kl_warmup)
         lr_now = stepper.optimizer.param_groups[0]["lr"]
         try:
             with data_already_validated():  # validate_data checked every point above
-                row = stepper.step(objective, model, guide, xb, n, kl_scale=factor)
+                row = stepper.step(step_objective, model, guide, xb, n, kl_scale=factor)
         except NonFiniteStep as bad:
             result.steps = step
             if best is not None:  # for the record; the parameters stay the last good ones

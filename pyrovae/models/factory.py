@@ -107,7 +107,8 @@ def load_vae(path, map_location="cpu") -> VAE:
     cfg = state.get("config", {}).get("model")
     if not cfg:
         raise ValueError(
-            f"{path} stores no model config; rebuild the model yourself and load "
-            "state['params'] with pyrovae.models.factory.load_params_into"
+            f"{path} stores no model config (it was not written by `pyrovae train`); for your "
+            "own model pass --model package.module:factory to `pyrovae diagnose`, or in Python "
+            "use pyrovae.models.user.load_user_parameters(model, guide, path, x)"
         )
     return load_params_into(build_vae(cfg), state["params"])

@@ -9,7 +9,8 @@ import pandas as pd  # a dependency of arviz
 import pyro.poutine as poutine
 import torch
 
-from ..traces import max_plate_nesting, vectorize
+from ..models.inputs import as_inputs
+from ..traces import adapt, max_plate_nesting, vectorize
 
 
 def _per_point(values):
@@ -17,40 +18,62 @@ def _per_point(values):
     return values.reshape(values.shape[0], -1)
 
 
-def _guide_moments(guide, x, site, draws=2000):
-    """Mean and standard deviation of q(z|x) at ``site``, (B, D) each, from ``draws`` draws."""
-    blocked = poutine.block(guide, hide_types=["param"])
-    nesting = max_plate_nesting(blocked, args=(x,))
+def _guide_moments(guide, x, sites, draws=2000):
+    """``{site: (mean, sd)}`` of q(z|x), (B, D) each, from ``draws`` draws of the guide."""
+    inputs = as_inputs(x)
+    blocked = poutine.block(adapt(guide), hide_types=["param"])
+    nesting = max_plate_nesting(blocked, args=inputs.args, kwargs=inputs.kwargs)
     with torch.no_grad():
-        trace = poutine.trace(vectorize(blocked, draws, nesting)).get_trace(x)
-    if site not in trace.nodes:
-        raise ValueError(f"the guide has no site {site!r}")
-    value = trace.nodes[site]["value"].reshape(draws, x.shape[0], -1)
-    return value.mean(0).cpu().numpy(), value.std(0).cpu().numpy()
+        trace = inputs.call(poutine.trace(vectorize(blocked, draws, nesting)).get_trace)
+    out = {}
+    for site in sites:
+        if site not in trace.nodes:
+            raise ValueError(f"the guide has no site {site!r}")
+        value = trace.nodes[site]["value"].reshape(draws, inputs.num_points, -1)
+        out[site] = (value.mean(0).cpu().numpy(), value.std(0).cpu().numpy())
+    return out
 
 
-def posterior_comparison(idata, site="z", rhat_max=1.01, min_ess_per_chain=100, guide=None, x=None):
-    """A ``pandas.DataFrame`` with one row per data point of ``idata`` (a :func:`nuts` result):
+def posterior_comparison(
+    idata, site=None, rhat_max=1.01, min_ess_per_chain=100, guide=None, x=None
+):
+    """A ``pandas.DataFrame`` with one row per latent site and data point of ``idata`` (a
+    :func:`nuts` or :func:`hmc` result):
 
-    * ``rhat``: the largest rank-normalized split-R-hat over the point's latent coordinates
-      (Vehtari et al. 2021); ``ess_bulk``, ``ess_tail``: the smallest over its coordinates;
+    * ``site``: the latent site; ``site=None`` (default) takes every posterior variable, a name
+      or a list of names picks some;
+    * ``rhat``: the largest rank-normalized split-R-hat over the point's coordinates of the
+      site (Vehtari et al. 2021); ``ess_bulk``, ``ess_tail``: the smallest over them;
     * ``reliable``: ``rhat <= rhat_max`` and ``ess_bulk >= min_ess_per_chain · chains`` (the
       thresholds of Vehtari et al.: 1.01 and 100 per chain);
-    * with ``guide`` and ``x`` (the data the run sampled): ``guide_mean_error_sd``, the largest
-      |E_q[z] − E_p[z|x]| in posterior standard deviations, and ``guide_sd_ratio_min`` /
-      ``guide_sd_ratio_max``, the range of sd_q / sd_p over coordinates (< 1: q too narrow).
+    * with ``guide`` and ``x`` (the data the run sampled; a tensor or several inputs):
+      ``guide_mean_error_sd``, the largest |E_q[z] − E_p[z|x]| in posterior standard deviations,
+      and ``guide_sd_ratio_min`` / ``guide_sd_ratio_max``, the range of sd_q / sd_p over
+      coordinates (< 1: q too narrow). The guide's moments come from its own draws, so any
+      guide family works (not only Normal).
 
     Sort it to find the worst points: ``table.sort_values("rhat", ascending=False)``.
     """
-    import arviz
-
-    if site not in idata.posterior:
+    variables = sorted(idata.posterior.data_vars)
+    sites = variables if site is None else ([site] if isinstance(site, str) else list(site))
+    missing = [name for name in sites if name not in idata.posterior]
+    if missing or not sites:
         raise ValueError(
-            f"idata has no posterior variable {site!r}; its variables are "
-            f"{sorted(idata.posterior.data_vars)}: pass site=..."
+            f"idata has no posterior variable {missing[0] if missing else site!r}; its variables "
+            f"are {variables}: pass site=... (a name, a list, or None for all)"
         )
     if (guide is None) != (x is None):
         raise ValueError("pass both guide= and x= (the data the run sampled) to compare q with it")
+    moments = _guide_moments(guide, x, sites) if guide is not None else {}
+    tables = [
+        _site_table(idata, name, rhat_max, min_ess_per_chain, moments.get(name)) for name in sites
+    ]
+    return pd.concat(tables, ignore_index=True)
+
+
+def _site_table(idata, site, rhat_max, min_ess_per_chain, guide_moments):
+    import arviz
+
     draws = idata.posterior[site]
     chains = draws.sizes["chain"]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -59,6 +82,7 @@ def posterior_comparison(idata, site="z", rhat_max=1.01, min_ess_per_chain=100, 
         tail = _per_point(arviz.ess(idata, var_names=[site], method="tail")[site].values).min(1)
     table = pd.DataFrame(
         {
+            "site": site,
             "data": np.arange(len(rhat)),
             "rhat": rhat,
             "ess_bulk": bulk,
@@ -66,10 +90,10 @@ def posterior_comparison(idata, site="z", rhat_max=1.01, min_ess_per_chain=100, 
             "reliable": (rhat <= rhat_max) & (bulk >= min_ess_per_chain * chains),
         }
     )
-    if guide is not None:
+    if guide_moments is not None:
         values = draws.values.reshape(chains * draws.sizes["draw"], len(rhat), -1)
         mean_p, sd_p = values.mean(0), values.std(0)
-        mean_q, sd_q = _guide_moments(guide, x, site)
+        mean_q, sd_q = guide_moments
         if mean_q.shape != mean_p.shape:
             raise ValueError(
                 f"the guide's site {site!r} gives {mean_q.shape} per draw but the run has "

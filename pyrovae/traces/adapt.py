@@ -73,6 +73,7 @@ class _DataPlateMessenger(Messenger):
         self.plate_name, self.batch, self.num_data = plate_name, batch, num_data
         self.apply_scale, self.owner = apply_scale, owner
         self.found = set()
+        self.sampled = False  # whether the call has any sample site at all
 
     def _frame(self, msg):
         stack = msg["cond_indep_stack"]
@@ -95,6 +96,7 @@ class _DataPlateMessenger(Messenger):
     def _process_message(self, msg):
         if msg["type"] != "sample":
             return
+        self.sampled = True
         frame = self._frame(msg)
         if frame is None:
             return
@@ -153,7 +155,9 @@ class ContractCallable:
                 out = self.fn(*args, num_data=num_data, **kwargs)
             else:
                 out = self.fn(*args, **kwargs)
-        if not handler.found and num_data is not None and num_data != batch:
+        # a callable without sample sites (e.g. the empty guide of a classification loss) has
+        # nothing to scale
+        if handler.sampled and not handler.found and num_data is not None and num_data != batch:
             where = (
                 f"a plate named {self.plate_name!r}"
                 if self.plate_name is not None
