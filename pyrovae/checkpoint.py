@@ -1,10 +1,16 @@
-"""Atomic, code-free checkpoints: tensors, numbers and strings only (``weights_only=True``)."""
+"""Atomic, code-free, checksummed checkpoints: tensors, numbers and strings only
+(``weights_only=True``), with a SHA-256 digest of their content written beside them and verified
+on load, so a file changed after it was written (a flipped bit on disk, a bad copy, an edit) is
+refused instead of resuming from corrupted parameters or optimizer state."""
 
 import glob
+import hashlib
 import io
+import math
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 
 import torch
@@ -46,13 +52,56 @@ def write_atomic(path, data: bytes) -> str:
     return _write(os.fspath(path), lambda f: f.write(data), ".part")
 
 
+def _digest(value, h):
+    """Feed ``value`` (nested dicts / lists of tensors, numbers, strings) into hash ``h``."""
+    if isinstance(value, dict):
+        h.update(b"{%d" % len(value))
+        for key in sorted(value, key=repr):
+            h.update(repr(key).encode())
+            _digest(value[key], h)
+    elif isinstance(value, (list, tuple)):
+        h.update(b"[%d" % len(value))
+        for item in value:
+            _digest(item, h)
+    elif torch.is_tensor(value):
+        t = value.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    else:
+        h.update(repr(value).encode())
+
+
+def checksum(state: dict) -> str:
+    """SHA-256 of a checkpoint's content (every key but ``sha256``), independent of devices."""
+    h = hashlib.sha256()
+    _digest({k: v for k, v in state.items() if k != "sha256"}, h)
+    return h.hexdigest()
+
+
 def save_checkpoint(path, state: dict) -> str:
-    """Write ``state`` to ``path`` atomically: a temporary file in the same folder, then rename.
+    """Write ``state`` to ``path`` atomically: a temporary file in the same folder, then rename;
+    the file holds the content's :func:`checksum` under ``sha256``.
 
     A crash mid-write leaves the previous checkpoint intact (and a stray temporary file, which
     the next save removes).
     """
-    return _write(os.fspath(path), lambda f: torch.save({"format": FORMAT, **state}, f), ".pt")
+    state = {"format": FORMAT, **state}
+    state["sha256"] = checksum(state)
+    return _write(os.fspath(path), lambda f: torch.save(state, f), ".pt")
+
+
+def _first_non_finite(value, where):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_non_finite(item, f"{where}[{key!r}]")
+            if found:
+                return found
+    elif torch.is_tensor(value) and value.is_floating_point():
+        if not torch.isfinite(value).all():
+            return where
+    elif isinstance(value, float) and not math.isfinite(value):
+        return where
+    return None
 
 
 def _unreadable(path, detail):
@@ -94,4 +143,22 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     missing = [k for k in ("params", "param_names") if k not in state]
     if missing:
         raise CheckpointError(f"{path} is a pyrovae checkpoint without {missing}: it is incomplete")
+    if "sha256" not in state:
+        warnings.warn(
+            f"{path} has no checksum (written by an older pyrovae): its content cannot be "
+            "verified; the next save adds one",
+            stacklevel=2,
+        )
+    elif checksum(state) != state["sha256"]:
+        raise CheckpointError(
+            f"{path} fails its checksum: its content changed after it was written (a corrupted "
+            "disk or copy, or an edit); restore it from a copy or start a new run"
+        )
+    for key in ("params", "optimizer"):
+        bad = _first_non_finite(state.get(key), key)
+        if bad:
+            raise CheckpointError(
+                f"{path} holds a NaN / inf value in {bad}: the run it saved had diverged; "
+                "resume from an earlier checkpoint or start a new run"
+            )
     return state

@@ -692,8 +692,7 @@ def cmd_sweep(args):
 def cmd_merge(args):
     from .experiments.merge import merge_runs
 
-    _writable_folder(args.out)
-    results = merge_runs(args.runs, args.out)
+    results = merge_runs(args.runs, args.out)  # built beside --out, renamed at the end
     verdicts = ", ".join(f"{k}: {v}" for k, v in results["checks"].items())
     print(f"merged {len(args.runs)} runs into {args.out}/results.json; checks: {verdicts}")
     return 0

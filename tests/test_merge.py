@@ -85,3 +85,59 @@ def test_parts_that_disagree_beyond_rows_are_refused(tmp_path):
     with pytest.raises(ValueError, match="no 'rows'"):
         merge_runs([c, d], str(tmp_path / "m"))
     assert not (tmp_path / "m").exists()
+
+
+def _bytes(*folders):
+    return {str(f): (f / "results.json").read_bytes() for f in folders}
+
+
+@needs_data
+def test_merge_never_writes_into_its_parts_and_a_failed_merge_leaves_nothing(tmp_path, capsys):
+    """An --out that is a part, inside one or above one is refused; a part with a string where
+    a number belongs fails the checks in a temporary folder: exit ≠ 0, no --out folder, the
+    parts' bytes unchanged (the merge once replaced A/results.json before failing)."""
+    d1, d2 = tmp_path / "d1", tmp_path / "d2"
+    _run(d1, (1,))
+    _run(d2, (2,))
+    before = _bytes(d1, d2)
+    for out in (d1, d1 / "inside", tmp_path):
+        with pytest.raises(ValueError, match="never writes into its inputs"):
+            merge_runs([str(d1), str(d2)], str(out))
+    assert main(["merge", str(d1), str(d2), "--out", str(d1)]) != 0
+    assert _bytes(d1, d2) == before and not (d1 / "inside").exists()
+    broken = tmp_path / "d2broken"
+    broken.mkdir()
+    results = json.loads((d2 / "results.json").read_text())
+    results["rows"][0] = {
+        k: "abc" if isinstance(v, float) else v for k, v in results["rows"][0].items()
+    }
+    (broken / "results.json").write_text(json.dumps(results))
+    broken_bytes = (broken / "results.json").read_bytes()
+    assert main(["merge", str(d1), str(broken), "--out", str(tmp_path / "m")]) != 0
+    assert "wrong kind" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+    assert _bytes(d1, d2) == before and (broken / "results.json").read_bytes() == broken_bytes
+
+
+@needs_data
+def test_merge_refuses_nan_rows_truncated_parts_and_an_out_with_results(tmp_path):
+    d1, d2 = tmp_path / "d1", tmp_path / "d2"
+    _run(d1, (1,))
+    _run(d2, (2,))
+    nan_part = tmp_path / "nan"
+    nan_part.mkdir()
+    results = json.loads((d2 / "results.json").read_text())
+    key = next(k for k, v in results["rows"][0].items() if isinstance(v, float))
+    results["rows"][0][key] = float("nan")
+    (nan_part / "results.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match=rf"{nan_part}: rows\[0\]\['{key}'\] is not a finite"):
+        merge_runs([str(d1), str(nan_part)], str(tmp_path / "m"))
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "results.json").write_bytes((d2 / "results.json").read_bytes()[:100])
+    with pytest.raises(ValueError, match=rf"{cut}/results.json is not readable JSON"):
+        merge_runs([str(d1), str(cut)], str(tmp_path / "m"))
+    merge_runs([str(d1), str(d2)], str(tmp_path / "m"))
+    with pytest.raises(ValueError, match="already holds a results.json"):
+        merge_runs([str(d1), str(d2)], str(tmp_path / "m"))

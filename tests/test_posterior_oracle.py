@@ -86,6 +86,7 @@ def _split_rhat(draws):
     return np.sqrt(((n - 1) / n * within + between / n) / within)
 
 
+@pytest.mark.slow  # ~40 s on 2 cores: with the slow tests (.ci/run runs them)
 def test_nuts_matches_the_exact_posterior():
     """Posterior mean within 0.15 posterior sd (ESS ≥ ~400 per coordinate gives sd/20) and
     covariance within 0.25 of the exact variance, R-hat ≤ 1.01, no divergences."""

@@ -49,6 +49,7 @@ def test_linear_vae_reaches_the_ppca_optimum(tmp_path):
     assert (tmp_path / "linear_vae_ppca.png").exists()
 
 
+@pytest.mark.slow  # ~40 s on 2 cores: with the slow tests (.ci/run runs them)
 def test_unbounded_likelihood(tmp_path):
     r = get("unbounded-likelihood")(str(tmp_path), "quick")
     assert all(r["checks"].values()) and len(r["checks"]) == 6
@@ -62,6 +63,7 @@ def test_unbounded_likelihood(tmp_path):
     assert r["unconstrained"]["variance_warning"] and not r["floored"]["variance_warning"]
 
 
+@pytest.mark.slow  # ~40 s on 2 cores: with the slow tests (.ci/run runs them)
 def test_dai_collapsed_point_is_stationary_and_pca_escapes(tmp_path):
     r = get("dai-local-minimum")(str(tmp_path), "quick")
     assert all(r["checks"].values()) and len(r["checks"]) == 4

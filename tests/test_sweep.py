@@ -5,8 +5,10 @@ import json
 import os
 import statistics
 import sys
+import time
 
 import pytest
+import torch
 
 from pyrovae import cli
 from pyrovae.experiments import experiment_settings
@@ -75,6 +77,37 @@ def test_bad_sweep_input_is_refused_before_anything_runs(tmp_path):
     (tmp_path / "busy" / "keep.txt").write_text("mine")
     with pytest.raises(ValueError, match="not empty"):
         run_sweep("linear-vae-ppca", sets=TINY, out=str(tmp_path / "busy"), progress=False)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_sweeps_that_could_never_run_are_refused_before_ray_starts(tmp_path):
+    """--gpus-per-run 0.5 on a machine without a GPU once left a Ray task waiting forever;
+    --device cuda without CUDA failed every run; a NaN GPU share reached Ray."""
+    out = str(tmp_path / "s")
+    for kwargs, match in (
+        ({"gpus_per_run": 0.5}, "this machine has none"),
+        ({"device": "cuda"}, "CUDA is not available"),
+        ({"gpus_per_run": float("nan")}, "finite number"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            run_sweep("linear-vae-ppca", sets=TINY, out=out, progress=False, **kwargs)
+    assert not os.path.exists(out)
+
+
+def test_an_address_where_nothing_listens_fails_within_seconds(tmp_path):
+    """--address 127.0.0.1:1 once logged "Failed to connect to GCS" for more than 10 minutes."""
+    pytest.importorskip("ray")
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="nothing answers at 127.0.0.1:1"):
+        run_sweep(
+            "linear-vae-ppca",
+            sets=TINY,
+            out=str(tmp_path / "s"),
+            address="127.0.0.1:1",
+            progress=False,
+        )
+    assert time.monotonic() - start < 60
+    assert not (tmp_path / "s").exists()
 
 
 def test_missing_ray_names_the_extra(monkeypatch):

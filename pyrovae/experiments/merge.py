@@ -13,6 +13,11 @@ overlap. Only results made of ``rows`` plus per-setting top-level numbers merge 
 anything else the parts disagree on is refused, naming it (``infovae-comparison`` keeps sample
 images of its last z only, ``libi-synthetic`` has no rows).
 
+Nothing is written into the parts: an ``--out`` that is a part, inside one or holds one is
+refused, and so is an ``--out`` that already holds a ``results.json``. The merge is built in a
+temporary folder beside ``--out`` and renamed to it only after the checks and figures succeeded;
+a refused or failed merge leaves no folder behind.
+
 The merged ``results.json`` has the joined setting, the parts' ``rows`` in order, their
 top-level numbers (which must not disagree), the experiment's checks recomputed on the whole,
 its figures redrawn, and ``merged_from`` naming the parts. Since each part seeds its own runs,
@@ -21,10 +26,12 @@ own setting alone (true of ``dai-depth``; tests/test_merge.py checks it).
 """
 
 import json
+import math
 import os
+import shutil
+import tempfile
 
 from . import _module
-from .common import prepare_out
 from .skeleton import finish
 
 _SAME = ("experiment", "claim", "paper", "profile", "seed")
@@ -35,8 +42,53 @@ def _load(path):
     file = path if path.endswith(".json") else os.path.join(path, "results.json")
     if not os.path.exists(file):
         raise FileNotFoundError(f"{file} does not exist: give folders holding results.json")
-    with open(file) as f:
-        return json.load(f)
+    try:
+        with open(file) as f:
+            results = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{file} is not readable JSON ({err}); it was truncated or edited: rerun that part"
+        ) from None
+    if not isinstance(results, dict) or "experiment" not in results:
+        raise ValueError(f"{file} is not the results.json of a pyrovae experiment")
+    return results
+
+
+def _non_finite(value, where):
+    """The first NaN / inf number inside ``value`` (a JSON value), as ``where[key]...``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, f"{where}[{key!r}]")
+        if found:
+            return found
+    return None
+
+
+def _part_folder(path):
+    return os.path.realpath(os.path.dirname(path) if path.endswith(".json") else path)
+
+
+def _check_out(paths, out):
+    """Refuse an ``out`` that is a part, lies inside one or holds one, or has results already."""
+    target = os.path.realpath(out)
+    for path in paths:
+        part = _part_folder(path)
+        if target == part or os.path.commonpath([target, part]) in (target, part):
+            raise ValueError(
+                f"--out {out} is, contains or lies inside the part {path}: a merge never writes "
+                "into its inputs; choose a new folder"
+            )
+    if os.path.exists(os.path.join(out, "results.json")):
+        raise ValueError(
+            f"{out} already holds a results.json; choose a new --out (nothing was overwritten)"
+        )
 
 
 def _split_key(configs, paths: str):
@@ -65,7 +117,15 @@ def merge_runs(paths, out):
     returns the merged results."""
     if len(paths) < 2:
         raise ValueError("give at least two runs to merge")
+    _check_out(paths, out)
     parts = [_load(p) for p in paths]
+    for path, part in zip(paths, parts, strict=True):
+        bad = _non_finite(part.get("rows"), "rows")
+        if bad:
+            raise ValueError(
+                f"{path}: {bad} is not a finite number; a part with NaN / inf rows would make "
+                "the merged checks meaningless: rerun that part"
+            )
     for field in _SAME:
         values = {json.dumps(p.get(field)) for p in parts}
         if len(values) != 1:
@@ -87,5 +147,35 @@ def merge_runs(paths, out):
                 )
             merged[name] = value
     merged["merged_from"] = [os.path.abspath(p) for p in paths]
-    prepare_out(out)
-    return finish(_module(merged["experiment"]), merged["experiment"], out, merged)
+    return _write_merged(merged, out)
+
+
+def _write_merged(merged, out):
+    """Checks and figures in a temporary folder beside ``out``, renamed to ``out`` at the end."""
+    parent = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        prefix = f".{os.path.basename(os.path.abspath(out))}.merging-"
+        work = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    except OSError as err:
+        raise ValueError(
+            f"cannot write beside --out {out} ({err.strerror or err}); choose another --out"
+        ) from None
+    try:
+        try:
+            results = finish(_module(merged["experiment"]), merged["experiment"], work, merged)
+        except (TypeError, KeyError, IndexError) as err:
+            raise ValueError(
+                f"the merged results could not be checked ({type(err).__name__}: {err}); a part "
+                "holds a value of the wrong kind (edited by hand?): rerun that part"
+            ) from err
+        if os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)  # an empty folder made for the merge
+        if os.path.exists(out):
+            for name in os.listdir(work):  # an existing folder without results: add the files
+                os.replace(os.path.join(work, name), os.path.join(out, name))
+        else:
+            os.replace(work, out)
+        return results
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

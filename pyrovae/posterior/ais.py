@@ -34,8 +34,7 @@ import pyro
 import pyro.poutine as poutine
 import torch
 
-from ..arguments import check_count, check_inputs, check_probability, check_weight
-from ..models.inputs import as_inputs
+from ..arguments import check_count, check_probability, check_weight
 from ..traces import (
     adapt,
     in_data_plate,
@@ -43,6 +42,12 @@ from ..traces import (
     particle_log_weights,
     prior_proposal,
     unwrap,
+)
+from ._checks import (
+    check_data_support,
+    check_log_marginal,
+    check_proposal_density,
+    prepare_inputs,
 )
 from ._vectorized import (
     flat_latents,
@@ -246,10 +251,10 @@ def ais(
         the passes.
     :returns: :class:`AISResult`.
     """
-    x = as_inputs(x)
-    check_inputs(x, "ais")
-    batch = x.num_points
     model, guide = adapt(model, plate_name), adapt(guide, plate_name)
+    x = prepare_inputs(model, x, "ais")
+    discrete = check_data_support(model, x, "ais")
+    batch = x.num_points
     num_steps = check_count("num_steps", num_steps)
     num_chains = check_count("num_chains", num_chains)
     leapfrog_steps = check_count("leapfrog_steps", leapfrog_steps)
@@ -294,6 +299,8 @@ def ais(
             flat0 = exact.unsqueeze(0).expand_as(flat0).contiguous()
             betas = betas.flip(0)
         log_joint, log_r = path.parts(flat0)
+        if guide is not None and reverse_from is None:
+            check_proposal_density(log_r, "ais")
         state = (flat0, log_joint.detach(), log_r.detach())
         eps = torch.full((batch,), float(step_size), dtype=flat0.dtype, device=flat0.device)
         log_w, state, acceptance, divergences, eps = _anneal(
@@ -305,6 +312,8 @@ def ais(
         log_marginal = -log_inv
     else:
         log_marginal, stderr, ess, _ = weight_statistics(log_w)
+        fix = "Check the guide (scale > 0), or run more steps (num_steps) or chains."
+        check_log_marginal(log_marginal, discrete, "ais", fix)
     return AISResult(
         log_marginal=log_marginal,
         stderr=stderr,

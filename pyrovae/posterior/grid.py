@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import check_count, check_inputs
-from ..models.inputs import as_inputs
+from ..arguments import check_count
 from ..traces import adapt, explain_broadcast_failure, max_plate_nesting, prior_proposal
-from ._checks import warn_if_large
+from ._checks import check_data_support, prepare_inputs, warn_if_large
 from ._vectorized import latent_names, refuse_discrete, site_log_joint
 
 
@@ -95,10 +94,10 @@ def grid(
     The result keeps ``log_joint`` and ``weights`` of shape (G, B), G = resolution^dim: a
     ``ResourceWarning`` says so when they would take more than 1 GiB.
     """
-    x = as_inputs(x)
-    check_inputs(x, "grid")
-    resolution = check_count("resolution", resolution)
     model = adapt(model, plate_name)
+    x = prepare_inputs(model, x, "grid")
+    check_data_support(model, x, "grid")
+    resolution = check_count("resolution", resolution)
     proposal = prior_proposal(model)
     nesting = max_plate_nesting(model, proposal, args=x.args, kwargs=x.kwargs)
     from pyro import poutine

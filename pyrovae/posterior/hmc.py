@@ -32,9 +32,9 @@ import pyro
 import pyro.poutine as poutine
 import torch
 
-from ..arguments import check_count, check_inputs, check_probability, check_weight
-from ..models.inputs import as_inputs
+from ..arguments import check_count, check_probability, check_weight
 from ..traces import adapt, max_plate_nesting, particle_log_weights, prior_proposal
+from ._checks import check_data_support, prepare_inputs
 from ._vectorized import (
     flat_latents,
     latent_names,
@@ -176,9 +176,9 @@ def hmc(
         posterior's attrs is (chain, data).
     :returns: ``arviz.InferenceData`` as :func:`pyrovae.posterior.nuts` returns.
     """
-    x = as_inputs(x)
-    check_inputs(x, "hmc")
     model, guide = adapt(model, plate_name), adapt(guide, plate_name)
+    x = prepare_inputs(model, x, "hmc")
+    check_data_support(model, x, "hmc")
     num_samples = check_count("num_samples", num_samples)
     num_chains = check_count("num_chains", num_chains)
     max_leapfrog = check_count("max_leapfrog", max_leapfrog)

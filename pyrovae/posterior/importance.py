@@ -27,10 +27,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..arguments import check_count, check_inputs
-from ..models.inputs import as_inputs
+from ..arguments import check_count
 from ..traces import adapt, max_plate_nesting, prior_proposal
-from ._checks import warn_if_large
+from ._checks import check_data_support, check_log_marginal, prepare_inputs, warn_if_large
 from ._vectorized import weighted_particles
 
 
@@ -173,9 +172,9 @@ def importance(
         broadcast over a leading particle dimension (boolean indexing, ``view(-1, ...)``); same
         estimate, slower.
     """
-    x = as_inputs(x)
-    check_inputs(x, "importance")
     model, guide = adapt(model, plate_name), adapt(guide, plate_name)
+    x = prepare_inputs(model, x, "importance")
+    discrete = check_data_support(model, x, "importance")
     num_samples = check_count("num_samples", num_samples, minimum=2)
     if seed is not None:
         torch.manual_seed(seed)
@@ -216,9 +215,12 @@ def importance(
         out["samples"].append(resampler.draws)  # (S, b, D)
     bar.close()
     khat = torch.cat(out["khat"])
+    log_marginal = torch.cat(out["log_marginal"])
+    fix = "Check the guide (scale > 0); use more samples, or AIS (pyrovae.posterior.ais)."
+    check_log_marginal(log_marginal, discrete, "importance", fix)
     _warn_if_unreliable(khat)
     return ImportanceResult(
-        log_marginal=torch.cat(out["log_marginal"]),
+        log_marginal=log_marginal,
         stderr=torch.cat(out["stderr"]),
         ess=torch.cat(out["ess"]),
         khat=khat,

@@ -46,6 +46,12 @@ def guide_affine(
     for name in names:
         site = pairs[name][1]
         loc, scale = _gaussian_parameters(site["fn"], name, fix)
+        if not (torch.isfinite(loc).all() and torch.isfinite(scale).all() and (scale > 0).all()):
+            raise ValueError(
+                f"the guide's site {name!r} has a location or scale that is not finite, or a "
+                "scale ≤ 0, for some points; fix the guide (e.g. softplus(raw) + 1e-3 for a "
+                f"scale), or {fix}"
+            )
         shape = site["value"].shape
         affine[name] = (loc.detach().expand(shape).clone(), scale.detach().expand(shape).clone())
     return affine

@@ -18,7 +18,9 @@ command again skips the finished runs and retries the failed ones.
 import csv
 import io
 import json
+import math
 import os
+import socket
 import time
 import traceback
 
@@ -146,12 +148,67 @@ def _csv(rows):
     return buffer.getvalue()
 
 
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _probe_address(address, timeout=CONNECT_TIMEOUT_S):
+    """``ValueError`` unless something accepts a TCP connection at ``address`` (HOST:PORT, or
+    ray://HOST:PORT) within ``timeout`` seconds: Ray's own connect retries for minutes."""
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--address takes HOST:PORT (e.g. 10.0.0.5:6379), got {address!r}")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ValueError(
+            f"nothing answers at {address} within {timeout:g} s ({err.strerror or err}); start "
+            "the cluster's head with `ray start --head` and pass its HOST:6379, or leave "
+            "--address out to run locally"
+        ) from None
+
+
+def check_resources(device, gpus_per_run, address):
+    """Refuse a sweep that could never run, before Ray starts: a non-finite or negative GPU
+    share, GPUs asked of a machine without any, ``--device cuda`` without CUDA (checked here
+    only for local runs), an ``address`` where nothing answers within 10 s."""
+    import torch
+
+    if not (isinstance(gpus_per_run, (int, float)) and math.isfinite(gpus_per_run)):
+        raise ValueError(f"gpus_per_run must be a finite number >= 0, got {gpus_per_run!r}")
+    if gpus_per_run < 0:
+        raise ValueError(f"gpus_per_run must be >= 0, got {gpus_per_run}")
+    if address:
+        _probe_address(address)
+        return
+    if gpus_per_run > 0 and torch.cuda.device_count() == 0:
+        raise ValueError(
+            f"--gpus-per-run {gpus_per_run} asks for GPUs, but this machine has none (Ray "
+            "would wait forever to schedule the runs); use --gpus-per-run 0, or --address of "
+            "a cluster with GPUs"
+        )
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"--device {device} but CUDA is not available here (every run would fail); use "
+            "--device cpu"
+        )
+
+
 def _start_ray(ray, workers, gpus_per_run, address):
     if ray.is_initialized():
         return False
     try:
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            available = ray.cluster_resources().get("GPU", 0)
+            if gpus_per_run > available:
+                ray.shutdown()
+                raise ValueError(
+                    f"--gpus-per-run {gpus_per_run} but the cluster at {address} has "
+                    f"{available:g} GPUs; Ray would wait forever to schedule the runs"
+                )
         else:
             ray.init(
                 num_cpus=workers,
@@ -199,8 +256,7 @@ def run_sweep(
 
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    if gpus_per_run < 0:
-        raise ValueError(f"gpus_per_run must be >= 0, got {gpus_per_run}")
+    check_resources(device, gpus_per_run, address)
     grid = dict(grid) if isinstance(grid, dict) else parse_grid(grid)
     grid = {k: [str(v) for v in values] for k, values in grid.items()}
     if any(not values for values in grid.values()):
