@@ -124,6 +124,33 @@ def local_ray():
     ray.shutdown()
 
 
+def test_a_sweep_resumed_on_other_data_is_refused(local_ray, tmp_path):
+    """A sweep resumed with another --data once mixed runs on two data sets in one sweep.json;
+    the spec now holds the data's content hash. More seeds into the folder keep the old ones."""
+    (tmp_path / "a.npy").write_bytes(b"first data")
+    (tmp_path / "b.npy").write_bytes(b"other data")
+    out = str(tmp_path / "s")
+    first = run_sweep(
+        "linear-vae-ppca", sets=TINY, out=out, data=str(tmp_path / "a.npy"), progress=False
+    )
+    assert first["spec"]["data"]["sha256"] and first["runs"][0]["status"] == "ok"
+    before = (tmp_path / "s" / "sweep.json").read_bytes()
+    with pytest.raises(ValueError, match="data differ"):
+        run_sweep(
+            "linear-vae-ppca", sets=TINY, out=out, data=str(tmp_path / "b.npy"), progress=False
+        )
+    assert (tmp_path / "s" / "sweep.json").read_bytes() == before
+    more = run_sweep(
+        "linear-vae-ppca",
+        sets=TINY,
+        out=out,
+        seeds="1",
+        data=str(tmp_path / "a.npy"),
+        progress=False,
+    )
+    assert more["spec"]["seeds"] == [0, 1] and len(more["runs"]) == 2
+
+
 def test_sweep_on_local_ray_records_failures_and_resumes(local_ray, tmp_path):
     out = str(tmp_path / "sweep")
     grid = ["batch_size=200,0"]  # batch_size 0 fails inside train(): recorded, sweep goes on

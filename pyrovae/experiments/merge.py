@@ -31,11 +31,12 @@ import os
 import shutil
 import tempfile
 
+from ..provenance import versions
 from . import _module
 from .skeleton import finish
 
 _SAME = ("experiment", "claim", "paper", "profile", "seed")
-_RECOMPUTED = ("config", "rows", "checks", "figures", "merged_from")
+_RECOMPUTED = ("config", "rows", "checks", "figures", "merged_from", "provenance")
 
 
 def _load(path):
@@ -69,6 +70,19 @@ def _non_finite(value, where):
         if found:
             return found
     return None
+
+
+def _check_same_data(paths, parts):
+    """Refuse parts whose results record different data (content hashes) or none at all."""
+    hashes = [(p.get("provenance") or {}).get("data", {}).get("sha256") for p in parts]
+    if len(set(hashes)) > 1:
+        listed = ", ".join(
+            f"{path}: {h or 'not recorded'}" for path, h in zip(paths, hashes, strict=True)
+        )
+        raise ValueError(
+            f"the parts were run on different data (content hashes {listed}); merge only runs "
+            "on the same data"
+        )
 
 
 def _part_folder(path):
@@ -130,6 +144,7 @@ def merge_runs(paths, out):
         values = {json.dumps(p.get(field)) for p in parts}
         if len(values) != 1:
             raise ValueError(f"the parts differ in {field!r} ({', '.join(sorted(values))})")
+    _check_same_data(paths, parts)
     if any("rows" not in p for p in parts):
         raise ValueError(f"{parts[0]['experiment']} has no 'rows' to merge")
     key, joined = _split_key([p["config"] for p in parts], ", ".join(paths))
@@ -147,6 +162,7 @@ def merge_runs(paths, out):
                 )
             merged[name] = value
     merged["merged_from"] = [os.path.abspath(p) for p in paths]
+    merged["provenance"] = {**parts[0].get("provenance", {}), "versions": versions()}
     return _write_merged(merged, out)
 
 

@@ -12,13 +12,14 @@ An experiment module following it defines
 * ``CLAIM`` and ``PAPER``: one line each, for the report.
 
 :func:`run_experiment` runs one: it resolves the profile and ``--set`` overrides (type-checked),
-records the whole config, the seed, the profile and the checks in ``results.json``, then
-plots.
+records the whole config, the seed, the profile, the checks and the provenance (the data's
+path and content hash, the library versions) in ``results.json``, then plots.
 """
 
 import dataclasses
 import os
 
+from ..provenance import data_record, versions
 from .common import check_profile, prepare_out, write_results
 from .settings import resolve_settings
 
@@ -67,6 +68,7 @@ def run_experiment(
         "seed": seed,
         "config": dataclasses.asdict(config),
         **results,
+        "provenance": {"data": data_record(data), "versions": versions()},
     }
     return finish(module, name, out, results)
 

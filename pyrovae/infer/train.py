@@ -23,6 +23,7 @@ from ..arguments import check_count, check_inputs, check_weight
 from ..checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from ..models.contract import data_already_validated
 from ..models.inputs import as_inputs
+from ..provenance import tensor_digest, versions
 from ..traces import adapt, unwrap
 from .beta_vae import EvidenceLowerBound
 from .schedules import (
@@ -280,6 +281,8 @@ def train(
         "validate_every": validate_every if validation is not None else None,
         "patience": patience,
     }
+    # the data's content hash: a resume on other data is refused (pyrovae.provenance)
+    settings["data_sha256"] = tensor_digest([s.inputs for s in data.streams] if streams else data)
     step_objective = objective
     if streams:
         settings["streams"] = data.settings()
@@ -299,7 +302,7 @@ def train(
     start, best, since_best, state = 0, None, 0, None
     if resume and checkpoint and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint, map_location=device)
-        check_resume(checkpoint, state, total, settings)
+        check_resume(checkpoint, state, total, settings, config)
         load_parameters(checkpoint, state, stepper)
         result.history = list(state["history"])
         start = int(state["step"])
@@ -337,6 +340,7 @@ def train(
                 "history": result.history,
                 "rng": rng_state(),
                 "config": config or {},
+                "provenance": versions(),
                 "settings": settings,
             }
             save_checkpoint(checkpoint, state)

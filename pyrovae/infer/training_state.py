@@ -103,8 +103,10 @@ def describe_objective(objective) -> str:
     return f"{type(objective).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
 
 
-def check_resume(path, state, total, settings):
-    """Refuse a checkpoint past the requested end; warn about settings that changed."""
+def check_resume(path, state, total, settings, config=None):
+    """Refuse a checkpoint past the requested end, of other data (content hash) or of another
+    model (the ``model`` entry of ``config``: e.g. a Gaussian likelihood resumed as Bernoulli);
+    warn about settings that changed (learning rate, batch size, objective, ...)."""
     start = int(state["step"])
     if start > total:
         raise ValueError(
@@ -112,10 +114,30 @@ def check_resume(path, state, total, settings):
             f"ask for at least {start} steps (or epochs to match), or start a new checkpoint"
         )
     saved = state.get("settings", {})
+    old_data, new_data = saved.get("data_sha256"), settings.get("data_sha256")
+    if old_data is not None and new_data is not None and old_data != new_data:
+        raise ValueError(
+            f"checkpoint {path} was trained on other data (content hash {old_data[:12]}…, "
+            f"now {new_data[:12]}…: another data set, split, limit or order); resume it on "
+            "the same data, or start a new checkpoint (another --out) for these"
+        )
+    old_model = (state.get("config") or {}).get("model")
+    new_model = (config or {}).get("model")
+    if old_model is not None and new_model is not None and old_model != new_model:
+        differs = sorted(set(old_model) | set(new_model))
+        listed = ", ".join(
+            f"{k}: {old_model.get(k)!r} there, {new_model.get(k)!r} here"
+            for k in differs
+            if old_model.get(k) != new_model.get(k)
+        )
+        raise ValueError(
+            f"checkpoint {path} holds another model ({listed}); resume with the checkpoint's "
+            "model settings, or start a new checkpoint (another --out)"
+        )
     changed = [
         f"{key} {saved[key]!r} -> {value!r}"
         for key, value in settings.items()
-        if key in saved and saved[key] != value
+        if key in saved and saved[key] != value and key != "data_sha256"
     ]
     if changed:
         warnings.warn(

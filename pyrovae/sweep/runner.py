@@ -25,6 +25,7 @@ import time
 import traceback
 
 from ..checkpoint import write_atomic
+from ..provenance import data_record
 from .grid import grid_points, parse_grid, parse_seeds, run_name
 
 SWEEP_FILE, CSV_FILE = "sweep.json", "sweep.csv"
@@ -89,7 +90,7 @@ def execute_run(experiment, params, seed, profile, sets, device, data, run_dir, 
     return row
 
 
-def _spec(experiment, grid, seeds, sets, profile, device):
+def _spec(experiment, grid, seeds, sets, profile, device, data=None):
     return {
         "experiment": experiment,
         "profile": profile,
@@ -97,6 +98,7 @@ def _spec(experiment, grid, seeds, sets, profile, device):
         "seeds": seeds,
         "set": sets,
         "device": device,
+        "data": data_record(data),  # its content hash: a resume on other data is refused
     }
 
 
@@ -112,13 +114,18 @@ def _load_existing(out, spec):
     with open(path) as f:
         saved = json.load(f)
     old = saved.get("spec", {})
-    differs = [k for k in spec if k != "seeds" and old.get(k) != spec[k]]
+    # a sweep.json from before data were recorded has no "data": it cannot be compared
+    differs = [
+        k for k in spec if k != "seeds" and old.get(k) != spec[k] and (k != "data" or k in old)
+    ]
     if differs:
         raise ValueError(
             f"{out} holds a different sweep ({', '.join(differs)} differ: there "
             f"{ {k: old.get(k) for k in differs} }); give another --out, or the same settings "
             "to resume it (nothing was overwritten)"
         )
+    # more seeds into a swept folder: the spec keeps every seed (its runs stay in the summary)
+    spec["seeds"] = sorted(set(old.get("seeds", [])) | set(spec["seeds"]))
     return {row["run"]: row for row in saved.get("runs", [])}
 
 
@@ -269,7 +276,7 @@ def run_sweep(
     points = grid_points(grid)
     for point in points:  # every key and value type-checked before anything runs
         experiments.experiment_settings(experiment, profile, {**sets, **point})
-    spec = _spec(experiment, grid, seeds, sets, profile, str(device))
+    spec = _spec(experiment, grid, seeds, sets, profile, str(device), data)
     done = _load_existing(out, spec)
     os.makedirs(out, exist_ok=True)
     threads = threads_per_run or max(1, (os.cpu_count() or 1) // workers)
