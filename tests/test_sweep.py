@@ -153,28 +153,28 @@ def test_a_sweep_resumed_on_other_data_is_refused(local_ray, tmp_path):
 
 def test_sweep_on_local_ray_records_failures_and_resumes(local_ray, tmp_path):
     out = str(tmp_path / "sweep")
-    grid = ["batch_size=200,0"]  # batch_size 0 fails inside train(): recorded, sweep goes on
+    grid = ["k=5,50"]  # k = 50 > d = 20 fails inside the run: recorded, the sweep goes on
     sweep = run_sweep(
         "linear-vae-ppca", grid=grid, seeds="0,1", sets=TINY, out=out, workers=2, progress=False
     )
-    rows = {(r["params"]["batch_size"], r["seed"]): r for r in sweep["runs"]}
-    assert sorted(rows) == [("0", 0), ("0", 1), ("200", 0), ("200", 1)]
+    rows = {(r["params"]["k"], r["seed"]): r for r in sweep["runs"]}
+    assert sorted(rows) == [("5", 0), ("5", 1), ("50", 0), ("50", 1)]
     for seed in (0, 1):
-        ok, failed = rows[("200", seed)], rows[("0", seed)]
+        ok, failed = rows[("5", seed)], rows[("50", seed)]
         assert ok["status"] == "ok" and failed["status"] == "failed"
-        assert "batch_size" in failed["error"]
+        assert failed["error"]
         assert ok["results"]["profile"] == "quick" and ok["wall_s"] > 0
         assert os.path.exists(os.path.join(out, ok["run"], "results.json"))
         with open(os.path.join(out, ok["run"], "results.json")) as f:
             config = json.load(f)["config"]
-        assert config["n"] == 200 and config["batch_size"] == 200  # overrides reached run()
+        assert config["n"] == 200 and config["k"] == 5  # overrides reached run()
     # the two seeds differ (each run got its own seed)
-    assert rows[("200", 0)]["results"]["final_elbo"] != rows[("200", 1)]["results"]["final_elbo"]
+    assert rows[("5", 0)]["results"]["final_elbo"] != rows[("5", 1)]["results"]["final_elbo"]
     with open(os.path.join(out, "sweep.json")) as f:
         assert json.load(f)["runs"] == sweep["runs"]
     with open(os.path.join(out, "sweep.csv")) as f:
         lines = f.read().splitlines()
-    assert len(lines) == 5 and lines[0].startswith("run,seed,status,wall_s,batch_size")
+    assert len(lines) == 5 and lines[0].startswith("run,seed,status,wall_s,k")
 
     # resume: the finished runs are skipped (their folders untouched), the failed ones retried
     finished = {k: rows[k] for k in rows if rows[k]["status"] == "ok"}
@@ -185,11 +185,11 @@ def test_sweep_on_local_ray_records_failures_and_resumes(local_ray, tmp_path):
     again = run_sweep(
         "linear-vae-ppca", grid=grid, seeds="0,1", sets=TINY, out=out, workers=2, progress=False
     )
-    again_rows = {(r["params"]["batch_size"], r["seed"]): r for r in again["runs"]}
+    again_rows = {(r["params"]["k"], r["seed"]): r for r in again["runs"]}
     for k, r in finished.items():
         assert again_rows[k] == r
         assert os.path.getmtime(os.path.join(out, r["run"], "results.json")) == stamps[k]
-    assert again_rows[("0", 0)]["status"] == "failed"
+    assert again_rows[("50", 0)]["status"] == "failed"
 
     # a different sweep in the same folder is refused; nothing is overwritten
     with open(os.path.join(out, "sweep.json")) as f:
@@ -201,12 +201,12 @@ def test_sweep_on_local_ray_records_failures_and_resumes(local_ray, tmp_path):
 
     # the summary: mean and sd over the seeds that finished, failures counted
     table = summarize(again, ["final_elbo"])
-    by_value = {row["params"]["batch_size"]: row for row in table}
-    values = [rows[("200", s)]["results"]["final_elbo"] for s in (0, 1)]
-    mean, sd, n = by_value["200"]["final_elbo"]
+    by_value = {row["params"]["k"]: row for row in table}
+    values = [rows[("5", s)]["results"]["final_elbo"] for s in (0, 1)]
+    mean, sd, n = by_value["5"]["final_elbo"]
     assert n == 2 and mean == pytest.approx(statistics.fmean(values))
     assert sd == pytest.approx(statistics.stdev(values))
-    assert by_value["0"]["ok"] == 0 and by_value["0"]["failed"] == 2
+    assert by_value["50"]["ok"] == 0 and by_value["50"]["failed"] == 2
     assert (
         cli.main(["sweep", "--summary", out, "--keys", "final_elbo,elbo_gap_to_ppca_optimum"]) == 0
     )
@@ -250,3 +250,67 @@ def test_summary_statistics_and_figures():
     assert lines.axes[0].get_xscale() == "log"
     with pytest.raises(ValueError, match="no finished run has result"):
         summarize(sweep, ["nope"])
+
+
+def test_summary_of_a_sweep_without_finished_runs_says_so():
+    sweep = _fake_sweep({"lam": ["1"]}, lambda p, s: 1.0)
+    for run in sweep["runs"]:
+        run["status"] = "failed"
+    with pytest.raises(ValueError, match="none ok"):
+        summarize(sweep)
+
+
+def test_broken_sweep_files_are_named(tmp_path):
+    """A truncated or hand-edited sweep.json once gave a bare JSON error or KeyError: 'run'."""
+    from pyrovae.sweep.summary import load_sweep
+
+    good = json.dumps(_fake_sweep({"lam": ["1"]}, lambda p, s: 1.0))
+    for name, text, match in (
+        ("cut", good[: len(good) // 2], "not readable JSON"),
+        ("edited", json.dumps({"spec": {}, "runs": [{"seed": 0}]}), "not a pyrovae sweep"),
+    ):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "sweep.json").write_text(text)
+        with pytest.raises(ValueError, match=rf"{name}/sweep.json is {match}"):
+            load_sweep(str(folder))
+        with pytest.raises(ValueError, match=rf"{name}/sweep.json is {match}"):
+            run_sweep("linear-vae-ppca", sets=TINY, out=str(folder), progress=False)
+
+
+def test_sweep_csv_columns_are_unique():
+    from pyrovae.sweep.runner import _csv
+
+    sweep = _fake_sweep({"lam": ["1"]}, lambda p, s: 1.0)
+    for run in sweep["runs"]:
+        run["results"].update(seed=run["seed"], lam="1")  # experiments record their seed
+    header = _csv(sweep["runs"]).splitlines()[0].split(",")
+    assert len(header) == len(set(header)) and header.count("seed") == 1
+
+
+@pytest.mark.parametrize(
+    "experiment, setting, message",
+    [
+        ("linear-vae-ppca", "phases=((20,),)", r"phases\[0\] has 2 elements"),
+        ("linear-vae-ppca", "phases=((20.5, 0.05),)", r"phases\[0\]\[0\] is an int"),
+        ("linear-vae-ppca", "n=-3", "n is a count"),
+        ("linear-vae-ppca", "k=0", "k is a count"),
+        ("linear-vae-ppca", "sigma2=nan", "sigma2 must be a finite number"),
+        ("linear-vae-ppca", "max_gap=inf", "max_gap must be a finite number"),
+        ("infovae-comparison", "z_dims=(2.5,)", r"z_dims\[0\] is an int"),
+        ("infovae-comparison", "z_dims=(0,)", r"z_dims\[0\] is a count"),
+    ],
+)
+def test_set_values_are_checked_in_depth_before_any_work(experiment, setting, message):
+    """--set once checked only the outer type: hidden=(8.5,) ran 8 units and recorded 8.5,
+    thresholds at ±inf made every check True, n=-3 failed deep inside torch."""
+    with pytest.raises(ValueError, match=message):
+        experiment_settings(experiment, "quick", parse_assignments([setting]))
+
+
+def test_set_values_that_fit_the_template_are_converted():
+    config = experiment_settings(
+        "linear-vae-ppca", "quick", parse_assignments(["phases=((20, 1),)", "sigma2=1"])
+    )
+    assert config.phases == ((20, 1.0),) and isinstance(config.phases[0][1], float)
+    assert config.sigma2 == 1.0

@@ -252,3 +252,14 @@ def test_corrupted_npz_is_one_clear_error(tmp_path):
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="could not find binarized_mnist.npz"):
         load_binarized_mnist(empty)
+
+
+def test_validate_every_zero_and_a_folder_as_checkpoint_are_refused_before_training(tmp_path):
+    """validate_every=0 once meant once per epoch silently; a folder given as the checkpoint
+    failed only at the final save, after every step, with nothing saved."""
+    vae, x = small_vae(), binary_data(n=16)
+    with pytest.raises(ValueError, match="validate_every must be ≥ 1"):
+        train(vae.model, vae.guide, x, steps=2, validation=x, validate_every=0, progress=False)
+    (tmp_path / "ck").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        train(vae.model, vae.guide, x, steps=2, checkpoint=tmp_path / "ck", progress=False)

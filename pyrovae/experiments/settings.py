@@ -4,10 +4,20 @@ Every experiment keeps its settings per profile in a ``SETTINGS`` dict (``quick`
 An override names one of that profile's keys; its text is parsed to the type of the profile's
 value (int, float, bool, str, or a tuple / list written as a Python literal), so a typo or a
 wrong type is a ``ValueError`` naming the fields and the expected type, never a silent no-op.
+
+Values are checked in depth against the profile's value, which serves as the template:
+
+* tuple elements: a tuple whose elements share one type (``hidden=(256,)``) takes any number of
+  elements of that type; a mixed tuple (``(500, 0.05)``: steps, learning rate) is a record of that
+  length, element by element — ``hidden=(8.5,)`` and ``phases=((20,),)`` are refused;
+* a count (an int whose default is ≥ 1) must be ≥ 1, an int whose default is 0 must be ≥ 0
+  (``n=-3``, ``hidden=(0,)`` are refused);
+* a float must be finite (``sigma2=nan``, ``max_gap=inf`` are refused) unless its default is not.
 """
 
 import ast
 import dataclasses
+import math
 
 TRUE, FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
 
@@ -36,8 +46,61 @@ def _literal(text, key):
         ) from None
 
 
+def _number(key, value, template):
+    """``value`` checked against the number ``template`` (see the module docstring)."""
+    if isinstance(template, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} is a bool; got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key} is a {type(template).__name__}; got {value!r}")
+    if isinstance(template, int):
+        if not isinstance(value, int):
+            raise ValueError(f"{key} is an int; got {value!r}")
+        minimum = 1 if template >= 1 else 0
+        if template >= 0 and value < minimum:
+            kind = "a count (≥ 1)" if minimum else "≥ 0"
+            raise ValueError(f"{key} is {kind}; got {value}")
+        return value
+    value = float(value)
+    if math.isfinite(template) and not math.isfinite(value):
+        raise ValueError(f"{key} must be a finite number; got {value}")
+    return value
+
+
+def _match(key, value, template):
+    """``value`` checked in depth against ``template`` (the profile's value)."""
+    if isinstance(template, (tuple, list)):
+        if not isinstance(value, (tuple, list)):
+            raise ValueError(f"{key} is a {type(template).__name__}; got {value!r}")
+        if template:
+            kinds = {type(t) for t in template}
+            if len(kinds) == 1:  # a sequence of like elements: any length
+                value = [_match(f"{key}[{i}]", v, template[0]) for i, v in enumerate(value)]
+            else:  # a record: the same length, element by element
+                if len(value) != len(template):
+                    raise ValueError(
+                        f"{key} has {len(template)} elements like {template!r}; got {value!r}"
+                    )
+                value = [
+                    _match(f"{key}[{i}]", v, t)
+                    for i, (v, t) in enumerate(zip(value, template, strict=True))
+                ]
+        return type(template)(value)
+    if isinstance(template, (int, float)):
+        return _number(key, value, template)
+    if isinstance(template, str) and not isinstance(value, str):
+        raise ValueError(f"{key} is a str; got {value!r}")
+    return value
+
+
 def parse_value(key, text, current):
-    """``text`` as a value of ``current``'s type (``current`` is the profile's value)."""
+    """``text`` as a value of ``current``'s type (``current`` is the profile's value), checked
+    in depth (see the module docstring)."""
+    return _match(key, _parse(key, text, current), current)
+
+
+def _parse(key, text, current):
     if not isinstance(text, str):
         value = text
     elif isinstance(current, bool):

@@ -253,6 +253,11 @@ def train(
     check_weight("lr", lr, strict=True)
     if checkpoint_every is not None:
         checkpoint_every = check_count("checkpoint_every", checkpoint_every)
+    if checkpoint is not None and os.path.isdir(checkpoint):  # once found only at the last save
+        raise ValueError(
+            f"checkpoint={os.fspath(checkpoint)!r} is a folder; give a file path inside it, e.g. "
+            f"{os.path.join(os.fspath(checkpoint), 'checkpoint.pt')}"
+        )
     if evaluate is not None and not (callable(evaluate) and int(evaluate_every) >= 1):
         raise ValueError(
             "evaluate must be a callable evaluate(step) -> dict and evaluate_every ≥ 1"
@@ -260,7 +265,10 @@ def train(
     objective = objective if objective is not None else EvidenceLowerBound()
     kl_warmup = check_kl_warmup(kl_warmup, objective)
     keep_best, patience = _check_selection(validation, keep_best, patience, validate_every)
-    validate_every = check_count("validate_every", validate_every) if validate_every else per_epoch
+    if validate_every is None:
+        validate_every = per_epoch
+    else:  # 0 once meant "once per epoch" silently
+        validate_every = check_count("validate_every", validate_every)
     validation_batch_size = check_count("validation_batch_size", validation_batch_size)
     scheduler_interval = check_scheduler_interval(scheduler_interval)
     device = torch.device(device) if device is not None else data.device

@@ -111,8 +111,9 @@ def _load_existing(out, spec):
                 "(nothing was overwritten)"
             )
         return {}
-    with open(path) as f:
-        saved = json.load(f)
+    from .summary import read_sweep_file
+
+    saved = read_sweep_file(path)
     old = saved.get("spec", {})
     # a sweep.json from before data were recorded has no "data": it cannot be compared
     differs = [
@@ -138,7 +139,9 @@ def _write(out, spec, rows):
 
 def _csv(rows):
     params = sorted({k for r in rows for k in r["params"]})
-    results = sorted({k for r in rows for k in r.get("results", {})})
+    # a result named like a leading column (experiments record their "seed") is that column
+    leading = {"run", "seed", "status", "wall_s"}
+    results = sorted({k for r in rows for k in r.get("results", {})} - leading - set(params))
     checks = sorted({k for r in rows for k in r.get("checks", {})})
     buffer = io.StringIO()
     writer = csv.writer(buffer)

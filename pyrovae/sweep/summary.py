@@ -13,8 +13,28 @@ def load_sweep(out) -> dict:
     path = os.path.join(out, SWEEP_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: give the --out folder of a pyrovae sweep")
-    with open(path) as f:
-        return json.load(f)
+    return read_sweep_file(path)
+
+
+def read_sweep_file(path) -> dict:
+    """A ``sweep.json``, or a ``ValueError`` naming the file when it is truncated or edited."""
+    try:
+        with open(path) as f:
+            sweep = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path} is not readable JSON ({err}): truncated or edited; restore it, or start the "
+            "sweep in a new --out"
+        ) from None
+    runs = sweep.get("runs") if isinstance(sweep, dict) else None
+    if not isinstance(runs, list) or not all(
+        isinstance(r, dict) and {"run", "status", "params"} <= set(r) for r in runs
+    ):
+        raise ValueError(
+            f"{path} is not a pyrovae sweep file (its runs need 'run', 'status' and 'params'); "
+            "restore it, or start the sweep in a new --out"
+        )
+    return sweep
 
 
 def _numeric_keys(rows):
@@ -32,6 +52,11 @@ def summarize(sweep, keys=None) -> list:
     of seeds where the claim held."""
     runs = sweep["runs"]
     ok = [r for r in runs if r["status"] == "ok"]
+    if not ok:
+        raise ValueError(
+            f"no run of this sweep has finished ({len(runs)} recorded, none ok): nothing to "
+            "summarize yet; run or resume the sweep first"
+        )
     keys = list(keys) if keys else _numeric_keys(ok)
     unknown = [k for k in keys if all(k not in r.get("results", {}) for r in ok)] if ok else []
     if unknown:
