@@ -26,6 +26,20 @@ EPILOG = (
 )
 
 
+SEED_LIMIT = 2**32  # numpy's seeds; torch's are wider
+
+
+def _seed(text):
+    """An argparse type: a seed, a whole number in [0, 2³²)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number, got {text!r}") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, 2**32), got {value}")
+    return value
+
+
 def _positive_int(text):
     """An argparse type: an integer ≥ 1 (0 and negatives are refused, not reinterpreted)."""
     try:
@@ -79,6 +93,20 @@ def _writable_folder(path):
     return path
 
 
+def _check_writable(path):
+    """Refuse an --out that could not be created or written, without creating it (commands
+    that read inputs first create it only once the inputs were accepted)."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise SystemExit(
+            f"error: --out {path!r} is not a writable folder ({existing} is not writable); "
+            "choose another --out"
+        )
+    return path
+
+
 def _add_demo(sub):
     p = sub.add_parser(
         "demo",
@@ -95,7 +123,7 @@ def _add_demo(sub):
         help="optimizer steps per objective (default 6000)",
     )
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument(
         "--set",
@@ -206,7 +234,7 @@ def _add_train(sub):
     g.add_argument("--batch-size", type=_positive_int, default=128)
     g.add_argument("--lr", type=float, default=1e-3)
     g.add_argument("--device", default="cpu")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--out", default="runs/train")
     g.add_argument("--checkpoint-every", type=_positive_int, default=1000)
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -273,7 +301,7 @@ def _add_diagnose(sub):
         "test split",
     )
     p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", default=None, help="default: the checkpoint's folder")
     return p
 
@@ -308,7 +336,7 @@ def _add_reproduce(sub):
         help="quick: minutes on 2 CPU cores (CI); full: paper scale",
     )
     p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--data", default=None, help="folder or file of binarized MNIST where needed")
     p.add_argument("--out", default=None, help="default: runs/NAME")
     p.add_argument("--no-progress", action="store_true")
@@ -530,7 +558,7 @@ def cmd_diagnose(args):
     from .plotting import plot_report
 
     device = _device(args.device)
-    out = _writable_folder(args.out or os.path.dirname(os.path.abspath(args.checkpoint)))
+    out = _check_writable(args.out or os.path.dirname(os.path.abspath(args.checkpoint)))
     trained = {}
     if args.model is None:
         vae = load_vae(args.checkpoint, map_location=device).to(device)
@@ -574,6 +602,7 @@ def cmd_diagnose(args):
         ais_steps=args.ais_steps,
         ais_chains=args.ais_chains,
     )
+    _writable_folder(out)  # created only now: the inputs were accepted
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(rep.summary, f, indent=2)
     plot_report(rep, os.path.join(out, "report.png"))

@@ -63,9 +63,10 @@ def test_data_outside_the_likelihoods_support_is_refused(name):
 
 
 @pytest.mark.parametrize("scale", [0.0, -1.0, math.nan])
-@pytest.mark.parametrize("name", ["ais", "hmc"])
+@pytest.mark.parametrize("name", ["ais", "hmc", "importance"])
 def test_a_guide_scale_that_is_not_positive_is_refused(name, scale):
-    """ais once returned log p(x) = +inf for a Bernoulli model (scale 0 or −1), hmc NaN draws."""
+    """ais once returned log p(x) = +inf for a Bernoulli model (scale 0 or −1), hmc NaN draws,
+    importance Pyro's parameter error without saying it was the guide's scale."""
     with pytest.raises(ValueError, match="scale"):
         RUNS[name](BernoulliVAE(guide_scale=scale), _x())
 
@@ -85,3 +86,11 @@ def test_float64_data_meet_a_float32_model():
     torch.testing.assert_close(single.log_marginal, double.log_marginal)
     result = ais(vae.model, x.double(), vae.guide, num_steps=5, num_chains=2, seed=0)
     assert result.log_marginal.dtype == torch.float32 and torch.all(result.log_marginal < 0)
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_data_of_the_wrong_width_get_a_message_naming_the_shapes(name):
+    with pytest.raises(
+        ValueError, match=rf"{name}: the model fails on the data \(shapes \(5, 7\)\)"
+    ):
+        RUNS[name](BernoulliVAE(), torch.zeros(5, 7))

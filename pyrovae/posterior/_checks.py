@@ -45,13 +45,35 @@ def prepare_inputs(model, x, what) -> Inputs:
     return x.to(dtype=dtype) if dtype is not None else x
 
 
+def _traced(fn, x, what, role):
+    """One pass of ``fn`` on ``x`` (no gradient, validation off) with every sample site's log
+    density computed; a failure inside is a ``ValueError`` naming the data's shapes."""
+    args, kwargs = call_arguments(x)
+    try:
+        with torch.no_grad(), pyro.validation_enabled(False):
+            trace = poutine.trace(poutine.block(fn, hide_types=["param"])).get_trace(
+                *args, **kwargs
+            )
+            for site in trace.nodes.values():
+                if site["type"] == "sample" and not site_is_subsample(site):
+                    site["log_density"] = site["fn"].log_prob(site["value"])
+    except (RuntimeError, ValueError, IndexError, TypeError) as err:
+        shapes = ", ".join(str(tuple(t.shape)) for t in x.tensors().values())
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{what}: the {role} fails on the data (shapes {shapes}): {type(err).__name__}: "
+            f"{first}. Check that the data have the shape the model was built for (e.g. 784 "
+            "pixels per image) and that model and guide run on them"
+        ) from err
+    return trace
+
+
 def check_data_support(model, x, what) -> bool:
     """``ValueError`` when a data value lies outside the support of the model's observed site
-    (x = 7 under a Bernoulli); returns whether every observed site is discrete (then log p(x)
-    ≤ 0). One pass of the model with latents drawn from its prior."""
-    args, kwargs = call_arguments(x)
-    with torch.no_grad(), pyro.validation_enabled(False):
-        trace = poutine.trace(model).get_trace(*args, **kwargs)
+    (x = 7 under a Bernoulli) or the model fails on the data; returns whether every observed
+    site is discrete (then log p(x) ≤ 0). One pass of the model with latents drawn from its
+    prior."""
+    trace = _traced(model, x, what, "model")
     observed = [
         site
         for site in trace.nodes.values()
@@ -104,3 +126,19 @@ def check_proposal_density(log_r, what: str):
             "scale is 0, negative or NaN for some points; fix the guide (e.g. softplus(raw) + "
             "1e-3 for a scale), or pass guide=None to start from the prior"
         )
+
+
+def check_guide_draws(guide, x, what: str):
+    """``ValueError`` naming the site when the guide's density at its own draws is not finite
+    (a scale of 0, below 0 or NaN), instead of Pyro's parameter error deep in a pass."""
+    trace = _traced(guide, x, what, "guide")
+    for site in trace.nodes.values():
+        if site["type"] != "sample" or site["is_observed"] or site_is_subsample(site):
+            continue
+        if not torch.isfinite(site["log_density"]).all():
+            raise ValueError(
+                f"{what}: the guide's site {site['name']!r} ({type(site['fn']).__name__}) has a "
+                "density that is not finite at its own draws: its scale is 0, negative or NaN "
+                "for some points; fix the guide (e.g. softplus(raw) + 1e-3 for a scale), or "
+                "pass guide=None to propose from the prior"
+            )

@@ -45,6 +45,7 @@ from ..traces import (
 )
 from ._checks import (
     check_data_support,
+    check_guide_draws,
     check_log_marginal,
     check_proposal_density,
     prepare_inputs,
@@ -254,6 +255,8 @@ def ais(
     model, guide = adapt(model, plate_name), adapt(guide, plate_name)
     x = prepare_inputs(model, x, "ais")
     discrete = check_data_support(model, x, "ais")
+    if guide is not None:
+        check_guide_draws(guide, x, "ais")
     batch = x.num_points
     num_steps = check_count("num_steps", num_steps)
     num_chains = check_count("num_chains", num_chains)

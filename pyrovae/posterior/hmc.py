@@ -34,7 +34,7 @@ import torch
 
 from ..arguments import check_count, check_probability, check_weight
 from ..traces import adapt, max_plate_nesting, particle_log_weights, prior_proposal
-from ._checks import check_data_support, prepare_inputs
+from ._checks import check_data_support, check_guide_draws, prepare_inputs
 from ._vectorized import (
     flat_latents,
     latent_names,
@@ -179,6 +179,8 @@ def hmc(
     model, guide = adapt(model, plate_name), adapt(guide, plate_name)
     x = prepare_inputs(model, x, "hmc")
     check_data_support(model, x, "hmc")
+    if guide is not None:
+        check_guide_draws(guide, x, "hmc")
     num_samples = check_count("num_samples", num_samples)
     num_chains = check_count("num_chains", num_chains)
     max_leapfrog = check_count("max_leapfrog", max_leapfrog)

@@ -29,7 +29,13 @@ from tqdm.auto import tqdm
 
 from ..arguments import check_count
 from ..traces import adapt, max_plate_nesting, prior_proposal
-from ._checks import check_data_support, check_log_marginal, prepare_inputs, warn_if_large
+from ._checks import (
+    check_data_support,
+    check_guide_draws,
+    check_log_marginal,
+    prepare_inputs,
+    warn_if_large,
+)
 from ._vectorized import weighted_particles
 
 
@@ -175,6 +181,8 @@ def importance(
     model, guide = adapt(model, plate_name), adapt(guide, plate_name)
     x = prepare_inputs(model, x, "importance")
     discrete = check_data_support(model, x, "importance")
+    if guide is not None:
+        check_guide_draws(guide, x, "importance")
     num_samples = check_count("num_samples", num_samples, minimum=2)
     if seed is not None:
         torch.manual_seed(seed)
