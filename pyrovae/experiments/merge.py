@@ -73,7 +73,8 @@ def _non_finite(value, where):
 
 
 def _check_same_data(paths, parts):
-    """Refuse parts whose results record different data (content hashes) or none at all."""
+    """Refuse parts whose results record different data (content hashes), or where one part
+    records its data and another does not (results from before provenance: none compared)."""
     hashes = [(p.get("provenance") or {}).get("data", {}).get("sha256") for p in parts]
     if len(set(hashes)) > 1:
         listed = ", ".join(
