@@ -6,6 +6,7 @@ refused instead of resuming from corrupted parameters or optimizer state."""
 import glob
 import hashlib
 import io
+import json
 import math
 import os
 import pickle
@@ -76,6 +77,18 @@ def checksum(state: dict) -> str:
     h = hashlib.sha256()
     _digest({k: v for k, v in state.items() if k != "sha256"}, h)
     return h.hexdigest()
+
+
+def read_json(path, fix: str):
+    """The JSON value in the file ``path``; a truncated or edited file is a ``ValueError`` that
+    names it and ends with ``fix``."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path} is not readable JSON ({err}): truncated or edited; {fix}"
+        ) from None
 
 
 def save_checkpoint(path, state: dict) -> str:

@@ -31,6 +31,7 @@ import os
 import shutil
 import tempfile
 
+from ..checkpoint import read_json
 from ..provenance import versions
 from . import _module
 from .skeleton import finish
@@ -43,13 +44,7 @@ def _load(path):
     file = path if path.endswith(".json") else os.path.join(path, "results.json")
     if not os.path.exists(file):
         raise FileNotFoundError(f"{file} does not exist: give folders holding results.json")
-    try:
-        with open(file) as f:
-            results = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(
-            f"{file} is not readable JSON ({err}); it was truncated or edited: rerun that part"
-        ) from None
+    results = read_json(file, "rerun that part")
     if not isinstance(results, dict) or "experiment" not in results:
         raise ValueError(f"{file} is not the results.json of a pyrovae experiment")
     return results

@@ -71,6 +71,24 @@ def build_vae(config: dict) -> VAE:
     return VAE(encoder, decoder, likelihood, z, data_shape)
 
 
+def copy_named_params(targets: dict, params: dict, source: str, hint: str):
+    """Copy ``params[name]`` into every tensor of ``targets`` (``{name: tensor}``, in place, no
+    gradient); a name missing from ``params`` or a shape that differs is a ``ValueError``
+    naming ``source`` and ending with ``hint``."""
+    missing = sorted(set(targets) - set(params))
+    if missing:
+        raise ValueError(f"{source} lacks parameters of this model: {missing[:5]}; {hint}")
+    with torch.no_grad():
+        for name, target in targets.items():
+            value = params[name]
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"parameter {name!r}: shape {tuple(value.shape)} in {source}, "
+                    f"{tuple(target.shape)} in the model; {hint}"
+                )
+            target.copy_(value.to(target.device, target.dtype))
+
+
 def load_params_into(vae: VAE, params: dict):
     """Copy Pyro param-store entries (``"encoder$$$net.0.weight"``, unconstrained) into ``vae``.
 
@@ -82,21 +100,7 @@ def load_params_into(vae: VAE, params: dict):
         for child, module in vae.named_children()
         for name, p in module.named_parameters()
     }
-    missing = sorted(set(expected) - set(params))
-    if missing:
-        raise ValueError(
-            f"checkpoint lacks parameters of this VAE: {missing[:5]}; was it trained "
-            "with the same config?"
-        )
-    with torch.no_grad():
-        for name, target in expected.items():
-            value = params[name]
-            if value.shape != target.shape:
-                raise ValueError(
-                    f"parameter {name}: checkpoint shape {tuple(value.shape)}, "
-                    f"model shape {tuple(target.shape)}"
-                )
-            target.copy_(value.to(target.device, target.dtype))
+    copy_named_params(expected, params, "the checkpoint", "was it trained with the same config?")
     return vae
 
 

@@ -23,6 +23,7 @@ from pyro import poutine
 
 from ..checkpoint import FORMAT, load_checkpoint
 from ..traces import unwrap
+from .factory import copy_named_params
 from .inputs import as_inputs
 
 __all__ = ["load_user_model", "load_user_parameters"]
@@ -112,21 +113,7 @@ def load_user_parameters(model, guide, path, data):
     pyro.clear_param_store()
     _create_parameters(model, guide, data)
     store = dict(pyro.get_param_store().named_parameters())
-    missing = sorted(set(store) - set(params))
-    if missing:
-        raise ValueError(
-            f"{path} lacks parameters the model and guide create: {missing[:5]}; was it "
-            "saved from this model?"
-        )
-    with torch.no_grad():
-        for name, target in store.items():
-            value = params[name]
-            if value.shape != target.shape:
-                raise ValueError(
-                    f"parameter {name!r}: shape {tuple(value.shape)} in {path}, "
-                    f"{tuple(target.shape)} in the model"
-                )
-            target.copy_(value.to(target.device, target.dtype))
+    copy_named_params(store, params, path, "was it saved from this model?")
     return kind
 
 

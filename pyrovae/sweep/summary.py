@@ -5,6 +5,7 @@ import math
 import os
 import statistics
 
+from ..checkpoint import read_json
 from ..plotting.figure import subplots
 from .runner import SWEEP_FILE
 
@@ -18,14 +19,7 @@ def load_sweep(out) -> dict:
 
 def read_sweep_file(path) -> dict:
     """A ``sweep.json``, or a ``ValueError`` naming the file when it is truncated or edited."""
-    try:
-        with open(path) as f:
-            sweep = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(
-            f"{path} is not readable JSON ({err}): truncated or edited; restore it, or start the "
-            "sweep in a new --out"
-        ) from None
+    sweep = read_json(path, "restore it, or start the sweep in a new --out")
     runs = sweep.get("runs") if isinstance(sweep, dict) else None
     if not isinstance(runs, list) or not all(
         isinstance(r, dict) and {"run", "status", "params"} <= set(r) for r in runs
