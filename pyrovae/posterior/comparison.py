@@ -11,6 +11,10 @@ import torch
 
 from ..models.inputs import as_inputs
 from ..traces import adapt, max_plate_nesting, vectorize
+from .stranded import chain_log_mass
+
+# below this share of the heaviest chain's mode mass a chain is called stranded (as hmc's default)
+_STRANDED_MASS_RATIO = 1e-3
 
 
 def _per_point(values):
@@ -46,6 +50,13 @@ def posterior_comparison(
       site (Vehtari et al. 2021); ``ess_bulk``, ``ess_tail``: the smallest over them;
     * ``reliable``: ``rhat <= rhat_max`` and ``ess_bulk >= min_ess_per_chain · chains`` (the
       thresholds of Vehtari et al.: 1.01 and 100 per chain);
+    * ``why``: for a point that is not reliable, the reasons in words ("" otherwise). When the
+      run recorded ``lp`` (log p(x, z) per draw, as :func:`hmc` does), the columns ``lp_rhat``
+      (R-hat of the log density) and ``lightest_chain_mass`` (the smallest chain's estimated
+      mode mass as a share of the heaviest chain's, :mod:`pyrovae.posterior.stranded`) tell a
+      *stranded* chain, one caught in a mode of negligible mass (share < 1e-3), from chains
+      spread over modes of real weight; ``restarted_chains`` counts the chains that
+      ``hmc(..., restart_stranded=True)`` moved;
     * with ``guide`` and ``x`` (the data the run sampled; a tensor or several inputs):
       ``guide_mean_error_sd``, the largest |E_q[z] − E_p[z|x]| in posterior standard deviations,
       and ``guide_sd_ratio_min`` / ``guide_sd_ratio_max``, the range of sd_q / sd_p over
@@ -65,10 +76,67 @@ def posterior_comparison(
     if (guide is None) != (x is None):
         raise ValueError("pass both guide= and x= (the data the run sampled) to compare q with it")
     moments = _guide_moments(guide, x, sites) if guide is not None else {}
+    chains = _chain_agreement(idata, variables)
     tables = [
         _site_table(idata, name, rhat_max, min_ess_per_chain, moments.get(name)) for name in sites
     ]
-    return pd.concat(tables, ignore_index=True)
+    table = pd.concat(tables, ignore_index=True)
+    if chains is not None:
+        table = table.join(chains, on="data")
+    needed = min_ess_per_chain * idata.posterior.sizes["chain"]
+    table["why"] = [_why(row, rhat_max, needed) for row in table.itertuples()]
+    return table
+
+
+def _chain_agreement(idata, variables):
+    """Per point: R-hat of lp, the lightest chain's mode-mass share, chains restarted; None when
+    the run recorded no ``lp``."""
+    import arviz
+
+    stats = idata.sample_stats if "sample_stats" in idata.groups() else None
+    if stats is None or "lp" not in stats:
+        return None
+    lp = stats["lp"].values  # (C, S, B)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lp_rhat = arviz.rhat(stats[["lp"]])["lp"].values
+    chains, draws, batch = lp.shape
+    z = np.concatenate(
+        [idata.posterior[name].values.reshape(chains, draws, batch, -1) for name in variables], -1
+    )
+    log_mass = chain_log_mass(torch.as_tensor(z, dtype=torch.float64), torch.as_tensor(lp))
+    share = (log_mass - log_mass.max(0).values).exp().min(0).values.numpy()
+    table = pd.DataFrame({"lp_rhat": lp_rhat, "lightest_chain_mass": share})
+    restarted = idata.posterior.attrs.get("restarted")
+    if restarted is not None:
+        table["restarted_chains"] = np.asarray(restarted).reshape(-1, batch).sum(0)
+    return table
+
+
+def _why(row, rhat_max, ess_needed):
+    """The reasons a row is not reliable, in words."""
+    if row.reliable:
+        return ""
+    reasons = []
+    share = getattr(row, "lightest_chain_mass", np.nan)
+    if share < _STRANDED_MASS_RATIO:
+        reasons.append(
+            f"a chain is stranded in a mode holding ~{share:.1e} of the heaviest chain's mass "
+            f"(lp R-hat {row.lp_rhat:.3g}); hmc(..., restart_stranded=True) moves such chains "
+            "at the end of warm-up"
+        )
+    if row.rhat > rhat_max:
+        reason = f"R-hat {row.rhat:.3g} > {rhat_max}"
+        if share >= _STRANDED_MASS_RATIO:
+            reason += (
+                f" while the chains' regions hold comparable mass (lightest {share:.2g} of the "
+                "heaviest): several modes or slow mixing, no chain is stranded"
+            )
+        reasons.append(reason)
+    if row.ess_bulk < ess_needed:
+        reasons.append(f"bulk ESS {row.ess_bulk:.0f} < {ess_needed:.0f}")
+    if not reasons:  # R-hat or ESS not finite
+        reasons.append(f"R-hat {row.rhat} or ESS {row.ess_bulk} is not a number")
+    return "; ".join(reasons)
 
 
 def _site_table(idata, site, rhat_max, min_ess_per_chain, guide_moments):

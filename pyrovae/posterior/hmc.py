@@ -20,8 +20,17 @@ every point adapts its own:
 The decoder is fixed and the target is ∏_b p_θ(z_b|x_b) with the data plate's scale removed.
 Transitions whose energy is not finite, or whose energy error exceeds ``max_energy_error``, are
 divergent: rejected and counted per point. Returns ``arviz.InferenceData`` shaped like
-:func:`nuts`'s: ``posterior[site]`` (chain, draw, data, ...), ``sample_stats`` with ``diverging``
-and ``acceptance_rate`` per (chain, draw, data).
+:func:`nuts`'s: ``posterior[site]`` (chain, draw, data, ...), ``sample_stats`` with ``diverging``,
+``acceptance_rate`` and ``lp`` (log p(x, z) of the draw) per (chain, draw, data).
+
+HMC does not cross wide regions of low density, so a chain that ends warm-up in a minor mode
+stays there (a *stranded* chain: R-hat flags the point, and :func:`posterior_comparison` says
+that the chains disagree in mean log density). ``restart_stranded=True`` looks at every chain's
+draws over the last quarter of warm-up, estimates the mass of the mode it samples
+(:mod:`pyrovae.posterior.stranded`) and moves each chain whose mode holds less than
+``stranded_mass_ratio`` of the heaviest chain's to the state of another chain of the same point,
+before any draw is kept. Modes of comparable mass are left alone: restarting cannot make a run
+mix between modes, only drop ones of negligible weight.
 """
 
 import math
@@ -45,6 +54,7 @@ from ._vectorized import (
     site_width,
     split_flat,
 )
+from .stranded import chain_log_mass, restart_from_others, stranded
 from .whitening import guide_affine
 
 # what to use for a model that cannot broadcast over chains
@@ -161,6 +171,8 @@ def hmc(
     plate_name=None,
     progress=False,
     vectorize=True,
+    restart_stranded=False,
+    stranded_mass_ratio=1e-3,
 ):
     """Sample p_θ(z|x) for every point of ``x`` with C HMC chains per point, all in one tensor
     program, each point with its own metric and step size (see the module docstring).
@@ -174,6 +186,11 @@ def hmc(
         dimension (for models whose code cannot broadcast over one); each chain then adapts its
         own metric and step size from its own warm-up (as Stan does), ``step_size`` in the
         posterior's attrs is (chain, data).
+    :param restart_stranded: at the end of warm-up, move every chain whose mode's estimated mass
+        is below ``stranded_mass_ratio`` × the heaviest chain's (same point) to another chain's
+        state (see the module docstring); which chains moved is in the posterior's attrs
+        ``restarted`` (chain, data), 0 or 1. Needs ``vectorize=True``, ≥ 2 chains and
+        ``warmup_steps`` ≥ 40 (the estimate uses the last quarter of warm-up).
     :returns: ``arviz.InferenceData`` as :func:`pyrovae.posterior.nuts` returns.
     """
     model, guide = adapt(model, plate_name), adapt(guide, plate_name)
@@ -187,8 +204,18 @@ def hmc(
     warmup_steps = check_count("warmup_steps", warmup_steps, minimum=0)
     target_accept = check_probability("target_accept", target_accept)
     check_weight("trajectory_length", trajectory_length, strict=True)
+    restart = _restart_option(
+        restart_stranded, stranded_mass_ratio, vectorize, num_chains, warmup_steps
+    )
     pyro.set_rng_seed(seed)
-    options = (warmup_steps, target_accept, trajectory_length, max_leapfrog, max_energy_error)
+    options = (
+        warmup_steps,
+        target_accept,
+        trajectory_length,
+        max_leapfrog,
+        max_energy_error,
+        restart,
+    )
     if vectorize or num_chains == 1:
         shapes, draws, stats = _chains(
             model, guide, x, num_samples, num_chains, options, plate_name, progress
@@ -200,9 +227,33 @@ def hmc(
         ]
         shapes = {name: (num_chains, *shape[1:]) for name, shape in runs[0][0].items()}
         draws = torch.cat([r[1] for r in runs])
-        stats = {k: torch.cat([r[2][k] for r in runs]) for k in ("diverging", "acceptance_rate")}
+        per_draw = ("diverging", "acceptance_rate", "lp")
+        stats = {k: torch.cat([r[2][k] for r in runs]) for k in per_draw}
         stats["step_size"] = torch.stack([r[2]["step_size"] for r in runs])  # (C, B)
     return _to_inference_data(shapes, num_chains, draws, stats, x.num_points)
+
+
+def _restart_option(restart_stranded, mass_ratio, vectorize, num_chains, warmup_steps):
+    """The mass ratio below which a chain is restarted, or None; refuses what cannot work."""
+    if not restart_stranded:
+        return None
+    check_probability("stranded_mass_ratio", mass_ratio)
+    if not 0 < mass_ratio < 1:
+        raise ValueError(
+            f"stranded_mass_ratio must be in (0, 1), got {mass_ratio}: a chain is restarted when "
+            "its mode holds less than this share of the heaviest chain's mass (default 1e-3)"
+        )
+    if not vectorize or num_chains < 2:
+        raise ValueError(
+            "restart_stranded=True moves a chain to another chain's state, so it needs several "
+            "chains run together: pass vectorize=True and num_chains >= 2"
+        )
+    if warmup_steps < 40:
+        raise ValueError(
+            f"restart_stranded=True estimates each chain's mode mass from the last quarter of "
+            f"warm-up, which needs warmup_steps >= 40 (got {warmup_steps})"
+        )
+    return float(mass_ratio)
 
 
 def _chains(model, guide, x, num_samples, num_chains, options, plate_name, progress):
@@ -237,14 +288,24 @@ def _chains(model, guide, x, num_samples, num_chains, options, plate_name, progr
 
 
 def _run(
-    target, state, num_samples, warmup, target_accept, trajectory, max_leapfrog, max_err, progress
+    target,
+    state,
+    num_samples,
+    warmup,
+    target_accept,
+    trajectory,
+    max_leapfrog,
+    max_err,
+    restart,
+    progress,
 ):
     batch = state[0].shape[1]
     step = torch.full((batch,), 0.25 * trajectory, dtype=state[0].dtype, device=state[0].device)
     adapt = _DualAveraging(step, target_accept)
     window_start, window_end = warmup // 4, (3 * warmup) // 4
-    window, draws = [], []
-    stats = {"diverging": [], "acceptance_rate": []}
+    window, draws, tail = [], [], []
+    restarted = None
+    stats = {"diverging": [], "acceptance_rate": [], "lp": []}
     iterations = range(warmup + num_samples)
     if progress:
         from tqdm.auto import tqdm
@@ -264,12 +325,22 @@ def _run(
             if t == window_end - 1 and len(window) >= 10:
                 state = _rewhiten(target, state, window)
                 adapt = _DualAveraging(adapt.final(), target_accept)
+            if restart is not None and t >= window_end:
+                tail.append((target.z(state[0]), state[1]))
+            if restart is not None and t == warmup - 1:
+                z_tail = torch.stack([z for z, _ in tail], 1)  # (C, n, B, D)
+                lp_tail = torch.stack([lp for _, lp in tail], 1)  # (C, n, B)
+                restarted = stranded(chain_log_mass(z_tail, lp_tail), restart)
+                state = restart_from_others(state, restarted)
         else:
             draws.append(target.z(state[0]))
             stats["diverging"].append(divergent)
             stats["acceptance_rate"].append(accept_prob)
+            stats["lp"].append(state[1])
     stats = {k: torch.stack(v, 1) for k, v in stats.items()}  # (C, S, B)
     stats["step_size"] = adapt.final()
+    if restarted is not None:
+        stats["restarted"] = restarted
     return torch.stack(draws, 1), stats  # (C, S, B, D)
 
 
@@ -284,6 +355,7 @@ def _to_inference_data(shapes, num_chains, draws, stats, batch):
     sample_stats = {
         "diverging": stats["diverging"].cpu().numpy(),
         "acceptance_rate": stats["acceptance_rate"].cpu().numpy(),
+        "lp": stats["lp"].cpu().numpy(),
     }
     dims.update({k: ["data"] for k in sample_stats})
     with np.errstate(invalid="ignore"):
@@ -294,4 +366,6 @@ def _to_inference_data(shapes, num_chains, draws, stats, batch):
             dims=dims,
         )
     idata.posterior.attrs["step_size"] = stats["step_size"].cpu().numpy().tolist()
+    if "restarted" in stats:
+        idata.posterior.attrs["restarted"] = stats["restarted"].int().cpu().numpy().tolist()
     return idata
