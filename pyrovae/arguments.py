@@ -1,6 +1,8 @@
 """Argument checks shared by the objectives and the training loop: one clear ``ValueError`` each,
 naming the argument and the fix, before any work is done."""
 
+import argparse
+import dataclasses
 import math
 import numbers
 
@@ -74,3 +76,58 @@ def check_inputs(inputs, what="train"):
     for label, tensor in inputs.tensors().items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ValueError(f"{what}: input {label} contains NaN or inf; clean or drop those rows")
+
+
+class Bound:
+    """A named constraint on a real number (or on every number of a tuple), declared once and
+    used three ways: :meth:`check` in library code, :meth:`argparse_type` for a command-line
+    flag, and :meth:`field` beside an experiment's ``Config`` field, where ``--set`` checks it
+    and the settings listing shows it. Every bound implies finiteness."""
+
+    def __init__(self, text, test):
+        self.text, self.test = text, test
+
+    def _words(self):
+        return f"a finite number {self.text}".strip()
+
+    def __repr__(self):
+        return f"Bound({self.text!r})"
+
+    def check(self, name, value):
+        """``value`` (a number, or a possibly nested tuple / list of numbers) if every number
+        is finite and passes; else one ``ValueError`` naming ``name`` and the bound."""
+        if isinstance(value, (tuple, list)):
+            for i, item in enumerate(value):
+                self.check(f"{name}[{i}]", item)
+            return value
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be {self._words()}, got {value!r}")
+        if not math.isfinite(value) or not self.test(value):
+            raise ValueError(f"{name} must be {self._words()}, got {value!r}")
+        return value
+
+    def argparse_type(self, text):
+        """For ``add_argument(type=BOUND.argparse_type)``: the float, or argparse's error."""
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a number {self.text}, got {text!r}"
+            ) from None
+        try:
+            return self.check("the value", value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    def field(self, default):
+        """A dataclass field with this bound in its metadata:
+        ``lr: float = POSITIVE.field(1e-3)``."""
+        self.check("the default", default)
+        return dataclasses.field(default=default, metadata={"bound": self})
+
+
+FINITE = Bound("", lambda v: True)
+POSITIVE = Bound("> 0", lambda v: v > 0)
+NON_NEGATIVE = Bound("≥ 0", lambda v: v >= 0)
+OPEN_UNIT = Bound("in (0, 1)", lambda v: 0 < v < 1)
+UNIT = Bound("in [0, 1]", lambda v: 0 <= v <= 1)

@@ -13,6 +13,7 @@ import sys
 
 import torch
 
+from .arguments import FINITE, NON_NEGATIVE, POSITIVE
 from .data import DATASETS, load_dataset
 from .infer.factory import OBJECTIVES, make_objective
 from .infer.iwae_gradients import IWAE_GRADIENTS
@@ -161,19 +162,24 @@ def _add_train(sub):
     )
     g.add_argument("--z-dim", type=_positive_int, default=2)
     g.add_argument("--likelihood", choices=LIKELIHOODS, default="bernoulli")
-    g.add_argument("--sigma", type=float, default=1.0, help="fixed σ, or initial σ when learned")
+    g.add_argument(
+        "--sigma",
+        type=POSITIVE.argparse_type,
+        default=1.0,
+        help="fixed σ, or initial σ when learned",
+    )
     g.add_argument(
         "--min-variance",
-        type=float,
+        type=NON_NEGATIVE.argparse_type,
         default=0.0,
         help="floor ξ on learned σ² (Mattei & Frellsen 2018); 0 = none",
     )
     g.add_argument("--per-dimension", action="store_true", help="one learned σ per data dimension")
     g = p.add_argument_group("objective")
     g.add_argument("--objective", choices=OBJECTIVES, default="elbo")
-    g.add_argument("--beta", type=float, default=1.0, help="β of beta-vae")
-    g.add_argument("--alpha", type=float, default=0.0, help="α of infovae")
-    g.add_argument("--lam", type=float, default=1.0, help="λ of infovae")
+    g.add_argument("--beta", type=NON_NEGATIVE.argparse_type, default=1.0, help="β of beta-vae")
+    g.add_argument("--alpha", type=FINITE.argparse_type, default=0.0, help="α of infovae")
+    g.add_argument("--lam", type=NON_NEGATIVE.argparse_type, default=1.0, help="λ of infovae")
     g.add_argument("--divergence", choices=("mmd", "stein", "adversarial"), default="mmd")
     g.add_argument(
         "--kernel",
@@ -198,7 +204,7 @@ def _add_train(sub):
     )
     g.add_argument(
         "--free-bits",
-        type=float,
+        type=NON_NEGATIVE.argparse_type,
         default=0.0,
         help="λ nats: clamp each latent dimension's minibatch KL below at λ (elbo, beta-vae)",
     )
@@ -232,7 +238,7 @@ def _add_train(sub):
     g.add_argument("--steps", type=_positive_int, default=None)
     g.add_argument("--epochs", type=_positive_int, default=None)
     g.add_argument("--batch-size", type=_positive_int, default=128)
-    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--lr", type=POSITIVE.argparse_type, default=1e-3)
     g.add_argument("--device", default="cpu")
     g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--out", default="runs/train")
@@ -315,7 +321,11 @@ def _add_reproduce(sub):
         "--out. `pyrovae reproduce --list` lists the experiments.",
     )
     p.add_argument("name", nargs="?", help="experiment name")
-    p.add_argument("--list", action="store_true", help="list the experiments")
+    p.add_argument(
+        "--list",
+        action="store_true",
+        help="list the experiments; with NAME, list its settings (type, bound, value)",
+    )
     p.add_argument(
         "--report",
         default=None,
@@ -386,7 +396,7 @@ def _add_sweep(sub):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--profile", choices=("quick", "full"), default="quick")
     p.add_argument("--workers", type=int, default=1, help="runs at once (default 1)")
-    p.add_argument("--gpus-per-run", type=float, default=0.0)
+    p.add_argument("--gpus-per-run", type=NON_NEGATIVE.argparse_type, default=0.0)
     p.add_argument("--address", default=None, help="an existing Ray cluster (HEAD_IP:6379)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--data", default=None, help="folder of binarized MNIST where needed")
@@ -644,6 +654,14 @@ def cmd_reproduce(args):
             replace_in_readme(args.readme, table)
             print(f"replaced the reproduction table in {args.readme}")
         return 0
+    if args.list and args.name:
+        from .experiments.settings import describe_settings
+
+        settings = experiments.experiment_settings(args.name, args.profile)
+        print(f"{args.name} ({args.profile}): --set KEY=VALUE takes")
+        for line in describe_settings(settings, with_values=True):
+            print(f"  {line}")
+        return 0
     if args.list or not args.name:
         for name in experiments.REGISTRY:
             doc = (experiments.describe(name) or "").strip().splitlines()
@@ -746,6 +764,9 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped early (`| head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 0
     return code or 0
 
 

@@ -100,7 +100,66 @@ def _cases(root, out):
             "--out",
             out,
         ],
+        "reproduce a negative variance": [
+            "reproduce",
+            "linear-vae-ppca",
+            "--set",
+            "sigma2=-1",
+            "--out",
+            out,
+        ],
+        "reproduce a zero learning rate": [
+            "reproduce",
+            "sigma-collapse",
+            "--set",
+            "lr=0",
+            "--out",
+            out,
+        ],
+        "reproduce a negative tuple element": [
+            "reproduce",
+            "sigma-collapse",
+            "--set",
+            "epsilons=(0.1, -0.1)",
+            "--out",
+            out,
+        ],
+        "reproduce a probability above one": [
+            "reproduce",
+            "sigma-collapse",
+            "--set",
+            "delta=1.5",
+            "--out",
+            out,
+        ],
+        "reproduce a cosine threshold below -1": [
+            "reproduce",
+            "linear-vae-ppca",
+            "--set",
+            "min_abs_cos=-inf",
+            "--out",
+            out,
+        ],
+        "report a truncated results.json": ["reproduce", "--report", f"{root}/cut"],
         "train a negative seed": ["train", "--dataset", "two-point", "--seed", "-1", "--out", out],
+        "train a NaN variance floor": [
+            "train",
+            "--dataset",
+            "two-point",
+            "--min-variance",
+            "nan",
+            "--out",
+            out,
+        ],
+        "train a negative learning rate": [
+            "train",
+            "--dataset",
+            "two-point",
+            "--lr",
+            "-1e-3",
+            "--out",
+            out,
+        ],
         "diagnose a flipped checkpoint": [
             "diagnose",
             f"{root}/flipped/checkpoint.pt",
@@ -150,6 +209,8 @@ def test_every_hostile_case_is_one_clear_error_that_writes_and_changes_nothing(
         err = capsys.readouterr().err
         assert code not in (0, None), name
         assert "error" in err and "Traceback" not in err, (name, err)
+        if "truncated" in name:  # the error names the file
+            assert "cut" in err or "sweep.json" in err, (name, err)
         assert not os.path.exists(out), name  # nothing written
         assert _snapshot(inputs) == before, name  # nothing changed
         assert not [p for p in os.listdir(inputs) if p.startswith(".")], name  # no temp left

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import NON_NEGATIVE, POSITIVE
 from ..data import load_binarized_mnist, random_subset
 from ..infer import BetaVAE, EvidenceLowerBound, train
 from ..models import VAE, LearnedGaussian
@@ -51,11 +52,11 @@ class Config:
     z_dim: int = 20
     steps: int = 2000
     batch_size: int = 128
-    lr: float = 1e-3
-    init_gamma: float = 1.0
-    min_variance: float = 1e-4
-    error_tolerance: float = 0.02
-    collapse_sigma: float = 0.9
+    lr: float = POSITIVE.field(1e-3)
+    init_gamma: float = POSITIVE.field(1.0)
+    min_variance: float = NON_NEGATIVE.field(1e-4)
+    error_tolerance: float = POSITIVE.field(0.02)
+    collapse_sigma: float = POSITIVE.field(0.9)
 
 
 PROFILES = {

@@ -23,6 +23,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
+from ..arguments import POSITIVE
 from ..diagnostics import active_units
 from ..infer import EvidenceLowerBound, train
 from ..models import VAE, Gaussian, data_plate
@@ -48,9 +49,9 @@ class Config:
     k: int = 3
     alpha: float = 0.5
     steps: int = 3000
-    gammas: tuple = (0.01, 0.1, 1.0, 3.0, 10.0)
+    gammas: tuple = POSITIVE.field((0.01, 0.1, 1.0, 3.0, 10.0))
     mlp_steps: int = 1500
-    loss_tolerance: float = 0.02
+    loss_tolerance: float = POSITIVE.field(0.02)
 
 
 PROFILES = {

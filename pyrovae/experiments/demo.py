@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import FINITE, NON_NEGATIVE, POSITIVE
 from ..data import two_point
 from ..diagnostics import two_point_summary
 from ..infer import EvidenceLowerBound, InfoVAE, train
@@ -36,15 +37,15 @@ class Config:
     n: int = 512
     steps: int = 6000
     batch_size: int = 128
-    lr: float = 1e-3
+    lr: float = POSITIVE.field(1e-3)
     hidden: tuple = (200, 200, 200)
-    lam: float = 500.0
-    min_variance: float = 1e-3
-    init_log_variance: float = -6.0
+    lam: float = NON_NEGATIVE.field(500.0)
+    min_variance: float = NON_NEGATIVE.field(1e-3)
+    init_log_variance: float = FINITE.field(-6.0)
     eval_particles: int = 256
-    separated_information: float = 0.6  # nats (log 2 = 0.693 at most)
-    prior_variance_tolerance: float = 0.1
-    collapse_information: float = 0.05  # nats: I(x; z) below it is collapse
+    separated_information: float = POSITIVE.field(0.6)  # nats (log 2 = 0.693 at most)
+    prior_variance_tolerance: float = POSITIVE.field(0.1)
+    collapse_information: float = POSITIVE.field(0.05)  # nats: I(x; z) below it is collapse
 
 
 PROFILES = {"quick": Config(), "full": Config(steps=20000)}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import NON_NEGATIVE
 from ..data import load_binarized_mnist, load_mnist_idx, random_subset
 from ..diagnostics import aggregate_posterior_moments
 from ..infer import BetaVAE, EvidenceLowerBound, InfoVAE, train
@@ -68,7 +69,7 @@ class Config:
     hidden: int = 256
     decoder: str = "conv"
     alpha: float = 1.0
-    lam: float = 1000.0
+    lam: float = NON_NEGATIVE.field(1000.0)
     n_test: int = 2000
     evaluate_every: int = 100
     n_eval: int = 500

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import NON_NEGATIVE, POSITIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import log_likelihood
 from ..infer import EvidenceLowerBound, InfoVAE, train
@@ -58,21 +59,21 @@ class Config:
     hidden: int = 256
     decoder: str = "conv"
     alpha: float = 1.0
-    lam: float = 1000.0
+    lam: float = NON_NEGATIVE.field(1000.0)
     n_test: int = 100
     num_samples: int = 5000
     ais_points: int = 50
     ais_steps: int = 100
     ais_chains: int = 4
     bdmc_points: int = 8
-    trusted_gap: float = 1.0
+    trusted_gap: float = POSITIVE.field(1.0)
     anchor_hidden: tuple = (200, 200)
     anchor_z_dim: int = 50
     anchor_steps: int = 2000
-    anchor_lr: float = 1e-3
+    anchor_lr: float = POSITIVE.field(1e-3)
     anchor_n_train: int = 10000
     anchor_n_test: int = 100
-    anchor_target_nll: float = 89.0
+    anchor_target_nll: float = POSITIVE.field(89.0)
 
 
 PROFILES = {

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import NON_NEGATIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import aggregate_posterior_moments
 from ..infer import EvidenceLowerBound, InfoVAE, train
@@ -37,7 +38,7 @@ class Config:
     n_test: int = 2000
     z_dim: int = 10
     alpha: float = 0.0
-    lam: float = 1000.0
+    lam: float = NON_NEGATIVE.field(1000.0)
 
 
 PROFILES = {

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import NON_NEGATIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import aggregate_posterior_moments, aggregate_posterior_test, kl_to_posterior
 from ..infer import EvidenceLowerBound, InfoVAE, train
@@ -49,7 +50,7 @@ class Config:
     net: str = "mlp"
     z_dim: int = 2
     alpha: float = 0.0
-    lam: float = 1000.0
+    lam: float = NON_NEGATIVE.field(1000.0)
     kl_points: int = 100
     n_test: int = 1000
     grid_resolution: int = 81

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import NON_NEGATIVE, POSITIVE
 from ..data import two_point
 from ..diagnostics import two_point_summary
 from ..infer import EvidenceLowerBound, InfoVAE, train
@@ -43,21 +44,21 @@ class Config:
 
     n: int = 512
     hidden: tuple = (200, 200, 200)
-    min_variance: float = 1e-3
+    min_variance: float = NON_NEGATIVE.field(1e-3)
     init_log_variance: float = -6.0
     stages: int = 6
     steps_per_stage: int = 1000
     batch_size: int = 128
-    lr: float = 1e-3
-    lam: float = 500.0
+    lr: float = POSITIVE.field(1e-3)
+    lam: float = NON_NEGATIVE.field(500.0)
     eval_particles: int = 256
-    separation: float = 1.0  # |mean q(z|−1) − mean q(z|+1)| for "separates"
-    prior_variance_tolerance: float = 0.1
-    collapse_information: float = 0.05  # nats: I(x; z) below it is collapse
+    separation: float = POSITIVE.field(1.0)  # |mean q(z|−1) − mean q(z|+1)| for "separates"
+    prior_variance_tolerance: float = POSITIVE.field(0.1)
+    collapse_information: float = POSITIVE.field(0.05)  # nats: I(x; z) below it is collapse
     # the closed-form comparison of collapse with the best informative Gaussian solution
-    theory_lams: tuple = (1.0, 10.0, 50.0, 100.0, 500.0, 1000.0)
-    theory_min_variances: tuple = (1e-4, 1e-3, 1e-2)
-    information_tolerance: float = 0.1  # nats between trained and optimal I(x; z)
+    theory_lams: tuple = POSITIVE.field((1.0, 10.0, 50.0, 100.0, 500.0, 1000.0))
+    theory_min_variances: tuple = POSITIVE.field((1e-4, 1e-3, 1e-2))
+    information_tolerance: float = POSITIVE.field(0.1)  # nats between trained and optimal I(x; z)
     # for sweeps and remedies: skip the ELBO run (it does not depend on λ), compute the closed
     # form at this setting only, warm the KL weight (1 − α) up from 0 over the first steps
     train_elbo: bool = True

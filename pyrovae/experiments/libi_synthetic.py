@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import NON_NEGATIVE, POSITIVE
 from ..data.synthetic import SYNTHETIC_DATASETS, monotone_absolute_value
 from ..diagnostics import aggregate_posterior_test, kl_to_posterior, mmd_permutation_test
 from ..infer import IWAE, EvidenceLowerBound, fit_per_point_guide, libi_fit, train
@@ -63,9 +64,9 @@ class Config:
     iwae_k: int = 20
     q_star_steps: int = 200
     hidden: tuple = (64, 64)
-    init_sigma: float = 0.3
-    min_variance: float = 1e-4
-    libi_tolerance: float = 0.05
+    init_sigma: float = POSITIVE.field(0.3)
+    min_variance: float = NON_NEGATIVE.field(1e-4)
+    libi_tolerance: float = POSITIVE.field(0.05)
 
 
 PROFILES = {

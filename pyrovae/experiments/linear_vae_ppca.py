@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..arguments import POSITIVE, UNIT
 from ..data import column_alignment, ppca_data
 from ..models import LinearGaussianVAE, ppca_mle
 from ..plotting.figure import save_figure, subplots
@@ -35,12 +36,12 @@ class Config:
     n: int = 10000
     d: int = 20
     k: int = 5
-    sigma2: float = 0.1
+    sigma2: float = POSITIVE.field(0.1)
     batch_size: int = 10000
     phases: tuple = ((2500, 0.05), (1000, 0.005))
-    max_gap: float = 0.01  # nats per point between the ELBO and the pPCA maximum
-    max_sigma2_error: float = 0.005
-    min_abs_cos: float = 0.99
+    max_gap: float = POSITIVE.field(0.01)  # nats per point between the ELBO and the pPCA maximum
+    max_sigma2_error: float = POSITIVE.field(0.005)
+    min_abs_cos: float = UNIT.field(0.99)
 
 
 PROFILES = {

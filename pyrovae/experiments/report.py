@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 
+from ..checkpoint import read_json
 from . import REGISTRY, _module
 from .skeleton import follows_skeleton
 
@@ -27,8 +28,9 @@ def find_results(runs_dir):
         if "results.json" not in files:
             continue
         path = os.path.join(root, "results.json")
-        with open(path) as f:
-            results = json.load(f)
+        results = read_json(path, "rerun the experiment, or move the folder out of " + runs_dir)
+        if not isinstance(results, dict):
+            raise ValueError(f"{path} holds {type(results).__name__}, not a results object")
         name = results.get("experiment") or _name_from_folder(root)
         if name in REGISTRY:
             found.setdefault(name, []).append((path, results))

@@ -12,7 +12,11 @@ Values are checked in depth against the profile's value, which serves as the tem
   length, element by element — ``hidden=(8.5,)`` and ``phases=((20,),)`` are refused;
 * a count (an int whose default is ≥ 1) must be ≥ 1, an int whose default is 0 must be ≥ 0
   (``n=-3``, ``hidden=(0,)`` are refused);
-* a float must be finite (``sigma2=nan``, ``max_gap=inf`` are refused) unless its default is not.
+* a float must be finite (``sigma2=nan``, ``max_gap=inf`` are refused) unless its default is not;
+* a ``Config`` field declared with a bound (``lr: float = POSITIVE.field(1e-3)``, see
+  :class:`pyrovae.arguments.Bound`) must meet it, element by element for tuples
+  (``sigma2=-1``, ``lr=0``, ``epsilons=(0.1, -0.1)`` are refused); the listing of the settings in
+  an error shows each field's bound.
 """
 
 import ast
@@ -137,20 +141,48 @@ def _parse(key, text, current):
     return value
 
 
+def bounds(settings) -> dict:
+    """``{field: Bound}`` of the fields of a config dataclass declared with a bound."""
+    if not dataclasses.is_dataclass(settings):
+        return {}
+    return {
+        f.name: f.metadata["bound"] for f in dataclasses.fields(settings) if "bound" in f.metadata
+    }
+
+
+def describe_settings(settings, with_values=False) -> list:
+    """One entry per setting: ``name (type, bound)`` (and ``= value``), as errors and
+    ``pyrovae reproduce NAME --list`` show them."""
+    declared = bounds(settings)
+    return [
+        f"{k} ({type(v).__name__}{', ' + declared[k].text if k in declared else ''})"
+        + (f" = {v!r}" if with_values else "")
+        for k, v in _as_dict(settings).items()
+    ]
+
+
+def _as_dict(settings):
+    if dataclasses.is_dataclass(settings):
+        return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    return dict(settings)
+
+
 def resolve_settings(settings, overrides=None, experiment="this experiment"):
     """``settings`` (one profile's dict, or a frozen config dataclass) with ``overrides``
     applied and type-checked: a new dict, or a new dataclass instance."""
-    if dataclasses.is_dataclass(settings):
-        current = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
-    else:
-        current = dict(settings)
+    current = _as_dict(settings)
     unknown = [k for k in (overrides or {}) if k not in current]
     if unknown:
         raise ValueError(
             f"{experiment} has no setting {unknown[0]!r}; its settings are: "
-            + ", ".join(f"{k} ({type(v).__name__})" for k, v in current.items())
+            + ", ".join(describe_settings(settings))
         )
-    parsed = {key: parse_value(key, text, current[key]) for key, text in (overrides or {}).items()}
+    declared = bounds(settings)
+    parsed = {}
+    for key, text in (overrides or {}).items():
+        parsed[key] = parse_value(key, text, current[key])
+        if key in declared:
+            declared[key].check(key, parsed[key])
     if dataclasses.is_dataclass(settings):
         return dataclasses.replace(settings, **parsed)
     return {**current, **parsed}

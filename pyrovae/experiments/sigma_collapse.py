@@ -16,6 +16,7 @@ from itertools import pairwise
 
 import torch
 
+from ..arguments import OPEN_UNIT, POSITIVE
 from ..data import load_binarized_mnist, ppca_data
 from ..diagnostics import collapsed_dimensions, kl_per_dimension
 from ..infer import EvidenceLowerBound, train
@@ -39,19 +40,19 @@ class Config:
     binarized MNIST images read as continuous, and learned σ² started at each ``learned_init``
     σ; collapse read at ``epsilons`` with δ = ``delta``, judged at ``judge_epsilon``."""
 
-    linear_sigma2: tuple = (0.05, 0.5, 2.0, 3.2, 4.5, 6.0)
+    linear_sigma2: tuple = POSITIVE.field((0.05, 0.5, 2.0, 3.2, 4.5, 6.0))
     linear_steps: int = 1500
-    deep_sigma2: tuple = (0.01, 0.1, 0.5, 2.0)
+    deep_sigma2: tuple = POSITIVE.field((0.01, 0.1, 0.5, 2.0))
     deep_n: int = 2000
     deep_steps: int = 600
     z_dim: int = 10
     hidden: int = 400
     batch_size: int = 128
-    lr: float = 1e-3
-    learned_init: tuple = (0.05, 1.0)
-    epsilons: tuple = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
-    delta: float = 0.01
-    judge_epsilon: float = 0.1
+    lr: float = POSITIVE.field(1e-3)
+    learned_init: tuple = POSITIVE.field((0.05, 1.0))
+    epsilons: tuple = POSITIVE.field((0.001, 0.003, 0.01, 0.03, 0.1, 0.3))
+    delta: float = OPEN_UNIT.field(0.01)
+    judge_epsilon: float = POSITIVE.field(0.1)
     run_linear: bool = True  # False: the deep part only (sweeps over seeds and deep settings)
 
 

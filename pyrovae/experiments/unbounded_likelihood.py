@@ -25,6 +25,7 @@ import pyro
 import pyro.distributions as dist
 import torch
 
+from ..arguments import POSITIVE
 from ..diagnostics import DecoderVarianceWarning, decoder_variance_health
 from ..infer import EvidenceLowerBound, TrainingDiverged, train
 from ..models import VAE, DecoderGaussian, data_plate
@@ -49,11 +50,11 @@ class Config:
     test_n: int = 300
     stages: int = 6
     steps_per_stage: int = 1000
-    lr: float = 1e-3
+    lr: float = POSITIVE.field(1e-3)
     is_samples: int = 2000
     test_is_samples: int = 500
-    floor: float = 0.01
-    epsilons: tuple = EPSILONS
+    floor: float = POSITIVE.field(0.01)
+    epsilons: tuple = POSITIVE.field(EPSILONS)
 
 
 PROFILES = {
