@@ -244,6 +244,12 @@ def _add_train(sub):
     g.add_argument("--out", default="runs/train")
     g.add_argument("--checkpoint-every", type=_positive_int, default=1000)
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    g.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: continue even on other data than the checkpoint's (fine-tuning); "
+        "the checkpoint keeps the earlier data hashes",
+    )
     g.add_argument("--no-progress", action="store_true")
     return p
 
@@ -462,6 +468,8 @@ def cmd_train(args):
 
     if args.steps is None and args.epochs is None:
         args.steps = 1000
+    if args.force and not args.resume:
+        raise SystemExit("error: --force only applies with --resume (continue on other data)")
     device = _device(args.device)
     mmd = args.objective == "infovae" and args.divergence == "mmd"
     for flag, value in (("--kernel", args.kernel), ("--bandwidth", args.bandwidth)):
@@ -528,7 +536,7 @@ def cmd_train(args):
             seed=args.seed,
             checkpoint=ckpt,
             checkpoint_every=args.checkpoint_every,
-            resume=args.resume,
+            resume="other-data" if args.force else args.resume,
             progress=not args.no_progress,
             config=config,
             validation=validation,

@@ -8,6 +8,7 @@ import json
 import pytest
 from helpers import binary_data, small_vae
 
+from pyrovae.checkpoint import load_checkpoint
 from pyrovae.cli import main
 from pyrovae.experiments import get
 from pyrovae.experiments.merge import merge_runs
@@ -58,6 +59,41 @@ def test_resume_on_other_data_is_refused_and_the_checkpoint_kept(tmp_path):
         progress=False,
     )
     assert result.steps == 6
+
+
+def test_resume_on_other_data_on_purpose_warns_and_keeps_the_earlier_hashes(tmp_path):
+    x, vae = binary_data(n=48), small_vae()
+    path = tmp_path / "checkpoint.pt"
+    options = dict(batch_size=16, checkpoint=path, progress=False)
+    train(vae.model, vae.guide, x, steps=3, **options)
+    other = 1.0 - x
+    with pytest.warns(UserWarning, match="continuing on the new data as asked"):
+        result = train(vae.model, vae.guide, other, steps=6, resume="other-data", **options)
+    assert result.steps == 6
+    settings = load_checkpoint(path)["settings"]
+    assert settings["data_sha256"] == tensor_digest(other)
+    assert settings["previous_data_sha256"] == [tensor_digest(x)]
+    with pytest.raises(ValueError, match="resume must be False, True or 'other-data'"):
+        train(vae.model, vae.guide, x, steps=9, resume="yes", **options)
+
+
+def test_cli_resume_force_continues_on_other_data(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    base = ["train", "--dataset", "two-point", "--z-dim", "1", "--hidden", "8", "--out", out]
+    base += ["--no-progress", "--min-variance", "1e-3", "--likelihood", "gaussian-decoder"]
+    base += ["--batch-size", "25"]
+    assert main([*base, "--limit", "100", "--steps", "5"]) == 0
+    resumed = [*base, "--limit", "50", "--steps", "10", "--resume"]
+    assert main(resumed) != 0
+    assert "pyrovae train --resume --force" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="continuing on the new data"):
+        assert main([*resumed, "--force"]) == 0
+    assert (
+        len(load_checkpoint(tmp_path / "run" / "checkpoint.pt")["settings"]["previous_data_sha256"])
+        == 1
+    )
+    with pytest.raises(SystemExit, match="--force only applies with --resume"):
+        main([*base, "--steps", "12", "--force"])
 
 
 def test_cli_resume_with_another_likelihood_is_refused(tmp_path, capsys):

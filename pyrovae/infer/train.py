@@ -205,7 +205,9 @@ def train(
         default: the data's device.
     :param seed: seeds Pyro / torch and the minibatch order.
     :param checkpoint: path of a checkpoint written atomically every ``checkpoint_every`` steps
-        and at the end; with ``resume=True`` training continues from it when it exists.
+        and at the end; with ``resume=True`` training continues from it when it exists, on the
+        same data only (content hash); ``resume="other-data"`` continues on other data on
+        purpose (fine-tuning), with a warning, the earlier hashes kept in the checkpoint.
     :param history_path: where to write the history as JSON (also written next to a checkpoint).
     :param clear_param_store: clear Pyro's global param store first (a stale store silently
         trains old weights; on resume the checkpoint then provides every value).
@@ -232,6 +234,11 @@ def train(
     :raises TrainingDiverged: a term or gradient is NaN / inf; parameters keep the last good state.
     :returns: :class:`TrainResult` with one history row per step, terms in nats per data point.
     """
+    if resume not in (False, True, "other-data"):
+        raise ValueError(
+            f"resume must be False, True or 'other-data' (continue on other data on purpose), "
+            f"got {resume!r}"
+        )
     streams = is_streams(data)
     if streams:
         data = StreamSet(data, model, guide, check_count("batch_size", batch_size), plate_name)
@@ -310,7 +317,7 @@ def train(
     start, best, since_best, state = 0, None, 0, None
     if resume and checkpoint and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint, map_location=device)
-        check_resume(checkpoint, state, total, settings, config)
+        check_resume(checkpoint, state, total, settings, config, other_data=resume == "other-data")
         load_parameters(checkpoint, state, stepper)
         result.history = list(state["history"])
         start = int(state["step"])

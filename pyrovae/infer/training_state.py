@@ -103,10 +103,12 @@ def describe_objective(objective) -> str:
     return f"{type(objective).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
 
 
-def check_resume(path, state, total, settings, config=None):
-    """Refuse a checkpoint past the requested end, of other data (content hash) or of another
-    model (the ``model`` entry of ``config``: e.g. a Gaussian likelihood resumed as Bernoulli);
-    warn about settings that changed (learning rate, batch size, objective, ...)."""
+def check_resume(path, state, total, settings, config=None, other_data=False):
+    """Refuse a checkpoint past the requested end, of other data (content hash; with
+    ``other_data=True`` a warning instead, and the earlier hashes kept in
+    ``settings["previous_data_sha256"]``) or of another model (the ``model`` entry of
+    ``config``: e.g. a Gaussian likelihood resumed as Bernoulli); warn about settings that
+    changed (learning rate, batch size, objective, ...)."""
     start = int(state["step"])
     if start > total:
         raise ValueError(
@@ -115,12 +117,27 @@ def check_resume(path, state, total, settings, config=None):
         )
     saved = state.get("settings", {})
     old_data, new_data = saved.get("data_sha256"), settings.get("data_sha256")
+    previous = list(saved.get("previous_data_sha256", []))
     if old_data is not None and new_data is not None and old_data != new_data:
-        raise ValueError(
+        what = (
             f"checkpoint {path} was trained on other data (content hash {old_data[:12]}…, "
-            f"now {new_data[:12]}…: another data set, split, limit or order); resume it on "
-            "the same data, or start a new checkpoint (another --out) for these"
+            f"now {new_data[:12]}…: another data set, split, limit or order)"
         )
+        if not other_data:
+            raise ValueError(
+                f"{what}; resume it on the same data, start a new checkpoint (another --out), "
+                "or continue on these data on purpose (fine-tuning) with resume='other-data' "
+                "(pyrovae train --resume --force)"
+            )
+        warnings.warn(
+            f"{what}: continuing on the new data as asked; the checkpoint keeps the earlier "
+            "hashes under settings['previous_data_sha256']",
+            UserWarning,
+            stacklevel=3,
+        )
+        previous.append(old_data)
+    if previous:
+        settings["previous_data_sha256"] = previous
     old_model = (state.get("config") or {}).get("model")
     new_model = (config or {}).get("model")
     if old_model is not None and new_model is not None and old_model != new_model:
@@ -137,7 +154,9 @@ def check_resume(path, state, total, settings, config=None):
     changed = [
         f"{key} {saved[key]!r} -> {value!r}"
         for key, value in settings.items()
-        if key in saved and saved[key] != value and key != "data_sha256"
+        if key in saved
+        and saved[key] != value
+        and key not in ("data_sha256", "previous_data_sha256")
     ]
     if changed:
         warnings.warn(

@@ -12,7 +12,8 @@ Each run writes its own folder ``OUT/run-NNN_..._seed=S`` (results.json, figures
 wall time, the run's scalar results and checks, the error of a failed run); ``OUT/sweep.csv``
 the same as a table.
 Both are rewritten after every finished run, so an interrupted sweep loses nothing: the same
-command again skips the finished runs and retries the failed ones.
+command again skips the finished runs and retries the failed ones. One driver at a time per
+folder: a second is refused while the first holds ``OUT/.sweep.lock`` (:mod:`pyrovae.sweep.lock`).
 """
 
 import csv
@@ -27,6 +28,7 @@ import traceback
 from ..checkpoint import write_atomic
 from ..provenance import data_record
 from .grid import grid_points, parse_grid, parse_seeds, run_name
+from .lock import LOCK_FILE, sweep_lock
 
 SWEEP_FILE, CSV_FILE = "sweep.json", "sweep.csv"
 
@@ -105,7 +107,7 @@ def _spec(experiment, grid, seeds, sets, profile, device, data=None):
 def _load_existing(out, spec):
     path = os.path.join(out, SWEEP_FILE)
     if not os.path.exists(path):
-        if os.path.isdir(out) and os.listdir(out):
+        if os.path.isdir(out) and set(os.listdir(out)) - {LOCK_FILE}:
             raise ValueError(
                 f"{out} is not empty and holds no {SWEEP_FILE}: give a new or empty --out "
                 "(nothing was overwritten)"
@@ -280,51 +282,53 @@ def run_sweep(
     for point in points:  # every key and value type-checked before anything runs
         experiments.experiment_settings(experiment, profile, {**sets, **point})
     spec = _spec(experiment, grid, seeds, sets, profile, str(device), data)
-    done = _load_existing(out, spec)
+    _load_existing(out, dict(spec))  # refused before the folder exists
     os.makedirs(out, exist_ok=True)
-    threads = threads_per_run or max(1, (os.cpu_count() or 1) // workers)
-    jobs = []
-    for i, point in enumerate(points):
-        for seed in seeds:
-            name = run_name(i, point, seed)
-            if done.get(name, {}).get("status") != "ok":
-                jobs.append((name, point, seed))
-    rows = dict(done)
-    _write(out, spec, rows)
-    if progress:
-        skipped = len(points) * len(seeds) - len(jobs)
-        print(f"sweep {experiment}: {len(jobs)} runs to go, {skipped} finished before")
-    if not jobs:
-        return {"spec": spec, "runs": sorted(rows.values(), key=lambda r: r["run"])}
+    with sweep_lock(out):  # one driver per folder; the rows read again under the lock
+        done = _load_existing(out, spec)
+        threads = threads_per_run or max(1, (os.cpu_count() or 1) // workers)
+        jobs = []
+        for i, point in enumerate(points):
+            for seed in seeds:
+                name = run_name(i, point, seed)
+                if done.get(name, {}).get("status") != "ok":
+                    jobs.append((name, point, seed))
+        rows = dict(done)
+        _write(out, spec, rows)
+        if progress:
+            skipped = len(points) * len(seeds) - len(jobs)
+            print(f"sweep {experiment}: {len(jobs)} runs to go, {skipped} finished before")
+        if not jobs:
+            return {"spec": spec, "runs": sorted(rows.values(), key=lambda r: r["run"])}
 
-    ray = import_ray()
-    started = _start_ray(ray, workers, gpus_per_run, address)
-    task = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(execute_run)
-    try:
-        pending, queue, finished = {}, list(jobs), 0
-        while queue or pending:
-            while queue and len(pending) < workers:
-                name, point, seed = queue.pop(0)
-                run_dir = os.path.abspath(os.path.join(out, name))
-                ref = task.remote(
-                    experiment, point, seed, profile, sets, device, data, run_dir, threads
-                )
-                pending[ref] = (name, point, seed)
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            name, point, seed = pending.pop(ready[0])
-            try:
-                row = ray.get(ready[0])
-            except Exception as err:  # the worker itself died (killed, out of memory)
-                row = {"run": name, "params": point, "seed": seed, "status": "failed"}
-                row["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
-            rows[name] = row
-            _write(out, spec, rows)
-            finished += 1
-            if progress:
-                wall = row.get("wall_s")
-                took = f" in {wall:.1f} s" if wall is not None else ""
-                print(f"[{finished}/{len(jobs)}] {name}: {row['status']}{took}")
-    finally:
-        if started:
-            ray.shutdown()
-    return {"spec": spec, "runs": sorted(rows.values(), key=lambda r: r["run"])}
+        ray = import_ray()
+        started = _start_ray(ray, workers, gpus_per_run, address)
+        task = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(execute_run)
+        try:
+            pending, queue, finished = {}, list(jobs), 0
+            while queue or pending:
+                while queue and len(pending) < workers:
+                    name, point, seed = queue.pop(0)
+                    run_dir = os.path.abspath(os.path.join(out, name))
+                    ref = task.remote(
+                        experiment, point, seed, profile, sets, device, data, run_dir, threads
+                    )
+                    pending[ref] = (name, point, seed)
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                name, point, seed = pending.pop(ready[0])
+                try:
+                    row = ray.get(ready[0])
+                except Exception as err:  # the worker itself died (killed, out of memory)
+                    row = {"run": name, "params": point, "seed": seed, "status": "failed"}
+                    row["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
+                rows[name] = row
+                _write(out, spec, rows)
+                finished += 1
+                if progress:
+                    wall = row.get("wall_s")
+                    took = f" in {wall:.1f} s" if wall is not None else ""
+                    print(f"[{finished}/{len(jobs)}] {name}: {row['status']}{took}")
+        finally:
+            if started:
+                ray.shutdown()
+        return {"spec": spec, "runs": sorted(rows.values(), key=lambda r: r["run"])}
