@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import math
 import numbers
+import os
 
 import torch
 
@@ -131,3 +132,22 @@ POSITIVE = Bound("> 0", lambda v: v > 0)
 NON_NEGATIVE = Bound("≥ 0", lambda v: v >= 0)
 OPEN_UNIT = Bound("in (0, 1)", lambda v: 0 < v < 1)
 UNIT = Bound("in [0, 1]", lambda v: 0 <= v <= 1)
+
+
+def physical_memory_bytes():
+    """This machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits_in_memory(what, nbytes, fix):
+    """Refuse work whose tensors alone would exceed this machine's physical memory (a size
+    typed with too many zeros), before anything is allocated or written."""
+    total = physical_memory_bytes()
+    if total is not None and nbytes > total:
+        raise ValueError(
+            f"{what} needs about {nbytes / 2**30:.3g} GiB, more than this machine's "
+            f"{total / 2**30:.3g} GiB of memory; {fix}"
+        )

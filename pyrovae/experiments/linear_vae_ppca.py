@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import POSITIVE, UNIT
+from ..arguments import POSITIVE, UNIT, check_fits_in_memory
 from ..data import column_alignment, ppca_data
 from ..models import LinearGaussianVAE, ppca_mle
 from ..plotting.figure import save_figure, subplots
@@ -42,6 +42,18 @@ class Config:
     max_gap: float = POSITIVE.field(0.01)  # nats per point between the ELBO and the pPCA maximum
     max_sigma2_error: float = POSITIVE.field(0.005)
     min_abs_cos: float = UNIT.field(0.99)
+
+    def __post_init__(self):
+        """Settings that must agree with each other, checked before any work."""
+        if not self.k < self.d:
+            raise ValueError(
+                f"k={self.k} latent dimensions need data of more dimensions (d={self.d}): pPCA "
+                "fits k < d; lower k or raise d"
+            )
+        for i, (_, lr) in enumerate(self.phases):
+            POSITIVE.check(f"phases[{i}] learning rate", lr)
+        # x in float32 and float64, and the pPCA fit's copies: ~4 float64 copies of (n, d)
+        check_fits_in_memory(f"n={self.n} points of d={self.d}", 32 * self.n * self.d, "lower n")
 
 
 PROFILES = {
