@@ -20,16 +20,20 @@ def _loss_and_grads(objective_loss):
     return loss.detach(), dict(zip(params, grads, strict=True))
 
 
-def check_elbo_equals_pyro(model, guide, batch, num_data, pyro_objective=None, seed=3):
-    """EvidenceLowerBound's loss and gradients on ``batch`` with ``num_data`` = N equal Pyro's
-    objective (default ``Trace_ELBO``) on the same minibatch, times N / B, under one seed."""
+def check_elbo_equals_pyro(
+    model, guide, batch, num_data, pyro_objective=None, seed=3, objective=None
+):
+    """``objective``'s (default EvidenceLowerBound) loss and gradients on ``batch`` with
+    ``num_data`` = N equal Pyro's objective (default ``Trace_ELBO``) on the same minibatch,
+    times N / B, under one seed."""
     inputs = as_inputs(batch)
+    objective = objective or EvidenceLowerBound()
     pyro_objective = pyro_objective or Trace_ELBO()
     scale = num_data / inputs.num_points
 
     def ours():
         pyro.set_rng_seed(seed)
-        return EvidenceLowerBound().differentiable_loss(
+        return objective.differentiable_loss(
             model, guide, *inputs.args, num_data=num_data, **inputs.kwargs
         )
 

@@ -27,6 +27,17 @@ minibatch into one vector and compares *particles* with prior draws, so with one
 has a single sample of q and no aggregate posterior at all; it also has no KL weight (1 − α).
 Here the data points of the minibatch are the samples of q(z), as in the paper.
 
+Discrete latents (the label y of the semi-supervised M2 model): D applies to the continuous
+sites (``latent_sites``, by default every continuous latent in the data plate) and the rest of
+the objective is the ELBO's, with y in the KL. A guide that enumerates y
+(``config_enumerate``) gives the aggregate as a mixture, :math:`q(z) = E_x \sum_y q(y|x)\,
+q(z|x, y)`: every point contributes its draw of z for each y, weighted by q(y|x), and D is the
+exact expectation of its estimator over the choice of y (``mmd`` and ``adversarial``;
+:func:`pyrovae.ops.weighted_mmd2`), so its gradient reaches q(y|x) through the weights. A
+*sampled* discrete site would need a score-function term for D, which is not estimated: such a
+guide is refused with a divergence weight > 0 (enumerate the site instead), and ``stein``
+(a gradient through samples only) refuses enumerated sites.
+
 Constraints: :math:`\lambda > 0`, :math:`\alpha \le 1` and :math:`\alpha + \lambda - 1 \ge 0`. A
 negative divergence weight would *maximize* D(q(z) ‖ p(z)) -- pythae's default (α = 0, λ = 1e-3)
 does exactly that.
@@ -36,11 +47,13 @@ import math
 
 from ..arguments import check_weight
 from ..traces import sites_in_plate
+from ..traces.enumeration import enumerated_aggregate, enumerated_names, enumeration_weights
 from ..traces.sites import aggregate_samples, prior_score
 from ._objective import VAEObjective
 from .beta_vae import check_stl
 from .divergences import DivergenceEstimate, make_divergence
 from .iwae_gradients import single_sample_stl
+from .score_function import has_score_function_sites, score_function_surrogate
 
 
 def _zero_valued(t):
@@ -69,13 +82,17 @@ class InfoVAE(VAEObjective):
     :param lam: λ > 0; the divergence is weighted by α + λ − 1 ≥ 0.
     :param divergence: "mmd", "stein", "adversarial", or a divergence instance.
     :param latent_sites: names of the latent sites whose aggregate posterior is matched to the
-        prior; default: every latent site inside the data plate.
+        prior; default: every continuous latent site inside the data plate (discrete ones, such
+        as an enumerated label, are left to the ELBO part).
     :param divergence_options: passed to the divergence, e.g. ``kernel="imq"``,
         ``bandwidth="infovae"`` for MMD.
     :param stl: sticking-the-landing gradient for the KL term (the guide's parameters stopped
         inside log q(z|x); see :class:`~pyrovae.infer.BetaVAE`); the loss is unchanged.
         ``gradient="stl"`` says the same ("reparam" is the default; "dreg" is IWAE's alone).
     """
+
+    supports_score_function = True  # the ELBO part; the divergence refuses sampled discrete sites
+    supports_enumeration = True
 
     def __init__(
         self,
@@ -129,28 +146,77 @@ class InfoVAE(VAEObjective):
 
     def _particle(self, model_trace, guide_trace, kl_scale=1.0):
         ll, kl, pairs = self._elbo_terms(model_trace, guide_trace)
-        loss = -ll + (1.0 - self.alpha) * kl_scale * kl
+        kl_weight = (1.0 - self.alpha) * kl_scale
+        loss = -ll + kl_weight * kl
         surrogate = loss
+        sampled_discrete = self._enum_nesting is None and has_score_function_sites(pairs)
+        if sampled_discrete:
+            score, direct = score_function_surrogate(
+                model_trace, pairs, kl_weight, self._particles_in_trace()
+            )
+            surrogate = loss - score - kl_weight * direct
         terms = {"log_likelihood": ll, "kl": kl, "elbo": ll - kl}
         if self.divergence_weight > 0:
-            names = self.latent_sites or sites_in_plate(pairs, self.plate_name)
-            if not names:
+            names = self._divergence_sites(pairs)
+            if sampled_discrete:
+                discrete = [n for n, (_, g) in pairs.items() if not g["fn"].has_rsample]
                 raise ValueError(
-                    "InfoVAE found no latent site inside the data plate to match to the prior"
+                    f"InfoVAE: guide sites {discrete} are sampled without a reparameterization, "
+                    "and the divergence's gradient through them would need a score-function "
+                    "term that InfoVAE does not estimate; enumerate them "
+                    "(pyro.infer.config_enumerate(guide, 'parallel')), which InfoVAE sums "
+                    "exactly, or use divergence weight 0 (alpha + lam = 1)"
                 )
-            groups = self._particles_in_trace()
-            q, p = aggregate_samples(pairs, names, self.plate_name, groups)  # (P, B, D) each
-            est = _mean_estimate(
-                [
-                    self.divergence(q[g], p[g], prior_score(pairs, names, g, groups))
-                    for g in range(groups)
-                ]
-            )
+            est = self._divergence_estimate(pairs, names, guide_trace)
             weight = self.divergence_weight * self._num_data(model_trace)  # N (α + λ − 1)
             loss = loss + weight * est.value.detach()
-            surrogate = loss + weight * _zero_valued(est.surrogate)
+            surrogate = surrogate + weight * _zero_valued(est.surrogate)
             if est.auxiliary is not None:
                 surrogate = surrogate + _zero_valued(est.auxiliary)
                 terms["discriminator_loss"] = est.auxiliary
             terms["divergence"] = est.value
         return loss, surrogate, terms
+
+    def _divergence_sites(self, pairs):
+        """``latent_sites``, checked to be continuous; or every continuous site in the plate."""
+        if self.latent_sites is not None:
+            discrete = [n for n in self.latent_sites if n in pairs and not _continuous(pairs[n][1])]
+            if discrete:
+                raise ValueError(
+                    f"InfoVAE: latent_sites {discrete} are discrete; the divergence compares "
+                    "continuous latents with their prior (a discrete label stays in the ELBO "
+                    "part): name continuous sites only"
+                )
+            return self.latent_sites
+        names = [n for n in sites_in_plate(pairs, self.plate_name) if _continuous(pairs[n][1])]
+        if not names:
+            raise ValueError(
+                "InfoVAE found no continuous latent site inside the data plate to match to the "
+                "prior"
+            )
+        return names
+
+    def _divergence_estimate(self, pairs, names, guide_trace):
+        if self._enum_nesting is None:
+            groups = self._particles_in_trace()
+            q, p = aggregate_samples(pairs, names, self.plate_name, groups)  # (P, B, D) each
+            return _mean_estimate(
+                [
+                    self.divergence(q[g], p[g], prior_score(pairs, names, g, groups))
+                    for g in range(groups)
+                ]
+            )
+        if not getattr(self.divergence, "supports_weights", False):
+            raise ValueError(
+                f"InfoVAE: the divergence {getattr(self.divergence, 'name', self.divergence)!r} "
+                "cannot take an aggregate posterior over enumerated discrete sites (it needs "
+                "plain samples); use divergence='mmd' or 'adversarial' (both take the weights)"
+            )
+        weights = enumeration_weights(guide_trace, enumerated_names(guide_trace))
+        q, w, p = enumerated_aggregate(pairs, names, weights, self._enum_nesting, self.plate_name)
+        return self.divergence(q, p, None, weights=w)
+
+
+def _continuous(guide_site):
+    """A guide site of real support (reparameterized or not)."""
+    return not guide_site["fn"].support.is_discrete

@@ -55,23 +55,41 @@ class AdversarialDivergence:
         self.discriminator.to(device=z.device, dtype=z.dtype)
         return pyro.module(self.module_name, self.discriminator)
 
-    def __call__(self, q_samples, p_samples, score=None) -> DivergenceEstimate:
-        disc = self._module(q_samples)
+    #: takes ``weights``: q given as C weighted candidates per point (enumerated discrete sites)
+    supports_weights = True
+
+    def __call__(self, q_samples, p_samples, score=None, weights=None) -> DivergenceEstimate:
+        """``q_samples`` (n, D); or (n, C, D) with ``weights`` (n, C), each row summing to 1:
+        every average over q then weighs the candidates (exactly the expectation over each
+        point's choice, as the estimate is an average over points)."""
+        if weights is None:
+            q_flat, q_mean = q_samples, lambda t: t.mean()
+        else:
+            q_flat = q_samples.reshape(-1, q_samples.shape[-1])
+            flat_w = weights.reshape(-1) / weights.shape[0]
+            q_mean = lambda t: (flat_w * t).sum()  # noqa: E731
+        disc = self._module(q_flat)
         frozen = {k: v.detach() for k, v in disc.named_parameters()}
-        logit_q = functional_call(disc, frozen, (q_samples,)).squeeze(
-            -1
-        )  # (n,), grads to encoder only
+        logit_q = functional_call(disc, frozen, (q_flat,)).squeeze(-1)  # grads to encoder only
         logit_p = functional_call(disc, frozen, (p_samples,)).squeeze(-1)
         # log(1 - sigmoid(t)) = logsigmoid(-t)
         js = (
-            math.log(2.0) + 0.5 * F.logsigmoid(logit_p).mean() + 0.5 * F.logsigmoid(-logit_q).mean()
+            math.log(2.0)
+            + 0.5 * F.logsigmoid(logit_p).mean()
+            + 0.5 * q_mean(F.logsigmoid(-logit_q))
         )
         if self.generator_loss == "saturating":
             surrogate = js
         else:
-            surrogate = -0.5 * F.logsigmoid(logit_q).mean()
-        # discriminator loss: binary cross-entropy, prior = 1, aggregate posterior = 0
-        d_q = disc(q_samples.detach()).squeeze(-1)
+            surrogate = -0.5 * q_mean(F.logsigmoid(logit_q))
+        # discriminator loss: binary cross-entropy, prior = 1, aggregate posterior = 0; the
+        # weights are held fixed there (this loss trains the discriminator alone)
+        d_q = disc(q_flat.detach()).squeeze(-1)
         d_p = disc(p_samples.detach()).squeeze(-1)
-        bce = F.softplus(-d_p).mean() + F.softplus(d_q).mean()
+        d_q_loss = F.softplus(d_q)
+        if weights is None:
+            d_q_loss = d_q_loss.mean()
+        else:
+            d_q_loss = (flat_w.detach() * d_q_loss).sum()
+        bce = F.softplus(-d_p).mean() + d_q_loss
         return DivergenceEstimate(value=js.detach(), surrogate=surrogate, auxiliary=bce)

@@ -1,6 +1,6 @@
 r"""MMD between the aggregate posterior and the prior (InfoVAE Eq. 8; Gretton et al. 2012)."""
 
-from ...ops import mmd2, resolve_kernel
+from ...ops import mmd2, resolve_kernel, weighted_mmd2
 from .base import DivergenceEstimate
 
 
@@ -20,6 +20,14 @@ class MMDDivergence:
         self.unbiased = bool(unbiased)
         self.name = f"mmd[{kernel if isinstance(kernel, str) else 'custom'}]"
 
-    def __call__(self, q_samples, p_samples, score=None) -> DivergenceEstimate:
-        value = mmd2(q_samples, p_samples, self.kernel, self.unbiased)
+    #: takes ``weights``: q given as C weighted candidates per point (enumerated discrete sites)
+    supports_weights = True
+
+    def __call__(self, q_samples, p_samples, score=None, weights=None) -> DivergenceEstimate:
+        """``q_samples`` (n, D); or (n, C, D) with ``weights`` (n, C): the expectation of the
+        estimate over each point's candidates (:func:`pyrovae.ops.weighted_mmd2`)."""
+        if weights is None:
+            value = mmd2(q_samples, p_samples, self.kernel, self.unbiased)
+        else:
+            value = weighted_mmd2(q_samples, weights, p_samples, self.kernel, self.unbiased)
         return DivergenceEstimate(value=value, surrogate=value)
