@@ -43,7 +43,10 @@ def _train(tmp_path, *extra):
         "--no-progress",
         *extra,
     ]
-    return main(argv), out
+    try:
+        return main(argv), out
+    except SystemExit as stop:  # argparse's refusals (exit code 2)
+        return stop.code, out
 
 
 def test_train_with_validation_schedule_warmup_and_free_bits(tmp_path, capsys):
@@ -115,7 +118,7 @@ def test_train_iwae_with_dreg_and_patience(tmp_path):
         (["--kl-warmup", "-2"], "kl_warmup"),
         (["--objective", "iwae", "--kl-warmup", "5"], "no KL term"),
         (["--valid-split", "holdout"], "holdout"),
-        (["--free-bits", "-1"], "free_bits"),
+        (["--free-bits", "-1"], "--free-bits: the value must be a finite number ≥ 0"),
     ],
 )
 def test_bad_recipe_flags_are_clear_errors(extra, message, tmp_path, capsys):

@@ -153,28 +153,33 @@ def test_a_sweep_resumed_on_other_data_is_refused(local_ray, tmp_path):
 
 def test_sweep_on_local_ray_records_failures_and_resumes(local_ray, tmp_path):
     out = str(tmp_path / "sweep")
-    grid = ["k=5,50"]  # k = 50 > d = 20 fails inside the run: recorded, the sweep goes on
+    # a learning rate of 1e30 passes the settings' checks and diverges inside the run:
+    # recorded as failed, the sweep goes on
+    good, bad = "((20, 0.05),)", "((20, 1e30),)"
+    grid = [f"phases={good},{bad}"]
+    sets = {"n": "200"}
     sweep = run_sweep(
-        "linear-vae-ppca", grid=grid, seeds="0,1", sets=TINY, out=out, workers=2, progress=False
+        "linear-vae-ppca", grid=grid, seeds="0,1", sets=sets, out=out, workers=2, progress=False
     )
-    rows = {(r["params"]["k"], r["seed"]): r for r in sweep["runs"]}
-    assert sorted(rows) == [("5", 0), ("5", 1), ("50", 0), ("50", 1)]
+    rows = {(r["params"]["phases"], r["seed"]): r for r in sweep["runs"]}
+    assert sorted(rows) == sorted([(good, 0), (good, 1), (bad, 0), (bad, 1)])
     for seed in (0, 1):
-        ok, failed = rows[("5", seed)], rows[("50", seed)]
+        ok, failed = rows[(good, seed)], rows[(bad, seed)]
         assert ok["status"] == "ok" and failed["status"] == "failed"
         assert failed["error"]
         assert ok["results"]["profile"] == "quick" and ok["wall_s"] > 0
         assert os.path.exists(os.path.join(out, ok["run"], "results.json"))
         with open(os.path.join(out, ok["run"], "results.json")) as f:
             config = json.load(f)["config"]
-        assert config["n"] == 200 and config["k"] == 5  # overrides reached run()
+        assert config["n"] == 200 and config["phases"] == [[20, 0.05]]  # overrides reached run()
+        assert "TrainingDiverged" in failed["error"]
     # the two seeds differ (each run got its own seed)
-    assert rows[("5", 0)]["results"]["final_elbo"] != rows[("5", 1)]["results"]["final_elbo"]
+    assert rows[(good, 0)]["results"]["final_elbo"] != rows[(good, 1)]["results"]["final_elbo"]
     with open(os.path.join(out, "sweep.json")) as f:
         assert json.load(f)["runs"] == sweep["runs"]
     with open(os.path.join(out, "sweep.csv")) as f:
         lines = f.read().splitlines()
-    assert len(lines) == 5 and lines[0].startswith("run,seed,status,wall_s,k")
+    assert len(lines) == 5 and lines[0].startswith("run,seed,status,wall_s,phases")
 
     # resume: the finished runs are skipped (their folders untouched), the failed ones retried
     finished = {k: rows[k] for k in rows if rows[k]["status"] == "ok"}
@@ -183,13 +188,13 @@ def test_sweep_on_local_ray_records_failures_and_resumes(local_ray, tmp_path):
         for k, r in finished.items()
     }
     again = run_sweep(
-        "linear-vae-ppca", grid=grid, seeds="0,1", sets=TINY, out=out, workers=2, progress=False
+        "linear-vae-ppca", grid=grid, seeds="0,1", sets=sets, out=out, workers=2, progress=False
     )
-    again_rows = {(r["params"]["k"], r["seed"]): r for r in again["runs"]}
+    again_rows = {(r["params"]["phases"], r["seed"]): r for r in again["runs"]}
     for k, r in finished.items():
         assert again_rows[k] == r
         assert os.path.getmtime(os.path.join(out, r["run"], "results.json")) == stamps[k]
-    assert again_rows[("50", 0)]["status"] == "failed"
+    assert again_rows[(bad, 0)]["status"] == "failed"
 
     # a different sweep in the same folder is refused; nothing is overwritten
     with open(os.path.join(out, "sweep.json")) as f:
@@ -201,12 +206,12 @@ def test_sweep_on_local_ray_records_failures_and_resumes(local_ray, tmp_path):
 
     # the summary: mean and sd over the seeds that finished, failures counted
     table = summarize(again, ["final_elbo"])
-    by_value = {row["params"]["k"]: row for row in table}
-    values = [rows[("5", s)]["results"]["final_elbo"] for s in (0, 1)]
-    mean, sd, n = by_value["5"]["final_elbo"]
+    by_value = {row["params"]["phases"]: row for row in table}
+    values = [rows[(good, s)]["results"]["final_elbo"] for s in (0, 1)]
+    mean, sd, n = by_value[good]["final_elbo"]
     assert n == 2 and mean == pytest.approx(statistics.fmean(values))
     assert sd == pytest.approx(statistics.stdev(values))
-    assert by_value["50"]["ok"] == 0 and by_value["50"]["failed"] == 2
+    assert by_value[bad]["ok"] == 0 and by_value[bad]["failed"] == 2
     assert (
         cli.main(["sweep", "--summary", out, "--keys", "final_elbo,elbo_gap_to_ppca_optimum"]) == 0
     )

@@ -50,6 +50,8 @@ class Config:
                 f"k={self.k} latent dimensions need data of more dimensions (d={self.d}): pPCA "
                 "fits k < d; lower k or raise d"
             )
+        if self.n < 2:
+            raise ValueError(f"n={self.n}: the pPCA fit estimates a covariance, which needs n >= 2")
         for i, (_, lr) in enumerate(self.phases):
             POSITIVE.check(f"phases[{i}] learning rate", lr)
         # x in float32 and float64, and the pPCA fit's copies: ~4 float64 copies of (n, d)

@@ -1,15 +1,15 @@
 """Both stages of LiBI with the training loop: likelihood first, then inference."""
 
-import pyro.poutine as poutine
-
+from ..traces import hide_params
 from .beta_vae import EvidenceLowerBound
 from .libi import LiBI
 from .train import train
 
 
 def frozen_model(model):
-    """``model`` with its parameters hidden from Pyro: an optimizer never sees (or moves) them."""
-    return poutine.block(model, hide_types=["param"])
+    """``model`` with its parameters hidden from Pyro: an optimizer never sees (or moves) them
+    (:func:`pyrovae.traces.hide_params`)."""
+    return hide_params(model)
 
 
 def libi_fit(

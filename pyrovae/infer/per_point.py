@@ -7,6 +7,7 @@ import pyro.poutine as poutine
 import torch
 
 from ..guides import PerPointGaussian, guide_gaussian_params
+from ..traces import hide_params
 from .beta_vae import EvidenceLowerBound
 
 
@@ -48,7 +49,7 @@ def fit_per_point_guide(
     elbo = EvidenceLowerBound(
         num_particles=num_particles, vectorize_particles=True, max_plate_nesting=1
     )
-    fixed_model = poutine.block(model, hide_types=["param"])
+    fixed_model = hide_params(model)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 - 0.95 * t / max(steps, 1))
     for _ in range(steps):
         loss = elbo.differentiable_loss(fixed_model, q.guide, x)

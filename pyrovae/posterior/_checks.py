@@ -10,7 +10,7 @@ from pyro.poutine.util import site_is_subsample
 
 from ..arguments import check_inputs
 from ..models.inputs import Inputs, as_inputs, call_arguments
-from ..traces import unwrap
+from ..traces import hide_params, unwrap
 
 LARGE_BYTES = 1 << 30
 
@@ -51,9 +51,7 @@ def _traced(fn, x, what, role):
     args, kwargs = call_arguments(x)
     try:
         with torch.no_grad(), pyro.validation_enabled(False):
-            trace = poutine.trace(poutine.block(fn, hide_types=["param"])).get_trace(
-                *args, **kwargs
-            )
+            trace = poutine.trace(hide_params(fn)).get_trace(*args, **kwargs)
             for site in trace.nodes.values():
                 if site["type"] == "sample" and not site_is_subsample(site):
                     site["log_density"] = site["fn"].log_prob(site["value"])

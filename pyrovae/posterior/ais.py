@@ -27,7 +27,6 @@ transition whose energy is NaN / inf is rejected and counted (``divergences``); 
 weight.
 """
 
-import math
 from dataclasses import dataclass
 
 import pyro
@@ -37,6 +36,7 @@ import torch
 from ..arguments import check_count, check_probability, check_weight
 from ..traces import (
     adapt,
+    hide_params,
     in_data_plate,
     max_plate_nesting,
     particle_log_weights,
@@ -61,6 +61,7 @@ from ._vectorized import (
     split_flat,
 )
 from .importance import weight_statistics
+from .leapfrog import leapfrog, metropolis
 
 # what to use for a model that cannot broadcast over chains
 _LOOP_FIX = "ais(..., vectorize=False) (chains one after another, no particle dimension)"
@@ -145,23 +146,15 @@ def _hmc(path, state, beta, step_size, leapfrog_steps):
     """One vectorized HMC transition targeting f_β from ``state`` = (z, log p, log r); returns
     the new state, the acceptance indicator (C, B) and the divergent transitions (C, B)."""
     z = state[0]
-    log_f0, grad, _, _ = path.log_density(z, beta)
-    eps = step_size.unsqueeze(-1)  # (B, 1): per data point, broadcast over chains and D
+    start = path.log_density(z, beta)  # (log f_β, its gradient, log p, log r)
     p0 = torch.randn_like(z)
-    p = p0 + 0.5 * eps * grad
-    z1 = z
-    for i in range(leapfrog_steps):
-        z1 = z1 + eps * p
-        log_f1, grad, log_joint1, log_r1 = path.log_density(z1, beta)
-        if i < leapfrog_steps - 1:
-            p = p + eps * grad
-    p = p + 0.5 * eps * grad
-    proposed = log_f1 - 0.5 * p.pow(2).sum(-1)  # −H at the proposal
-    log_accept = proposed - (log_f0 - 0.5 * p0.pow(2).sum(-1))
-    # a proposal whose energy is not finite (NaN / inf density or momentum) is divergent
-    divergent = ~torch.isfinite(proposed) | ~torch.isfinite(z1).all(-1)
-    log_accept = torch.where(divergent, torch.full_like(log_accept, -math.inf), log_accept)
-    accept = torch.rand_like(log_accept).log() < log_accept  # (C, B)
+    steps = torch.full_like(step_size, leapfrog_steps)  # the same L for every point
+
+    def density(u):
+        return path.log_density(u, beta)
+
+    z1, p1, (log_f1, _, log_joint1, log_r1) = leapfrog(density, z, p0, start, step_size, steps)
+    _, accept, divergent = metropolis(start[0], p0, log_f1, p1, z1)
     new = (
         torch.where(accept.unsqueeze(-1), z1, z),
         torch.where(accept, log_joint1, state[1]),
@@ -286,7 +279,7 @@ def ais(
     if guide is None:
         proposal = prior_proposal(model)
     else:
-        proposal = poutine.block(guide, hide_types=["param"])
+        proposal = hide_params(guide)
     with pyro.validation_enabled(False):  # rejected divergent moves may visit NaN states
         nesting = max_plate_nesting(model, proposal, args=x.args, kwargs=x.kwargs)
         _, model_trace, guide_trace = particle_log_weights(

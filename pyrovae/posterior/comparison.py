@@ -10,7 +10,7 @@ import pyro.poutine as poutine
 import torch
 
 from ..models.inputs import as_inputs
-from ..traces import adapt, max_plate_nesting, vectorize
+from ..traces import adapt, hide_params, max_plate_nesting, vectorize
 from .stranded import chain_log_mass
 
 # below this share of the heaviest chain's mode mass a chain is called stranded (as hmc's default)
@@ -25,7 +25,7 @@ def _per_point(values):
 def _guide_moments(guide, x, sites, draws=2000):
     """``{site: (mean, sd)}`` of q(z|x), (B, D) each, from ``draws`` draws of the guide."""
     inputs = as_inputs(x)
-    blocked = poutine.block(adapt(guide), hide_types=["param"])
+    blocked = hide_params(adapt(guide))
     nesting = max_plate_nesting(blocked, args=inputs.args, kwargs=inputs.kwargs)
     with torch.no_grad():
         trace = inputs.call(poutine.trace(vectorize(blocked, draws, nesting)).get_trace)

@@ -38,11 +38,10 @@ import math
 import arviz
 import numpy as np
 import pyro
-import pyro.poutine as poutine
 import torch
 
 from ..arguments import check_count, check_probability, check_weight
-from ..traces import adapt, max_plate_nesting, particle_log_weights, prior_proposal
+from ..traces import adapt, hide_params, max_plate_nesting, particle_log_weights, prior_proposal
 from ._checks import check_data_support, check_guide_draws, prepare_inputs
 from ._vectorized import (
     flat_latents,
@@ -54,6 +53,7 @@ from ._vectorized import (
     site_width,
     split_flat,
 )
+from .leapfrog import leapfrog, metropolis
 from .stranded import chain_log_mass, restart_from_others, stranded
 from .whitening import guide_affine
 
@@ -112,24 +112,9 @@ def _transition(target, state, step_size, trajectory, max_leapfrog, max_energy_e
     leapfrog steps ⌈trajectory / ε_b⌉ (capped); returns state, accept prob, accepted, divergent."""
     u, log_p, grad = state
     n_steps = (trajectory / step_size).ceil().clamp(1, max_leapfrog)  # (B,)
-    eps = step_size.unsqueeze(-1)  # (B, 1)
     p0 = torch.randn_like(u)
-    u1, p, g1, log_p1 = u, p0 + 0.5 * eps * grad, grad, log_p
-    for i in range(int(n_steps.max())):
-        active = (i < n_steps).unsqueeze(-1)  # (B, 1): points still moving
-        u_next = u1 + eps * p
-        log_p_next, g_next = target(u_next)
-        last = (i + 1 >= n_steps).unsqueeze(-1)
-        p_next = p + torch.where(last, 0.5, 1.0) * eps * g_next
-        u1 = torch.where(active, u_next, u1)
-        p = torch.where(active, p_next, p)
-        g1 = torch.where(active, g_next, g1)
-        log_p1 = torch.where(active.squeeze(-1), log_p_next, log_p1)
-    energy_error = (log_p1 - 0.5 * p.pow(2).sum(-1)) - (log_p - 0.5 * p0.pow(2).sum(-1))
-    divergent = ~torch.isfinite(energy_error) | (energy_error < -max_energy_error)
-    energy_error = torch.where(divergent, torch.full_like(energy_error, -math.inf), energy_error)
-    accept_prob = energy_error.clamp(max=0.0).exp()
-    accept = torch.rand_like(accept_prob) < accept_prob
+    u1, p1, (log_p1, g1) = leapfrog(target, u, p0, (log_p, grad), step_size, n_steps)
+    accept_prob, accept, divergent = metropolis(log_p, p0, log_p1, p1, u1, max_energy_error)
     keep = accept.unsqueeze(-1)
     new = (
         torch.where(keep, u1, u),
@@ -258,7 +243,7 @@ def _restart_option(restart_stranded, mass_ratio, vectorize, num_chains, warmup_
 
 def _chains(model, guide, x, num_samples, num_chains, options, plate_name, progress):
     """C chains per point in one tensor program: the site shapes, draws (C, S, B, D), stats."""
-    fixed = poutine.block(model, hide_types=["param"])
+    fixed = hide_params(model)
     batch = x.num_points
     with pyro.validation_enabled(False):  # rejected divergent moves may visit invalid states
         proposal = prior_proposal(fixed)

@@ -25,13 +25,12 @@ import warnings
 import arviz
 import numpy as np
 import pyro
-import pyro.poutine as poutine
 import torch
 from pyro.infer import MCMC, NUTS
 from pyro.infer.autoguide.initialization import init_to_value
 
 from ..arguments import check_count, check_data
-from ..traces import adapt, prior_proposal, without_plate_scale
+from ..traces import adapt, hide_params, prior_proposal, without_plate_scale
 from ._vectorized import refuse_discrete, replayed_latents
 from .whitening import guide_affine, unwhiten, whitened_model, whitened_name
 
@@ -161,7 +160,7 @@ def nuts(
     num_samples = check_count("num_samples", num_samples)
     # the model's parameters are constants for the sampler; the target is p(z|x) of the points
     # at hand, so the data plate's N/B scale is removed (any other scale is refused)
-    fixed_model = without_plate_scale(poutine.block(model, hide_types=["param"]), "nuts")
+    fixed_model = without_plate_scale(hide_params(model), "nuts")
     affine = _preconditioner(model, guide, x, precondition, plate_name)
     target = fixed_model if affine is None else whitened_model(fixed_model, affine)
     chains, names = [], None

@@ -15,6 +15,7 @@ import pyro.distributions as dist
 import pyro.poutine as poutine
 import torch
 
+from ..traces import hide_params
 from ._vectorized import replayed_latents
 
 
@@ -39,9 +40,7 @@ def guide_affine(
     """``{site: (loc, scale)}``, each shaped like the site's value (B, *event), from one pass of
     the guide on ``x`` (no gradient); raises ``ValueError`` for a site that is not Normal, whose
     message ends with ``fix``."""
-    names, pairs = replayed_latents(
-        model, poutine.block(guide, hide_types=["param"]), x, plate_name
-    )
+    names, pairs = replayed_latents(model, hide_params(guide), x, plate_name)
     affine = {}
     for name in names:
         site = pairs[name][1]

@@ -8,7 +8,7 @@ Nothing here knows an objective; only Pyro's public handlers are used.
 
 from .adapt import ContractCallable, adapt, takes_num_data, unwrap
 from .broadcast import explain_broadcast_failure
-from .proposals import frozen_proposal, prior_proposal
+from .proposals import frozen_proposal, hide_params, prior_proposal
 from .run import (
     max_plate_nesting,
     particle_log_weights,
@@ -37,6 +37,7 @@ __all__ = [
     "data_plate_name",
     "explain_broadcast_failure",
     "frozen_proposal",
+    "hide_params",
     "in_data_plate",
     "latent_pairs",
     "masked_log_prob",
