@@ -2,18 +2,24 @@
 
 Layers (imports flow one way, top to bottom; nothing imports ``cli`` or ``experiments``)::
 
-    checkpoint   atomic, code-free checkpoint files (used by infer and models)
+    arguments    argument checks and declared bounds (used everywhere below)
+    checkpoint   atomic, checksummed, code-free files; JSON reading (used by infer and models)
+    provenance   versions and content hashes of data, for every record
     ops          pure torch math: kernels, MMD estimators, logmeanexp
     nets         plain torch.nn modules (MLP, 28x28 conv); never call pyro.sample / pyro.param
     models       generative models p(x, z) as Pyro callables / PyroModules; likelihoods;
-                 the linear-Gaussian oracle (pPCA)
+                 the linear-Gaussian oracle (pPCA); several inputs
+    traces       any Pyro model / guide run with public handlers: data-plate adapter, traces,
+                 log-weights, particles, enumeration
     guides       variational families beyond the amortized encoder (per-point Gaussian)
     infer        objectives, each a thin ``pyro.infer.ELBO`` subclass in its own file; training loop
-    posterior    reference posteriors with the decoder fixed: importance sampling, NUTS, grid
+    posterior    reference posteriors with the decoder fixed: importance sampling, AIS / BDMC,
+                 NUTS, vectorized HMC, grid
     diagnostics  numbers about a fitted model (likelihood, gaps, collapse, aggregate posterior, ...)
     plotting     matplotlib figures from tensors / records; never trains
     data         the two-point dataset, binarized MNIST / MNIST loaders
     experiments  one module per reproduced claim (``pyrovae demo``, ``pyrovae reproduce``)
+    sweep        grids of settings x seeds on Ray
     cli          thin argparse front over the library
 
 The model / guide contract every objective relies on is documented in :mod:`pyrovae.models`.

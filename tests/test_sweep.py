@@ -284,7 +284,7 @@ def test_broken_sweep_files_are_named(tmp_path):
 
 
 def test_sweep_csv_columns_are_unique():
-    from pyrovae.sweep.runner import _csv
+    from pyrovae.sweep.files import _csv
 
     sweep = _fake_sweep({"lam": ["1"]}, lambda p, s: 1.0)
     for run in sweep["runs"]:

@@ -15,7 +15,6 @@ from pyro.nn import PyroModule, pyro_method
 
 from ..nets import DiagonalGaussianHead
 from .contract import data_plate, should_validate_data
-from .direct_traces import vae_direct_traces
 
 
 class VAE(PyroModule):
@@ -69,13 +68,6 @@ class VAE(PyroModule):
         with data_plate(x, num_data):
             loc, scale = head(encoder(x))  # (B, z_dim) each
             pyro.sample("z", dist.Normal(loc, scale).to_event(1))
-
-    def direct_traces(self, model, guide, args, kwargs):
-        """The traces of ``guide`` and of ``model`` replayed against it, built without Pyro's
-        handlers when ``model`` / ``guide`` are this VAE's own and nothing wraps them; ``None``
-        otherwise (see :mod:`pyrovae.models.direct_traces`). :func:`pyrovae.traces.run_traces`
-        uses it; the result is the same as tracing."""
-        return vae_direct_traces(self, model, guide, args, kwargs)
 
     # ----- plain torch helpers (no Pyro state) ----------------------------------------------
     def encode(self, x: torch.Tensor):

@@ -16,21 +16,16 @@ command again skips the finished runs and retries the failed ones. One driver at
 folder: a second is refused while the first holds ``OUT/.sweep.lock`` (:mod:`pyrovae.sweep.lock`).
 """
 
-import csv
-import io
-import json
 import math
 import os
 import socket
 import time
 import traceback
 
-from ..checkpoint import write_atomic
 from ..provenance import data_record
+from .files import SWEEP_FILE, read_sweep_file, write_sweep_files
 from .grid import grid_points, parse_grid, parse_seeds, run_name
 from .lock import LOCK_FILE, sweep_lock
-
-SWEEP_FILE, CSV_FILE = "sweep.json", "sweep.csv"
 
 
 def import_ray():
@@ -113,8 +108,6 @@ def _load_existing(out, spec):
                 "(nothing was overwritten)"
             )
         return {}
-    from .summary import read_sweep_file
-
     saved = read_sweep_file(path)
     old = saved.get("spec", {})
     # a sweep.json from before data were recorded has no "data": it cannot be compared
@@ -130,34 +123,6 @@ def _load_existing(out, spec):
     # more seeds into a swept folder: the spec keeps every seed (its runs stay in the summary)
     spec["seeds"] = sorted(set(old.get("seeds", [])) | set(spec["seeds"]))
     return {row["run"]: row for row in saved.get("runs", [])}
-
-
-def _write(out, spec, rows):
-    ordered = sorted(rows.values(), key=lambda r: r["run"])
-    payload = {"spec": spec, "runs": ordered}
-    write_atomic(os.path.join(out, SWEEP_FILE), json.dumps(payload, indent=2).encode())
-    write_atomic(os.path.join(out, CSV_FILE), _csv(ordered).encode())
-
-
-def _csv(rows):
-    params = sorted({k for r in rows for k in r["params"]})
-    # a result named like a leading column (experiments record their "seed") is that column
-    leading = {"run", "seed", "status", "wall_s"}
-    results = sorted({k for r in rows for k in r.get("results", {})} - leading - set(params))
-    checks = sorted({k for r in rows for k in r.get("checks", {})})
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        ["run", "seed", "status", "wall_s", *params, *results, *(f"check:{c}" for c in checks)]
-    )
-    for r in rows:
-        writer.writerow(
-            [r["run"], r["seed"], r["status"], f"{r.get('wall_s', float('nan')):.2f}"]
-            + [r["params"].get(k, "") for k in params]
-            + [r.get("results", {}).get(k, "") for k in results]
-            + [r.get("checks", {}).get(k, "") for k in checks]
-        )
-    return buffer.getvalue()
 
 
 CONNECT_TIMEOUT_S = 10.0
@@ -294,7 +259,7 @@ def run_sweep(
                 if done.get(name, {}).get("status") != "ok":
                     jobs.append((name, point, seed))
         rows = dict(done)
-        _write(out, spec, rows)
+        write_sweep_files(out, spec, rows)
         if progress:
             skipped = len(points) * len(seeds) - len(jobs)
             print(f"sweep {experiment}: {len(jobs)} runs to go, {skipped} finished before")
@@ -322,7 +287,7 @@ def run_sweep(
                     row = {"run": name, "params": point, "seed": seed, "status": "failed"}
                     row["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
                 rows[name] = row
-                _write(out, spec, rows)
+                write_sweep_files(out, spec, rows)
                 finished += 1
                 if progress:
                     wall = row.get("wall_s")

@@ -5,9 +5,8 @@ import math
 import os
 import statistics
 
-from ..checkpoint import read_json
 from ..plotting.figure import subplots
-from .runner import SWEEP_FILE
+from .files import SWEEP_FILE, read_sweep_file
 
 
 def load_sweep(out) -> dict:
@@ -15,20 +14,6 @@ def load_sweep(out) -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: give the --out folder of a pyrovae sweep")
     return read_sweep_file(path)
-
-
-def read_sweep_file(path) -> dict:
-    """A ``sweep.json``, or a ``ValueError`` naming the file when it is truncated or edited."""
-    sweep = read_json(path, "restore it, or start the sweep in a new --out")
-    runs = sweep.get("runs") if isinstance(sweep, dict) else None
-    if not isinstance(runs, list) or not all(
-        isinstance(r, dict) and {"run", "status", "params"} <= set(r) for r in runs
-    ):
-        raise ValueError(
-            f"{path} is not a pyrovae sweep file (its runs need 'run', 'status' and 'params'); "
-            "restore it, or start the sweep in a new --out"
-        )
-    return sweep
 
 
 def _numeric_keys(rows):

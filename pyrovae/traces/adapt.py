@@ -34,7 +34,16 @@ PARTICLE_PLATE = "num_particles_vectorized"
 
 
 def takes_num_data(fn) -> bool:
-    """Whether ``fn``'s signature has a parameter named ``num_data``."""
+    """Whether ``fn``'s signature has a parameter named ``num_data`` (cached per function: a
+    bound method is a new object at every attribute access, its function is not)."""
+    function = getattr(fn, "__func__", fn)
+    if inspect.isfunction(function):  # plain functions live as long as their module
+        return _has_num_data(function)
+    return _has_num_data.__wrapped__(fn)  # other callables (modules...) are not kept alive
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_num_data(fn) -> bool:
     try:
         return "num_data" in inspect.signature(fn).parameters
     except (TypeError, ValueError):  # a builtin or a callable without a signature

@@ -10,7 +10,7 @@ from pyro.poutine.util import prune_subsample_sites
 from pyro.util import check_model_guide_match, check_site_shape
 
 from ..models.inputs import call_arguments
-from .adapt import PARTICLE_PLATE, unwrap
+from .adapt import PARTICLE_PLATE
 from .broadcast import explain_broadcast_failure
 from .sites import check_plate_scale_only, latent_pairs, per_point, plate_scale
 
@@ -30,22 +30,15 @@ def run_traces(model, guide, args, kwargs, max_plate_nesting):
     """One guide trace and the model replayed against it, with log-probs computed.
 
     A leaner ``get_importance_trace``: score-function parts are computed only for guide sites
-    without ``rsample``; validation only when Pyro's is on. A model whose owner offers
-    ``direct_traces(model, guide, args, kwargs)`` (:class:`pyrovae.models.VAE`) may build the
-    same two traces without Pyro's handlers; it returns ``None`` where that is not provably the
-    same computation, and both are traced as usual.
+    without ``rsample``; validation only when Pyro's is on.
     """
-    direct = _direct_traces(model, guide, args, kwargs)
-    if direct is not None:
-        model_trace, guide_trace = direct
-    else:
-        guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
-        replayed = poutine.replay(model, trace=guide_trace)
-        model_trace = poutine.trace(replayed).get_trace(*args, **kwargs)
-        if is_validation_enabled():
-            check_model_guide_match(model_trace, guide_trace, max_plate_nesting)
-        guide_trace = prune_subsample_sites(guide_trace)
-        model_trace = prune_subsample_sites(model_trace)
+    guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+    replayed = poutine.replay(model, trace=guide_trace)
+    model_trace = poutine.trace(replayed).get_trace(*args, **kwargs)
+    if is_validation_enabled():
+        check_model_guide_match(model_trace, guide_trace, max_plate_nesting)
+    guide_trace = prune_subsample_sites(guide_trace)
+    model_trace = prune_subsample_sites(model_trace)
     model_trace.compute_log_prob()
     if any(
         site["type"] == "sample" and not site["fn"].has_rsample
@@ -59,15 +52,6 @@ def run_traces(model, guide, args, kwargs, max_plate_nesting):
             if site["type"] == "sample":
                 check_site_shape(site, max_plate_nesting)
     return model_trace, guide_trace
-
-
-def _direct_traces(model, guide, args, kwargs):
-    model, guide = unwrap(model), unwrap(guide)
-    owner = getattr(model, "__self__", None)
-    if owner is None or getattr(guide, "__self__", None) is not owner:
-        return None
-    build = getattr(owner, "direct_traces", None)
-    return None if build is None else build(model, guide, args, kwargs)
 
 
 def max_plate_nesting(*fns, args=(), kwargs=None) -> int:
