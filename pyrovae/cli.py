@@ -63,10 +63,10 @@ def _int_list(text):
 def _device(name):
     """``cpu``, ``cuda`` or ``cuda:N``, checked before any work."""
     if name != "cpu" and not (name == "cuda" or name.startswith("cuda:")):
-        raise SystemExit(f"error: --device must be cpu, cuda or cuda:N, got {name!r}")
+        raise ValueError(f"--device must be cpu, cuda or cuda:N, got {name!r}")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(
-            f"error: --device {name} requested but torch sees no CUDA device "
+        raise ValueError(
+            f"--device {name} requested but torch sees no CUDA device "
             "(install a CUDA build of torch, or use --device cpu)"
         )
     try:
@@ -74,7 +74,7 @@ def _device(name):
         if device.type == "cuda" and device.index is not None:
             torch.cuda.get_device_properties(device.index)
     except (RuntimeError, AssertionError) as err:
-        raise SystemExit(f"error: --device {name}: {err}") from None
+        raise ValueError(f"--device {name}: {err}") from None
     return device
 
 
@@ -87,9 +87,8 @@ def _writable_folder(path):
             f.write("ok")
         os.unlink(probe)
     except OSError as err:
-        raise SystemExit(
-            f"error: --out {path!r} is not a writable folder ({err.strerror or err}); "
-            "choose another --out"
+        raise ValueError(
+            f"--out {path!r} is not a writable folder ({err.strerror or err}); choose another --out"
         ) from None
     return path
 
@@ -101,11 +100,54 @@ def _check_writable(path):
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
-        raise SystemExit(
-            f"error: --out {path!r} is not a writable folder ({existing} is not writable); "
+        raise ValueError(
+            f"--out {path!r} is not a writable folder ({existing} is not writable); "
             "choose another --out"
         )
     return path
+
+
+# Flags several commands share, declared once: (flag, argparse options). A command adds them with
+# _shared(parser, "device", "seed", ...), giving only what differs for it (an --out default).
+SHARED_FLAGS = {
+    "device": ("--device", dict(default="cpu", help="cpu, cuda or cuda:N (default cpu)")),
+    "seed": (
+        "--seed",
+        dict(type=_seed, default=0, help="seed of every random draw, in [0, 2**32) (default 0)"),
+    ),
+    "no-progress": ("--no-progress", dict(action="store_true", help="hide the progress bars")),
+    "data": (
+        "--data",
+        dict(default=None, help="file or folder of the data set (default: $PYROVAE_DATA)"),
+    ),
+    "out": ("--out", dict(default=None, help="output folder")),
+    "profile": (
+        "--profile",
+        dict(
+            choices=("quick", "full"),
+            default="quick",
+            help="quick: minutes on 2 CPU cores (CI); full: paper scale (default quick)",
+        ),
+    ),
+    "set": (
+        "--set",
+        dict(
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a setting (repeatable; type- and bound-checked; `pyrovae reproduce "
+            "NAME --list` lists them), e.g. --set lam=100 --set 'hidden=(256, 256)'",
+        ),
+    ),
+}
+
+
+def _shared(parser, *names, **changes):
+    """Add the shared flags ``names`` to ``parser`` (or an argument group); ``changes`` maps a
+    name (``-`` as ``_``) to the options that differ for this command."""
+    for name in names:
+        flag, options = SHARED_FLAGS[name]
+        parser.add_argument(flag, **{**options, **changes.get(name.replace("-", "_"), {})})
 
 
 def _add_demo(sub):
@@ -116,23 +158,20 @@ def _add_demo(sub):
         "{-1, +1} of InfoVAE Proposition 1; write results.json, two_point.png "
         "(q(z|x) against p(z), InfoVAE Figure 1) and history.png; print a table.",
     )
-    p.add_argument("--out", default="pyrovae-demo", help="output folder (default ./pyrovae-demo)")
     p.add_argument(
         "--steps",
         type=_positive_int,
         default=None,
         help="optimizer steps per objective (default 6000)",
     )
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a setting of the demo's Config (repeatable; type-checked; an unknown key "
-        "lists the settings), e.g. --set lam=100 --set min_variance=0.01",
+    _shared(
+        p,
+        "out",
+        "device",
+        "seed",
+        "no-progress",
+        "set",
+        out={"default": "pyrovae-demo", "help": "output folder (default ./pyrovae-demo)"},
     )
     return p
 
@@ -147,7 +186,7 @@ def _add_train(sub):
     )
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=DATASETS, default="binarized-mnist")
-    g.add_argument("--data", default=None, help="file or folder of the data set (or $PYROVAE_DATA)")
+    _shared(g, "data")
     g.add_argument("--split", default="train")
     g.add_argument(
         "--limit", type=_positive_int, default=None, help="use only the first N data points"
@@ -239,9 +278,7 @@ def _add_train(sub):
     g.add_argument("--epochs", type=_positive_int, default=None)
     g.add_argument("--batch-size", type=_positive_int, default=128)
     g.add_argument("--lr", type=POSITIVE.argparse_type, default=1e-3)
-    g.add_argument("--device", default="cpu")
-    g.add_argument("--seed", type=_seed, default=0)
-    g.add_argument("--out", default="runs/train")
+    _shared(g, "device", "seed", "out", out={"default": "runs/train", "help": "default runs/train"})
     g.add_argument("--checkpoint-every", type=_positive_int, default=1000)
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     g.add_argument(
@@ -250,7 +287,7 @@ def _add_train(sub):
         help="with --resume: continue even on other data than the checkpoint's (fine-tuning); "
         "the checkpoint keeps the earlier data hashes",
     )
-    g.add_argument("--no-progress", action="store_true")
+    _shared(g, "no-progress")
     return p
 
 
@@ -282,7 +319,7 @@ def _add_diagnose(sub):
         default=None,
         help="default: the data set the checkpoint was trained on",
     )
-    p.add_argument("--data", default=None)
+    _shared(p, "data")
     p.add_argument("--split", default="test")
     p.add_argument(
         "--limit",
@@ -312,9 +349,7 @@ def _add_diagnose(sub):
         help="folder with the MNIST idx test files: labels for a scatter of the binarized "
         "test split",
     )
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--out", default=None, help="default: the checkpoint's folder")
+    _shared(p, "device", "seed", "out", out={"help": "default: the checkpoint's folder"})
     return p
 
 
@@ -345,24 +380,17 @@ def _add_reproduce(sub):
         metavar="README",
         help="with --report: replace the generated table between its markers in this file",
     )
-    p.add_argument(
-        "--profile",
-        choices=("quick", "full"),
-        default="quick",
-        help="quick: minutes on 2 CPU cores (CI); full: paper scale",
-    )
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--data", default=None, help="folder or file of binarized MNIST where needed")
-    p.add_argument("--out", default=None, help="default: runs/NAME")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one of the profile's settings (repeatable; type-checked; an unknown key "
-        "lists the settings), e.g. --set steps=2000 --set 'hidden=(256, 256)'",
+    _shared(
+        p,
+        "profile",
+        "device",
+        "seed",
+        "data",
+        "out",
+        "no-progress",
+        "set",
+        data={"help": "folder or file of binarized MNIST where needed"},
+        out={"help": "default: runs/NAME"},
     )
     return p
 
@@ -376,7 +404,7 @@ def _add_merge(sub):
         "side): rows joined, checks recomputed, figures redrawn, into OUT/results.json.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="folders holding results.json")
-    p.add_argument("--out", required=True, help="folder for the merged results.json")
+    _shared(p, "out", out={"required": True, "help": "folder for the merged results.json"})
     return p
 
 
@@ -399,14 +427,18 @@ def _add_sweep(sub):
         help="a setting and its values (repeatable: the grid is the product)",
     )
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--profile", choices=("quick", "full"), default="quick")
+    _shared(p, "set", "profile")
     p.add_argument("--workers", type=int, default=1, help="runs at once (default 1)")
     p.add_argument("--gpus-per-run", type=NON_NEGATIVE.argparse_type, default=0.0)
     p.add_argument("--address", default=None, help="an existing Ray cluster (HEAD_IP:6379)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--data", default=None, help="folder of binarized MNIST where needed")
-    p.add_argument("--out", default=None, help="default: runs/sweep-NAME")
+    _shared(
+        p,
+        "device",
+        "data",
+        "out",
+        data={"help": "folder of binarized MNIST where needed"},
+        out={"help": "default: runs/sweep-NAME"},
+    )
     p.add_argument("--summary", default=None, metavar="OUT", help="summarize a sweep folder")
     p.add_argument(
         "--keys", default=None, help="comma-separated result keys for --summary (default: all)"
@@ -469,21 +501,21 @@ def cmd_train(args):
     if args.steps is None and args.epochs is None:
         args.steps = 1000
     if args.force and not args.resume:
-        raise SystemExit("error: --force only applies with --resume (continue on other data)")
+        raise ValueError("--force only applies with --resume (continue on other data)")
     device = _device(args.device)
     mmd = args.objective == "infovae" and args.divergence == "mmd"
     for flag, value in (("--kernel", args.kernel), ("--bandwidth", args.bandwidth)):
         if value is not None and not mmd:
-            raise SystemExit(
-                f"error: {flag} applies to --objective infovae --divergence mmd only "
+            raise ValueError(
+                f"{flag} applies to --objective infovae --divergence mmd only "
                 f"(got --objective {args.objective} --divergence {args.divergence}); drop {flag}"
             )
     _writable_folder(args.out)
     data = load_dataset(args.dataset, args.data, args.split)
     if args.limit is not None:
         if args.limit > data.shape[0]:
-            raise SystemExit(
-                f"error: --limit {args.limit} exceeds the {data.shape[0]} data points of the split"
+            raise ValueError(
+                f"--limit {args.limit} exceeds the {data.shape[0]} data points of the split"
             )
         data = data[: args.limit]
     model_cfg = dict(
@@ -601,7 +633,7 @@ def cmd_diagnose(args):
     labels = None
     if args.labels:
         if dataset != "binarized-mnist" or args.split != "test":
-            raise SystemExit(
+            raise ValueError(
                 "--labels pairs MNIST test labels with --dataset binarized-mnist --split test only"
             )
         from .data import binarized_mnist_test_labels
