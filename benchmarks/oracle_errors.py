@@ -1,8 +1,9 @@
 """Errors of the posterior estimators and diagnostics against the linear-Gaussian closed forms.
 
-The settings of tests/test_posterior_oracle.py and tests/test_diagnostics.py (a d=10, k=3 linear
-VAE whose guide is deliberately off, and a d=6, k=2 one for the grid), measured once and written
-as JSON, so the numbers quoted in notes can be reproduced:
+The settings of tests/posterior/test_oracle_posteriors.py and
+tests/diagnostics/test_diagnostics.py (a d=10, k=3 linear VAE whose guide is deliberately off,
+and a d=6, k=2 one for the grid), measured once and written as JSON, so the numbers quoted in
+notes can be reproduced:
 
     python benchmarks/oracle_errors.py --out benchmarks/results/oracle_errors.json
 """

@@ -1,4 +1,4 @@
-"""The checks every Pyro-style model goes through (tests/test_pyro_style_*.py): pyrovae's ELBO
+"""The checks every Pyro-style model goes through (tests/pyro_style/*.py): pyrovae's ELBO
 against Pyro's own objective under one seed, the history's sign and scale, and importance
 sampling against the model's exact log p(x)."""
 

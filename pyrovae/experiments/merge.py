@@ -22,7 +22,7 @@ The merged ``results.json`` has the joined setting, the parts' ``rows`` in order
 top-level numbers (which must not disagree), the experiment's checks recomputed on the whole,
 its figures redrawn, and ``merged_from`` naming the parts. Since each part seeds its own runs,
 a merge equals one run over the joined setting when every row's run depends on the seed and its
-own setting alone (true of ``dai-depth``; tests/test_merge.py checks it).
+own setting alone (true of ``dai-depth``; tests/experiments/test_merge.py checks it).
 """
 
 import json

@@ -1,4 +1,4 @@
-"""``pyrovae train`` with the training-recipe flags (issue 11)."""
+"""``pyrovae train`` with the training-recipe flags."""
 
 import json
 

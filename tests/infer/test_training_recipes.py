@@ -1,4 +1,4 @@
-"""Validation-based model selection, early stopping, schedulers and KL warm-up (issue 11)."""
+"""Validation-based model selection, early stopping, schedulers and KL warm-up."""
 
 import pytest
 import torch

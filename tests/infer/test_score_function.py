@@ -1,4 +1,4 @@
-"""Score-function gradients for guide sites without rsample (audit item 7).
+"""Score-function gradients for guide sites without rsample.
 
 Consistency first (the same loss and gradients as ``pyro.infer.Trace_ELBO`` under one seed),
 unbiasedness under subsampling (against the reparameterized gradient), then convergence on

@@ -1,5 +1,5 @@
-"""The VAE tutorial's model shape: pyro.plate("data", x.shape[0]), no num_data (issue: every Pyro
-example failed with "guide() got an unexpected keyword argument 'num_data'")."""
+"""The VAE tutorial's model shape: pyro.plate("data", x.shape[0]) and no num_data parameter
+(such models once failed with "guide() got an unexpected keyword argument 'num_data'")."""
 
 import torch
 from pyro_style_checks import (

@@ -1,4 +1,4 @@
-"""Annealed importance sampling and BDMC against closed forms and grids (issue 12)."""
+"""Annealed importance sampling and BDMC against closed forms and grids."""
 
 import math
 import warnings

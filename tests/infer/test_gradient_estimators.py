@@ -1,4 +1,4 @@
-"""STL, DReG and free bits against the linear-Gaussian oracle (issue 11).
+"""STL, DReG and free bits against the linear-Gaussian oracle.
 
 The linear-Gaussian VAE with orthogonal columns of W has a diagonal exact posterior, so the
 mean-field guide can equal it: there log w = log p(x, z) − log q(z|x) = log p(x) for every z,

@@ -1,4 +1,4 @@
-"""Training robustness found by trying the library as a new user would (audit items 12-17):
+"""Training robustness found by trying the library as a new user would:
 divergence inside a distribution constructor, resume mismatches, bad arguments, broken files,
 dtype mismatch, and a reused adversarial objective."""
 

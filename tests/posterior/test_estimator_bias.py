@@ -1,4 +1,4 @@
-"""Estimators that used to be biased without a warning (audit items 2 and 4), tested against
+"""Estimators that used to be biased without a warning, tested against
 independent references with stated seeds and tolerances."""
 
 import pyro

@@ -1,5 +1,6 @@
-"""Hostile inputs replayed through the command line (issue 23's cases): each must end in one
-clear error (no traceback), write nothing, and leave every input byte for byte as it was."""
+"""Hostile inputs replayed through the command line (merges, --set, resumes, sweeps,
+checkpoints): each must end in one clear error (no traceback), write nothing, and leave every
+input byte for byte as it was."""
 
 import hashlib
 import json
