@@ -3,8 +3,8 @@
 import warnings
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from .beta_vae import BetaVAE, EvidenceLowerBound
 from .divergences import AdversarialDivergence, MMDDivergence, SteinDivergence
+from .elbo import BetaVAE, EvidenceLowerBound
 from .infovae import InfoVAE
 from .iwae import IWAE
 from .libi import LiBI
@@ -49,7 +49,7 @@ def __getattr__(name):
             DeprecationWarning,
             stacklevel=2,
         )
-        from .beta_vae import ELBO
+        from .elbo import ELBO
 
         return ELBO
     raise AttributeError(f"module 'pyrovae.infer' has no attribute {name!r}")

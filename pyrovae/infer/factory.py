@@ -1,6 +1,6 @@
 """Objectives by name, for the CLI and configs."""
 
-from .beta_vae import BetaVAE, EvidenceLowerBound
+from .elbo import BetaVAE, EvidenceLowerBound
 from .infovae import InfoVAE
 from .iwae import IWAE
 

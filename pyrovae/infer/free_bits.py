@@ -43,7 +43,7 @@ def _expand_batch(t, shape, event_dim):
     return t.reshape(t.shape + (1,) * event_dim).expand(shape) if t.dim() else t
 
 
-def kl_per_dimension(pairs, names, analytic, stop, particles_in_trace):
+def site_kl_per_dimension(pairs, names, analytic, stop, particles_in_trace):
     """KL(q ‖ p) per latent dimension of the sites ``names``, each summed over the data set (the
     minibatch sum scaled by N / B, masked points excluded), concatenated: shape (D,).
 

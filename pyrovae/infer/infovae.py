@@ -50,8 +50,8 @@ from ..traces import sites_in_plate
 from ..traces.enumeration import enumerated_aggregate, enumerated_names, enumeration_weights
 from ..traces.sites import aggregate_samples, prior_score
 from ._objective import VAEObjective
-from .beta_vae import check_stl
 from .divergences import DivergenceEstimate, make_divergence
+from .elbo import check_stl
 from .iwae_gradients import single_sample_stl
 from .score_function import has_score_function_sites, score_function_surrogate
 

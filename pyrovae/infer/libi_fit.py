@@ -1,7 +1,7 @@
 """Both stages of LiBI with the training loop: likelihood first, then inference."""
 
 from ..traces import hide_params
-from .beta_vae import EvidenceLowerBound
+from .elbo import EvidenceLowerBound
 from .libi import LiBI
 from .train import train
 

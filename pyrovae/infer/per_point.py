@@ -8,7 +8,7 @@ import torch
 
 from ..guides import PerPointGaussian, guide_gaussian_params
 from ..traces import hide_params
-from .beta_vae import EvidenceLowerBound
+from .elbo import EvidenceLowerBound
 
 
 def fit_per_point_guide(

@@ -25,7 +25,7 @@ from ..models.contract import data_already_validated
 from ..models.inputs import as_inputs
 from ..provenance import tensor_digest, versions
 from ..traces import adapt, unwrap
-from .beta_vae import EvidenceLowerBound
+from .elbo import EvidenceLowerBound
 from .schedules import (
     check_kl_warmup,
     check_scheduler_interval,
