@@ -50,6 +50,17 @@ def encode_in_batches(vae, x, batch=500):
     return torch.cat(locs), torch.cat(scales)
 
 
+def fit(vae, x, objective, config, *, seed, device, progress, **options):
+    """``train(vae.model, vae.guide, x, objective)`` with the experiment config's ``steps``,
+    ``batch_size`` and ``lr`` (those it has); ``options`` override them or add any other
+    :func:`pyrovae.infer.train` option. Returns its ``TrainResult``."""
+    settings = {k: getattr(config, k) for k in ("steps", "batch_size", "lr") if hasattr(config, k)}
+    settings.update(options)
+    return train(
+        vae.model, vae.guide, x, objective, seed=seed, device=device, progress=progress, **settings
+    )
+
+
 def train_phases(model, guide, x, phases, batch_size, seed=0, device="cpu", progress=False):
     """ELBO training in (steps, learning rate) phases, a fresh Adam each; the param store is
     cleared only before the first phase (later phases continue this model's parameters).

@@ -15,10 +15,10 @@ import torch
 from ..arguments import NON_NEGATIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import aggregate_posterior_moments
-from ..infer import EvidenceLowerBound, InfoVAE, train
+from ..infer import EvidenceLowerBound, InfoVAE
 from ..models import conv_vae
 from ..plotting.figure import save_figure, subplots
-from .common import encode_in_batches
+from .common import encode_in_batches, fit
 
 CLAIM = "ELBO over-estimates log det Cov[q(z)] (> 0, worst at small N); InfoVAE stays closer to 0"
 PAPER = "Zhao, Song, Ermon 2019, Fig. 2"
@@ -70,13 +70,11 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
             ("InfoVAE-MMD", InfoVAE(config.alpha, config.lam)),
         ):
             vae = conv_vae(config.z_dim, config.channels, config.hidden, seed=seed)
-            train(
-                vae.model,
-                vae.guide,
+            fit(
+                vae,
                 train_all[:size],
                 objective,
-                steps=config.steps,
-                batch_size=config.batch_size,
+                config,
                 seed=seed,
                 device=device,
                 progress=progress,

@@ -21,12 +21,12 @@ import torch
 from ..arguments import NON_NEGATIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import aggregate_posterior_moments, aggregate_posterior_test, kl_to_posterior
-from ..infer import EvidenceLowerBound, InfoVAE, train
+from ..infer import EvidenceLowerBound, InfoVAE
 from ..models import build_vae
 from ..ops import mmd2, rbf_kernel
 from ..plotting import plot_aggregate_mixture, plot_image_rows, plot_posteriors
 from ..posterior import grid, nuts, nuts_summary
-from .common import grid_view, stored_grid
+from .common import fit, grid_view, stored_grid
 
 CLAIM = (
     "InfoVAE's q(z) is closer to p(z), its posteriors closer to the true ones; the ELBO's prior "
@@ -91,17 +91,7 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
         torch.manual_seed(seed)
         net = {"hidden": list(config.hidden), "net": config.net}
         vae = build_vae({"data_shape": [784], "z_dim": config.z_dim, **net})
-        train(
-            vae.model,
-            vae.guide,
-            x_train,
-            objective,
-            steps=config.steps,
-            batch_size=config.batch_size,
-            seed=seed,
-            device=device,
-            progress=progress,
-        )
+        fit(vae, x_train, objective, config, seed=seed, device=device, progress=progress)
         vae = vae.cpu()
         with torch.no_grad():
             loc, scale = vae.encode(x_test)

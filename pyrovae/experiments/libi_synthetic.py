@@ -28,12 +28,12 @@ import torch
 from ..arguments import NON_NEGATIVE, POSITIVE
 from ..data.synthetic import SYNTHETIC_DATASETS, monotone_absolute_value
 from ..diagnostics import aggregate_posterior_test, kl_to_posterior, mmd_permutation_test
-from ..infer import IWAE, EvidenceLowerBound, fit_per_point_guide, libi_fit, train
+from ..infer import IWAE, EvidenceLowerBound, fit_per_point_guide, libi_fit
 from ..models import VAE, LearnedGaussian
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from ..posterior import grid, importance
-from .common import grid_view, stored_grid
+from .common import fit, grid_view, stored_grid
 
 CLAIM = (
     "The ELBO prefers a decoder with a higher ELBO but a lower log p(x) than the true one; LiBI "
@@ -199,17 +199,7 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
                 )
             else:
                 objective = EvidenceLowerBound() if method == "elbo" else IWAE(config.iwae_k)
-                train(
-                    vae.model,
-                    vae.guide,
-                    x_train,
-                    objective,
-                    steps=config.steps,
-                    batch_size=config.batch_size,
-                    seed=seed,
-                    device=device,
-                    progress=progress,
-                )
+                fit(vae, x_train, objective, config, seed=seed, device=device, progress=progress)
             vae = vae.cpu()
             rows[method], _ = evaluate(vae.model, vae.guide, x_test, ds, config, seed)
             rows[method]["sigma"] = vae.likelihood.variance().sqrt().item()

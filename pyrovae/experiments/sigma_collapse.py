@@ -19,11 +19,11 @@ import torch
 from ..arguments import OPEN_UNIT, POSITIVE
 from ..data import load_binarized_mnist, ppca_data
 from ..diagnostics import collapsed_dimensions, kl_per_dimension
-from ..infer import EvidenceLowerBound, train
+from ..infer import EvidenceLowerBound
 from ..models import VAE, Gaussian, LearnedGaussian, LinearGaussianVAE
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
-from .common import train_phases
+from .common import fit, train_phases
 
 CLAIM = (
     "Collapse is set by the observation noise σ²: with σ² fixed, dimension i of a linear VAE is "
@@ -101,17 +101,16 @@ def deep_collapse(vae, x, config):
 
 
 def _train_deep(vae, mnist, config, seed, device, progress):
-    train(
-        vae.model,
-        vae.guide,
+    objective = EvidenceLowerBound()
+    fit(
+        vae,
         mnist,
-        EvidenceLowerBound(),
-        steps=config.deep_steps,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        device=device,
+        objective,
+        config,
         seed=seed,
+        device=device,
         progress=progress,
+        steps=config.deep_steps,
     )
     return vae.cpu()
 

@@ -27,11 +27,12 @@ import torch
 
 from ..arguments import POSITIVE
 from ..diagnostics import DecoderVarianceWarning, decoder_variance_health
-from ..infer import EvidenceLowerBound, TrainingDiverged, train
+from ..infer import EvidenceLowerBound, TrainingDiverged
 from ..models import VAE, DecoderGaussian, data_plate
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from ..posterior import grid, importance
+from .common import fit
 
 CLAIM = "With learned, unconstrained σ(z) the likelihood is unbounded; the floor σ² ≥ ξ bounds it"
 PAPER = "Mattei & Frellsen 2018, Thm. 1 / Prop. 2"
@@ -114,17 +115,16 @@ def training_run(x_train, x_test, floor, cfg, seed=0, device="cpu", progress=Fal
     curve, diverged = [], None
     for stage in range(cfg.stages):
         try:
-            train(
-                vae.model,
-                vae.guide,
+            fit(
+                vae,
                 x_train,
                 EvidenceLowerBound(),
-                steps=cfg.steps_per_stage,
-                batch_size=x_train.shape[0],
-                lr=cfg.lr,
+                cfg,
                 seed=seed + stage,
                 device=device,
                 progress=progress,
+                steps=cfg.steps_per_stage,
+                batch_size=x_train.shape[0],
                 clear_param_store=stage == 0,
             )
         except TrainingDiverged as err:  # the NaN guard kept the last good state
