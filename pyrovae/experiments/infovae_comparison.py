@@ -27,15 +27,15 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import NON_NEGATIVE
 from ..data import load_binarized_mnist, load_mnist_idx, random_subset
 from ..diagnostics import aggregate_posterior_moments
-from ..infer import BetaVAE, EvidenceLowerBound, InfoVAE, train
+from ..infer import train
 from ..models import conv_vae
 from ..ops import mmd2, rbf_kernel
 from ..plotting import plot_image_rows
 from ..plotting.figure import save_figure, subplots
 from .common import encode_in_batches
+from .infovae_setup import ConvInfoVAESettings, infovae_objectives
 from .mnist_probes import (
     binarize,
     generated_class_cross_entropy,
@@ -53,23 +53,15 @@ PAPER = "Zhao, Song, Ermon 2019, Fig. 6"
 
 
 @dataclass(frozen=True)
-class Config:
-    """Latent sizes ``z_dims``; ``n_train`` binarized-MNIST images, ``steps`` of Adam at batch
-    ``batch_size``; conv nets (``channels``, ``hidden``) with a ``decoder`` "conv" or
-    "pixelcnn"; InfoVAE with (α, λ); held-out MMD² on ``n_eval`` test images every
+class Config(ConvInfoVAESettings):
+    """Latent sizes ``z_dims``; the training settings of :class:`ConvInfoVAESettings`
+    (``n_train``, ``steps``, ``batch_size``, ``channels``, ``hidden``, ``decoder``, α, λ);
+    held-out MMD² on ``n_eval`` test images every
     ``evaluate_every`` steps; final metrics on ``n_test`` random test images; the digit
     classifier trained ``classifier_epochs`` on the labelled set minus ``heldout_labelled``
     images; the SVM on ``n_labels`` labelled latents; ``n_generated`` samples per model."""
 
     z_dims: tuple = (2, 5)
-    n_train: int = 10000
-    steps: int = 1000
-    batch_size: int = 100
-    channels: int = 16
-    hidden: int = 256
-    decoder: str = "conv"
-    alpha: float = 1.0
-    lam: float = NON_NEGATIVE.field(1000.0)
     n_test: int = 2000
     evaluate_every: int = 100
     n_eval: int = 500
@@ -98,14 +90,8 @@ PROFILES = {
 
 
 def objectives(alpha=1.0, lam=1000.0):
-    """(label, objective) in the order of the paper's figure."""
-    return [
-        ("ELBO", EvidenceLowerBound()),
-        ("InfoVAE-MMD", InfoVAE(alpha, lam, "mmd")),
-        ("InfoVAE-Stein", InfoVAE(alpha, lam, "stein")),
-        ("InfoVAE-adversarial", InfoVAE(alpha, lam, "adversarial")),
-        ("Autoencoder", BetaVAE(0.0)),
-    ]
+    """(label, objective) in the order of the paper's figure, the autoencoder last."""
+    return infovae_objectives(alpha, lam, autoencoder=True)
 
 
 def latent_mmd2(vae, x, seed):

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import NON_NEGATIVE, POSITIVE
+from ..arguments import POSITIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import log_likelihood
-from ..infer import EvidenceLowerBound, InfoVAE, train
+from ..infer import EvidenceLowerBound, train
 from ..models import build_vae, conv_vae
 from ..plotting import save_figure, subplots
 from ..posterior import ais, bdmc
+from .common import fit
+from .infovae_setup import ConvInfoVAESettings, infovae_objectives
 
 CLAIM = (
     "With dim z = 5, InfoVAE's test log-likelihood is at least the ELBO's (paper: ELBO −82.75, "
@@ -42,24 +44,17 @@ PUBLISHED_ANCHOR_NLL = 89.78  # pythae's VAE on this binarization
 
 
 @dataclass(frozen=True)
-class Config:
-    """Table 1: conv VAEs (``channels``, ``hidden``, ``decoder``) with dim z, trained ``steps``
-    on ``n_train`` images, InfoVAE with (α, λ); IS with K = ``num_samples`` on ``n_test`` random
-    test images; AIS (``ais_steps`` × ``ais_chains``, from the guide) on ``ais_points`` of them
-    and the BDMC gap on ``bdmc_points`` simulated images, AIS trusted when the gap ≤
-    ``trusted_gap``. Anchor: an MLP (``anchor_hidden``, dim ``anchor_z_dim``) trained
-    ``anchor_steps`` at ``anchor_lr`` on ``anchor_n_train`` images, scored on ``anchor_n_test``;
-    its target NLL ``anchor_target_nll``."""
+class Config(ConvInfoVAESettings):
+    """Table 1: conv VAEs with dim z trained as :class:`ConvInfoVAESettings` says (``n_train``,
+    ``steps``, ``batch_size``, ``channels``, ``hidden``, ``decoder``, α, λ); IS with
+    K = ``num_samples`` on ``n_test`` random test images; AIS (``ais_steps`` × ``ais_chains``,
+    from the guide) on ``ais_points`` of them and the BDMC gap on ``bdmc_points`` simulated
+    images, AIS trusted when the gap ≤ ``trusted_gap``. Anchor: an MLP (``anchor_hidden``, dim
+    ``anchor_z_dim``) trained ``anchor_steps`` at ``anchor_lr`` on ``anchor_n_train`` images,
+    scored on ``anchor_n_test``; its target NLL ``anchor_target_nll``."""
 
     z_dim: int = 5
-    n_train: int = 10000
     steps: int = 1500
-    batch_size: int = 100
-    channels: int = 16
-    hidden: int = 256
-    decoder: str = "conv"
-    alpha: float = 1.0
-    lam: float = NON_NEGATIVE.field(1000.0)
     n_test: int = 100
     num_samples: int = 5000
     ais_points: int = 50
@@ -194,25 +189,9 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
     # shuffled: the test split is ordered by class
     x_test = random_subset(load_binarized_mnist(data, "test"), 10000, seed)
     models = {}
-    objectives = [
-        ("ELBO", EvidenceLowerBound()),
-        ("InfoVAE-MMD", InfoVAE(cfg.alpha, cfg.lam, "mmd")),
-        ("InfoVAE-Stein", InfoVAE(cfg.alpha, cfg.lam, "stein")),
-        ("InfoVAE-adversarial", InfoVAE(cfg.alpha, cfg.lam, "adversarial")),
-    ]
-    for label, objective in objectives:
+    for label, objective in infovae_objectives(cfg.alpha, cfg.lam):
         vae = conv_vae(cfg.z_dim, cfg.channels, cfg.hidden, cfg.decoder, seed=seed)
-        train(
-            vae.model,
-            vae.guide,
-            x_train,
-            objective,
-            steps=cfg.steps,
-            batch_size=cfg.batch_size,
-            seed=seed,
-            device=device,
-            progress=progress,
-        )
+        fit(vae, x_train, objective, cfg, seed=seed, device=device, progress=progress)
         models[label] = _score(vae, x_test[: cfg.n_test], cfg.num_samples, seed, device, progress)
         models[label]["ais"] = _annealed(vae, x_test, cfg, seed, device)
     anchor = anchor_nll(
