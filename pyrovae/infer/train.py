@@ -23,7 +23,7 @@ from ..arguments import check_count, check_inputs, check_weight
 from ..checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from ..models.contract import data_already_validated
 from ..models.inputs import as_inputs
-from ..provenance import tensor_digest, versions
+from ..provenance import tensor_digest
 from ..traces import adapt, unwrap
 from .elbo import EvidenceLowerBound
 from .schedules import (
@@ -39,11 +39,12 @@ from .training_state import (
     BestState,
     best_path,
     check_resume,
+    checkpoint_state,
     create_parameters,
     describe_objective,
     load_parameters,
     restore_params,
-    rng_state,
+    resumed_selection,
     save_best,
     snapshot,
 )
@@ -319,14 +320,7 @@ def train(
         state = load_checkpoint(checkpoint, map_location=device)
         check_resume(checkpoint, state, total, settings, config, other_data=resume == "other-data")
         load_parameters(checkpoint, state, stepper)
-        result.history = list(state["history"])
-        start = int(state["step"])
-        selection = state.get("selection") or {}
-        if selection.get("best"):
-            saved = selection["best"]
-            best = BestState(saved["step"], saved["val_loss"], saved["params"])
-        since_best = int(selection.get("since_best", 0))
-        result.stopped_early = bool(selection.get("stopped_early", False))
+        start, result.history, best, since_best, result.stopped_early = resumed_selection(state)
     stepper.capture(params_trace)
     stepper.check_has_parameters()
     lr_scheduler = None
@@ -339,25 +333,17 @@ def train(
 
     def save(step):
         if checkpoint:
-            state = {
-                "step": step,
-                "param_names": list(stepper.names),
-                "params": {
-                    k: p.detach().cpu() for k, p in zip(stepper.names, stepper.params, strict=True)
-                },
-                "optimizer": stepper.optimizer.state_dict() if stepper.optimizer else {},
-                "scheduler": lr_scheduler.state_dict() if lr_scheduler is not None else {},
-                "selection": {
-                    "best": best.as_dict() if best is not None else {},
-                    "since_best": since_best,
-                    "stopped_early": result.stopped_early,
-                },
-                "history": result.history,
-                "rng": rng_state(),
-                "config": config or {},
-                "provenance": versions(),
-                "settings": settings,
-            }
+            state = checkpoint_state(
+                step,
+                stepper,
+                lr_scheduler,
+                best,
+                since_best,
+                result.stopped_early,
+                result.history,
+                config,
+                settings,
+            )
             save_checkpoint(checkpoint, state)
         if history_path or checkpoint:
             path = history_path or os.path.join(

@@ -15,6 +15,7 @@ import torch
 from pyro import poutine
 
 from ..checkpoint import save_checkpoint
+from ..provenance import versions
 from .stepper import evaluate_objective
 
 
@@ -63,6 +64,49 @@ def set_rng_state(state):
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def checkpoint_state(
+    step, stepper, scheduler, best, since_best, stopped_early, history, config, settings
+):
+    """The content of a training checkpoint, written in this one place (read back by
+    :func:`resumed_selection`, :func:`load_parameters` and :func:`check_resume`): the step, the
+    parameters in the optimizer's order, the optimizer's and scheduler's state, the model
+    selection (best validation state, validations since, early stop), the history, the random
+    state, the model ``config``, the training ``settings`` (data hash included) and the
+    library versions."""
+    return {
+        "step": step,
+        "param_names": list(stepper.names),
+        "params": {k: p.detach().cpu() for k, p in zip(stepper.names, stepper.params, strict=True)},
+        "optimizer": stepper.optimizer.state_dict() if stepper.optimizer else {},
+        "scheduler": scheduler.state_dict() if scheduler is not None else {},
+        "selection": {
+            "best": best.as_dict() if best is not None else {},
+            "since_best": since_best,
+            "stopped_early": stopped_early,
+        },
+        "history": history,
+        "rng": rng_state(),
+        "config": config or {},
+        "provenance": versions(),
+        "settings": settings,
+    }
+
+
+def resumed_selection(state):
+    """``(step, history, best, since_best, stopped_early)`` of a checkpoint written from
+    :func:`checkpoint_state`."""
+    selection = state.get("selection") or {}
+    saved = selection.get("best")
+    best = BestState(saved["step"], saved["val_loss"], saved["params"]) if saved else None
+    return (
+        int(state["step"]),
+        list(state["history"]),
+        best,
+        int(selection.get("since_best", 0)),
+        bool(selection.get("stopped_early", False)),
+    )
 
 
 def save_best(checkpoint, best, settings, config):

@@ -120,9 +120,9 @@ def _why(row, rhat_max, ess_needed):
     share = getattr(row, "lightest_chain_mass", np.nan)
     if share < _STRANDED_MASS_RATIO:
         reasons.append(
-            f"a chain is stranded in a mode holding ~{share:.1e} of the heaviest chain's mass "
-            f"(lp R-hat {row.lp_rhat:.3g}); hmc(..., restart_stranded=True) moves such chains "
-            "at the end of warm-up"
+            f"the chains disagree in mean log density (lp R-hat {row.lp_rhat:.3g}): one is "
+            f"stranded in a mode holding ~{share:.1e} of the heaviest chain's mass; "
+            "hmc(..., restart_stranded=True) moves such chains at the end of warm-up"
         )
     if row.rhat > rhat_max:
         reason = f"R-hat {row.rhat:.3g} > {rhat_max}"
