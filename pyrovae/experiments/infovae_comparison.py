@@ -9,8 +9,9 @@ latent sizes. For each model:
 * ``log_det_per_dim``: log det Cov[q(z)] / d of the aggregate posterior on the test images (exact
   mixture moments; 0 for the prior);
 * ``class_cross_entropy``: H(u, p̂) between the digit frequencies u of the labelled set and the class
-  distribution p̂ a classifier assigns to binary samples from the model (minimum H(u) ≈ log 10; see
-  :mod:`.mnist_probes`); the classifier's held-out accuracy is recorded beside it;
+  distribution p̂ a classifier assigns to binary samples from the model (minimum H(u) ≈ log 10;
+  see :mod:`pyrovae.diagnostics.label_probes`); the classifier's held-out accuracy is recorded
+  beside it;
 * ``svm_error``: the test error of an RBF SVM on the latent means of 1000 labelled images;
 * ``mmd_trajectory``: MMD² on held-out images every ``evaluate_every`` steps (speed and stability).
 
@@ -29,6 +30,13 @@ import torch
 
 from ..data import load_binarized_mnist, load_mnist_idx, random_subset
 from ..diagnostics import aggregate_posterior_moments
+from ..diagnostics.label_probes import (
+    binarize,
+    generated_class_cross_entropy,
+    latent_svm_error,
+    split_labelled,
+    train_digit_classifier,
+)
 from ..infer import train
 from ..models import conv_vae
 from ..ops import mmd2, rbf_kernel
@@ -36,13 +44,6 @@ from ..plotting import plot_image_rows
 from ..plotting.figure import save_figure, subplots
 from .common import encode_in_batches
 from .infovae_setup import ConvInfoVAESettings, infovae_objectives
-from .mnist_probes import (
-    binarize,
-    generated_class_cross_entropy,
-    latent_svm_error,
-    split_labelled,
-    train_digit_classifier,
-)
 
 CLAIM = (
     "InfoVAE (MMD, Stein, adversarial) matches q(z) to p(z) better than the ELBO and an "

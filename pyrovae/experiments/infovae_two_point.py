@@ -27,9 +27,9 @@ from ..data import two_point
 from ..diagnostics import two_point_summary
 from ..infer import EvidenceLowerBound, InfoVAE, train
 from ..models import two_point_vae
+from ..models.two_point_theory import COLLAPSED, compare, equal_mixture_mmd2
 from ..plotting import draw_two_point, two_point_curves
 from ..plotting.figure import save_figure, subplots
-from .two_point_theory import COLLAPSED, compare, equal_mixture_mmd2
 
 CLAIM = "ELBO separates q(z|x=±1) and over-spreads q(z); InfoVAE keeps q(z) ≈ p(z)"
 PAPER = "Zhao, Song, Ermon 2019, Prop. 1 / Fig. 1"

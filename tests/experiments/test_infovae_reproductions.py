@@ -140,7 +140,7 @@ def test_infovae_two_point_lam_warmup_escapes_collapse_but_not_to_the_optimum(tm
     seed 0): at α = 1 the codes stay apart (I = log 2; 5 of 5 seeds), with q(z|x) too narrow
     for the closed form's optimum, so the closed-form objective at the trained (c, s) is worse
     than collapse (measured 1.90 against 1.419)."""
-    from pyrovae.experiments.two_point_theory import COLLAPSED, objective
+    from pyrovae.models.two_point_theory import COLLAPSED, objective
 
     settings = {"stages": 3, "lam_warmup": 1000, "train_elbo": False, "closed_form_grid": False}
     r = get("infovae-two-point")(str(tmp_path), "quick", overrides=settings)

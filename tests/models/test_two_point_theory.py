@@ -1,4 +1,4 @@
-"""The closed-form two-point objective (pyrovae.experiments.two_point_theory) against Monte
+"""The closed-form two-point objective (pyrovae.models.two_point_theory) against Monte
 Carlo, torch's KL, and the ELBO optimum's unit second moment."""
 
 import math
@@ -7,7 +7,7 @@ import statistics
 import pytest
 import torch
 
-from pyrovae.experiments.two_point_theory import (
+from pyrovae.models.two_point_theory import (
     COLLAPSED,
     best_informative,
     equal_mixture_mmd2,

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pyrovae.experiments.mnist_probes import (
+from pyrovae.diagnostics.label_probes import (
     binarize,
     generated_class_cross_entropy,
     latent_svm_error,
