@@ -318,7 +318,10 @@ def train(
     start, best, since_best, state = 0, None, 0, None
     if resume and checkpoint and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint, map_location=device)
-        check_resume(checkpoint, state, total, settings, config, other_data=resume == "other-data")
+        other_data = resume == "other-data"
+        previous = check_resume(checkpoint, state, total, settings, config, other_data)
+        if previous:  # a run continued on other data keeps what it was trained on before
+            settings["previous_data_sha256"] = previous
         load_parameters(checkpoint, state, stepper)
         start, result.history, best, since_best, result.stopped_early = resumed_selection(state)
     stepper.capture(params_trace)

@@ -149,10 +149,13 @@ def describe_objective(objective) -> str:
 
 def check_resume(path, state, total, settings, config=None, other_data=False):
     """Refuse a checkpoint past the requested end, of other data (content hash; with
-    ``other_data=True`` a warning instead, and the earlier hashes kept in
-    ``settings["previous_data_sha256"]``) or of another model (the ``model`` entry of
+    ``other_data=True`` a warning instead) or of another model (the ``model`` entry of
     ``config``: e.g. a Gaussian likelihood resumed as Bernoulli); warn about settings that
-    changed (learning rate, batch size, objective, ...)."""
+    changed (learning rate, batch size, objective, ...).
+
+    :returns: the content hashes of the data the checkpoint was trained on before the current
+        ones (earliest first; empty when it always saw the same data), for the caller to keep in
+        ``settings["previous_data_sha256"]``."""
     start = int(state["step"])
     if start > total:
         raise ValueError(
@@ -180,8 +183,6 @@ def check_resume(path, state, total, settings, config=None, other_data=False):
             stacklevel=3,
         )
         previous.append(old_data)
-    if previous:
-        settings["previous_data_sha256"] = previous
     old_model = (state.get("config") or {}).get("model")
     new_model = (config or {}).get("model")
     if old_model is not None and new_model is not None and old_model != new_model:
@@ -198,9 +199,7 @@ def check_resume(path, state, total, settings, config=None, other_data=False):
     changed = [
         f"{key} {saved[key]!r} -> {value!r}"
         for key, value in settings.items()
-        if key in saved
-        and saved[key] != value
-        and key not in ("data_sha256", "previous_data_sha256")
+        if key in saved and saved[key] != value and key != "data_sha256"
     ]
     if changed:
         warnings.warn(
@@ -209,6 +208,7 @@ def check_resume(path, state, total, settings, config=None, other_data=False):
             UserWarning,
             stacklevel=3,
         )
+    return previous
 
 
 def create_parameters(objective, model, guide, first_batch, n, devices):
