@@ -47,9 +47,9 @@ def stranded(log_mass, mass_ratio):
 def restart_from_others(state, is_stranded, generator=None):
     """Move every stranded chain to the current state of a chain of the same point that is
     not stranded, drawn uniformly; ``state`` is a tuple of tensors with (C, B) leading dims."""
-    keep = (~is_stranded).to(state[0].dtype)  # (C, B)
     if not is_stranded.any():
         return state
+    keep = (~is_stranded).to(state[0].dtype)  # (C, B)
     chains = keep.shape[0]
     donors = torch.multinomial(keep.T, chains, replacement=True, generator=generator).T  # (C, B)
     donors = torch.where(is_stranded, donors, torch.arange(chains, device=donors.device)[:, None])
