@@ -222,12 +222,7 @@ def _restart_option(restart_stranded, mass_ratio, vectorize, num_chains, warmup_
     """The mass ratio below which a chain is restarted, or None; refuses what cannot work."""
     if not restart_stranded:
         return None
-    check_probability("stranded_mass_ratio", mass_ratio)
-    if not 0 < mass_ratio < 1:
-        raise ValueError(
-            f"stranded_mass_ratio must be in (0, 1), got {mass_ratio}: a chain is restarted when "
-            "its mode holds less than this share of the heaviest chain's mass (default 1e-3)"
-        )
+    mass_ratio = check_probability("stranded_mass_ratio", mass_ratio)  # in (0, 1)
     if not vectorize or num_chains < 2:
         raise ValueError(
             "restart_stranded=True moves a chain to another chain's state, so it needs several "
@@ -238,7 +233,7 @@ def _restart_option(restart_stranded, mass_ratio, vectorize, num_chains, warmup_
             f"restart_stranded=True estimates each chain's mode mass from the last quarter of "
             f"warm-up, which needs warmup_steps >= 40 (got {warmup_steps})"
         )
-    return float(mass_ratio)
+    return mass_ratio
 
 
 def _chains(model, guide, x, num_samples, num_chains, options, plate_name, progress):
