@@ -1,4 +1,6 @@
-"""Small models shared by several tests."""
+"""Small models and hand-made records shared by several tests."""
+
+import json
 
 import pyro
 import pyro.distributions as dist
@@ -78,3 +80,18 @@ class HandWritten:
         with data_plate(x, num_data):
             loc, scale = self.head(self.encoder(x))
             pyro.sample("code", dist.Normal(loc, scale).to_event(1))
+
+
+def write_results_part(path, **fields):
+    """A hand-made ``results.json`` of infovae-comparison (quick profile, seed 0) in the new
+    folder ``path``, with ``fields`` added (config, rows, provenance, ...); returns the folder."""
+    base = {
+        "experiment": "infovae-comparison",
+        "claim": "c",
+        "paper": "p",
+        "profile": "quick",
+        "seed": 0,
+    }
+    path.mkdir()
+    (path / "results.json").write_text(json.dumps({**base, **fields}))
+    return str(path)

@@ -6,7 +6,7 @@ on different data are refused."""
 import json
 
 import pytest
-from helpers import binary_data, small_vae
+from helpers import binary_data, small_vae, write_results_part
 
 from pyrovae.checkpoint import load_checkpoint
 from pyrovae.cli import main
@@ -119,20 +119,12 @@ def test_results_record_the_data_and_versions(tmp_path):
 
 def test_merge_refuses_parts_run_on_different_data(tmp_path):
     def part(name, sha, z):
-        folder = tmp_path / name
-        folder.mkdir()
-        results = {
-            "experiment": "infovae-comparison",
-            "claim": "c",
-            "paper": "p",
-            "profile": "quick",
-            "seed": 0,
-            "config": {"z_dims": [z]},
-            "rows": [{"z_dim": z}],
-            "provenance": {"data": {"path": "/d", "sha256": sha}},
-        }
-        (folder / "results.json").write_text(json.dumps(results))
-        return str(folder)
+        return write_results_part(
+            tmp_path / name,
+            config={"z_dims": [z]},
+            rows=[{"z_dim": z}],
+            provenance={"data": {"path": "/d", "sha256": sha}},
+        )
 
     with pytest.raises(ValueError, match="run on different data"):
         merge_runs([part("a", "1" * 64, 2), part("b", "2" * 64, 5)], str(tmp_path / "m"))

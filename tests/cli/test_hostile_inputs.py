@@ -3,11 +3,11 @@ checkpoints): each must end in one clear error (no traceback), write nothing, an
 input byte for byte as it was."""
 
 import hashlib
-import json
 import os
 
 import pytest
 import torch
+from helpers import write_results_part
 
 from pyrovae.cli import main
 
@@ -36,17 +36,7 @@ def inputs(tmp_path_factory):
     trained checkpoint and a copy with flipped bytes, a truncated sweep.json."""
     root = tmp_path_factory.mktemp("inputs")
     for name, z in (("a", 2), ("b", 5)):
-        (root / name).mkdir()
-        results = {
-            "experiment": "infovae-comparison",
-            "claim": "c",
-            "paper": "p",
-            "profile": "quick",
-            "seed": 0,
-            "config": {"z_dims": [z]},
-            "rows": [{"z_dim": z}],
-        }
-        (root / name / "results.json").write_text(json.dumps(results))
+        write_results_part(root / name, config={"z_dims": [z]}, rows=[{"z_dim": z}])
     (root / "cut").mkdir()
     (root / "cut" / "results.json").write_text('{"experiment": "infovae-comp')
     train = ["train", "--dataset", "two-point", "--z-dim", "1", "--hidden", "8", "--steps", "3"]

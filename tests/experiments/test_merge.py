@@ -4,6 +4,7 @@ import json
 
 import pytest
 from conftest import SHARED_DATA
+from helpers import write_results_part
 
 from pyrovae.cli import main
 from pyrovae.experiments import get
@@ -60,28 +61,19 @@ def test_parts_that_cannot_be_merged_are_refused(tmp_path):
     assert not (tmp_path / "m").exists()  # nothing written when refused
 
 
-def _write(path, **fields):
-    base = {
-        "experiment": "infovae-comparison",
-        "claim": "c",
-        "paper": "p",
-        "profile": "quick",
-        "seed": 0,
-    }
-    path.mkdir()
-    (path / "results.json").write_text(json.dumps({**base, **fields}))
-    return str(path)
-
-
 def test_parts_that_disagree_beyond_rows_are_refused(tmp_path):
     """Hand-made parts: a field other than rows that differs (infovae-comparison keeps sample
     images of its last z only) is named; results without rows are refused."""
-    a = _write(tmp_path / "a", config={"z_dims": [2]}, rows=[{"z_dim": 2}], samples={"x": [1]})
-    b = _write(tmp_path / "b", config={"z_dims": [5]}, rows=[{"z_dim": 5}], samples={"x": [2]})
+    a = write_results_part(
+        tmp_path / "a", config={"z_dims": [2]}, rows=[{"z_dim": 2}], samples={"x": [1]}
+    )
+    b = write_results_part(
+        tmp_path / "b", config={"z_dims": [5]}, rows=[{"z_dim": 5}], samples={"x": [2]}
+    )
     with pytest.raises(ValueError, match="disagree on 'samples'"):
         merge_runs([a, b], str(tmp_path / "m"))
-    c = _write(tmp_path / "c", config={"datasets": ["x"]}, datasets={})
-    d = _write(tmp_path / "d", config={"datasets": ["y"]}, datasets={})
+    c = write_results_part(tmp_path / "c", config={"datasets": ["x"]}, datasets={})
+    d = write_results_part(tmp_path / "d", config={"datasets": ["y"]}, datasets={})
     with pytest.raises(ValueError, match="no 'rows'"):
         merge_runs([c, d], str(tmp_path / "m"))
     assert not (tmp_path / "m").exists()
