@@ -2,7 +2,7 @@
 
 Layers (imports flow one way, top to bottom; nothing imports ``cli`` or ``experiments``)::
 
-    arguments    argument checks and declared bounds (used everywhere below)
+    checks       argument checks and declared bounds (used everywhere below)
     checkpoint   atomic, checksummed, code-free files; JSON reading (used by infer and models)
     provenance   versions and content hashes of data, for every record
     ops          pure torch math: kernels, MMD estimators, logmeanexp
@@ -12,13 +12,15 @@ Layers (imports flow one way, top to bottom; nothing imports ``cli`` or ``experi
     traces       any Pyro model / guide run with public handlers: data-plate adapter, traces,
                  log-weights, particles, enumeration
     guides       variational families beyond the amortized encoder (per-point Gaussian)
-    infer        objectives, each a thin ``pyro.infer.ELBO`` subclass in its own file; training loop
+    infer        objectives, each a thin ``pyro.infer.ELBO`` subclass in its own file; the
+                 training loop (``train``, its ``TrainOptions`` recipe, ``TrainingState``)
     posterior    reference posteriors with the decoder fixed: importance sampling, AIS / BDMC,
                  NUTS, vectorized HMC, grid
     diagnostics  numbers about a fitted model (likelihood, gaps, collapse, aggregate posterior, ...)
     plotting     matplotlib figures from tensors / records; never trains
     data         the two-point dataset, binarized MNIST / MNIST loaders
-    experiments  one module per reproduced claim (``pyrovae demo``, ``pyrovae reproduce``)
+    experiments  one module per reproduced claim (``pyrovae demo``, ``pyrovae reproduce``);
+                 what they are built on in ``experiments.framework``
     sweep        grids of settings x seeds on Ray
     cli          thin argparse front over the library
 

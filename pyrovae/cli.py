@@ -13,7 +13,7 @@ import sys
 
 import torch
 
-from .arguments import FINITE, NON_NEGATIVE, POSITIVE
+from .checks import FINITE, NON_NEGATIVE, POSITIVE
 from .data import DATASETS, load_dataset
 from .infer.factory import OBJECTIVES, make_objective
 from .infer.iwae_gradients import IWAE_GRADIENTS
@@ -469,7 +469,7 @@ def build_parser():
 
 def cmd_demo(args):
     from .experiments.demo import Config, format_table, run_demo
-    from .experiments.settings import parse_assignments, resolve_settings
+    from .experiments.framework.settings import parse_assignments, resolve_settings
 
     overrides = parse_assignments(args.set)
     resolve_settings(Config(), overrides, "demo")  # checked before any work
@@ -686,7 +686,7 @@ def cmd_reproduce(args):
                 "--report tabulates existing results.json files; it runs nothing, so it takes "
                 "no experiment name or --set"
             )
-        from .experiments.report import replace_in_readme, report_table
+        from .experiments.framework.verdict_table import replace_in_readme, report_table
 
         table = report_table(args.report)
         print(table)
@@ -695,7 +695,7 @@ def cmd_reproduce(args):
             print(f"replaced the reproduction table in {args.readme}")
         return 0
     if args.list and args.name:
-        from .experiments.settings import describe_settings
+        from .experiments.framework.settings import describe_settings
 
         settings = experiments.experiment_settings(args.name, args.profile)
         print(f"{args.name} ({args.profile}): --set KEY=VALUE takes")
@@ -707,7 +707,7 @@ def cmd_reproduce(args):
             doc = (experiments.describe(name) or "").strip().splitlines()
             print(f"{name:<24}{doc[0] if doc else ''}")
         return 0
-    from .experiments.settings import parse_assignments
+    from .experiments.framework.settings import parse_assignments
 
     run = experiments.get(args.name)
     overrides = parse_assignments(args.set)
@@ -777,7 +777,7 @@ def cmd_sweep(args):
 
 
 def cmd_merge(args):
-    from .experiments.merge import merge_runs
+    from .experiments.framework.merge import merge_runs
 
     results = merge_runs(args.runs, args.out)  # built beside --out, renamed at the end
     verdicts = ", ".join(f"{k}: {v}" for k, v in results["checks"].items())

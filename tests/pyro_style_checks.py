@@ -7,7 +7,7 @@ import torch
 from pyro.infer import Trace_ELBO
 
 from pyrovae.infer import EvidenceLowerBound, train
-from pyrovae.infer.train import _batch_indices
+from pyrovae.infer.batches import batch_indices
 from pyrovae.models.inputs import as_inputs
 from pyrovae.posterior import importance
 
@@ -62,7 +62,7 @@ def check_history_is_loss_over_n(model, guide, data, batch_size, pyro_objective=
         model, guide, data, steps=1, batch_size=batch_size, lr=1e-30, seed=seed, progress=False
     )
     row = result.history[0]
-    idx = _batch_indices(0, n, batch_size, seed, inputs.device)
+    idx = batch_indices(0, n, batch_size, seed, inputs.device)
     batch = inputs.index_select(idx)
     pyro.set_rng_seed(seed)
     objective = pyro_objective or Trace_ELBO()

@@ -11,7 +11,7 @@ from helpers import binary_data, small_vae, write_results_part
 from pyrovae.checkpoint import load_checkpoint
 from pyrovae.cli import main
 from pyrovae.experiments import get
-from pyrovae.experiments.merge import merge_runs
+from pyrovae.experiments.framework.merge import merge_runs
 from pyrovae.infer import train
 from pyrovae.provenance import file_digest, tensor_digest, versions
 

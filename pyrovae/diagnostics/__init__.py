@@ -8,11 +8,11 @@ variance health; :func:`report` gathers them.
 from .aggregate import aggregate_posterior_moments
 from .collapse import active_units, collapsed_dimensions, kl_per_dimension
 from .decoder_variance import DecoderVarianceWarning, decoder_variance_health
+from .diagnostic_report import Report, report
 from .information import mutual_information
 from .kl import kl_to_posterior
 from .likelihood import inference_gaps, log_likelihood, variational_gap
 from .mmd_test import aggregate_posterior_test, mmd_permutation_test
-from .report import Report, report
 from .two_point import two_point_summary
 
 __all__ = [

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from ..infer.per_point import fit_per_point_guide
+from ..infer.per_point_fit import fit_per_point_guide
 from ..posterior import ais, importance
 
 METHODS = ("is", "ais")

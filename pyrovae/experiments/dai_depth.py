@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import NON_NEGATIVE, POSITIVE
+from ..checks import NON_NEGATIVE, POSITIVE
 from ..data import load_binarized_mnist, random_subset
 from ..infer import BetaVAE, EvidenceLowerBound, train
 from ..models import VAE, LearnedGaussian
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
-from .common import encode_in_batches
+from .framework.common import encode_in_batches
 
 CLAIM = (
     "Training reconstruction error first falls, then rises with depth; the VAE's is at least the "

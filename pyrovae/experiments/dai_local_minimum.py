@@ -23,7 +23,7 @@ import pyro.distributions as dist
 import torch
 from torch import nn
 
-from ..arguments import POSITIVE
+from ..checks import POSITIVE
 from ..diagnostics import active_units
 from ..infer import EvidenceLowerBound, train
 from ..models import VAE, Gaussian, data_plate

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import FINITE, NON_NEGATIVE, POSITIVE
+from ..checks import FINITE, NON_NEGATIVE, POSITIVE
 from ..data import two_point
 from ..diagnostics import two_point_summary
 from ..infer import EvidenceLowerBound, InfoVAE, train
@@ -128,7 +128,7 @@ def run_demo(
     as ``pyrovae demo --set``) and keyword ``settings`` replace any field of :class:`Config`,
     type-checked: an unknown name raises ``ValueError`` listing the fields.
     """
-    from .skeleton import run_experiment
+    from .framework.skeleton import run_experiment
 
     overrides = {**(overrides or {}), **settings}
     if steps is not None:

@@ -42,7 +42,7 @@ from ..models import conv_vae
 from ..ops import mmd2, rbf_kernel
 from ..plotting import plot_image_rows
 from ..plotting.figure import save_figure, subplots
-from .common import encode_in_batches
+from .framework.common import encode_in_batches
 from .infovae_setup import ConvInfoVAESettings, infovae_objectives
 
 CLAIM = (

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import POSITIVE
+from ..checks import POSITIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import log_likelihood
 from ..infer import EvidenceLowerBound, train
 from ..models import build_vae, conv_vae
 from ..plotting import save_figure, subplots
 from ..posterior import ais, bdmc
-from .common import fit
+from .framework.common import fit
 from .infovae_setup import ConvInfoVAESettings, infovae_objectives
 
 CLAIM = (

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import NON_NEGATIVE
+from ..checks import NON_NEGATIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import aggregate_posterior_moments
 from ..infer import EvidenceLowerBound, InfoVAE
 from ..models import conv_vae
 from ..plotting.figure import save_figure, subplots
-from .common import encode_in_batches, fit
+from .framework.common import encode_in_batches, fit
 
 CLAIM = "ELBO over-estimates log det Cov[q(z)] (> 0, worst at small N); InfoVAE stays closer to 0"
 PAPER = "Zhao, Song, Ermon 2019, Fig. 2"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import NON_NEGATIVE
+from ..checks import NON_NEGATIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import aggregate_posterior_moments, aggregate_posterior_test, kl_to_posterior
 from ..infer import EvidenceLowerBound, InfoVAE
@@ -26,7 +26,7 @@ from ..models import build_vae
 from ..ops import mmd2, rbf_kernel
 from ..plotting import plot_aggregate_mixture, plot_image_rows, plot_posteriors
 from ..posterior import grid, nuts, nuts_summary
-from .common import fit, grid_view, stored_grid
+from .framework.common import fit, grid_view, stored_grid
 
 CLAIM = (
     "InfoVAE's q(z) is closer to p(z), its posteriors closer to the true ones; the ELBO's prior "

@@ -4,7 +4,7 @@ the objectives in the order of the paper's figures."""
 
 from dataclasses import dataclass
 
-from ..arguments import NON_NEGATIVE
+from ..checks import NON_NEGATIVE
 from ..infer import BetaVAE, EvidenceLowerBound, InfoVAE
 
 

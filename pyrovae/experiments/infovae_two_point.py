@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import NON_NEGATIVE, POSITIVE
+from ..checks import NON_NEGATIVE, POSITIVE
 from ..data import two_point
 from ..diagnostics import two_point_summary
 from ..infer import EvidenceLowerBound, InfoVAE, train

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import NON_NEGATIVE, POSITIVE
+from ..checks import NON_NEGATIVE, POSITIVE
 from ..data.synthetic import SYNTHETIC_DATASETS, monotone_absolute_value
 from ..diagnostics import aggregate_posterior_test, kl_to_posterior, mmd_permutation_test
 from ..infer import IWAE, EvidenceLowerBound, fit_per_point_guide, libi_fit
@@ -33,7 +33,7 @@ from ..models import VAE, LearnedGaussian
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from ..posterior import grid, importance
-from .common import fit, grid_view, stored_grid
+from .framework.common import fit, grid_view, stored_grid
 
 CLAIM = (
     "The ELBO prefers a decoder with a higher ELBO but a lower log p(x) than the true one; LiBI "

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import POSITIVE, UNIT, check_fits_in_memory
+from ..checks import POSITIVE, UNIT, check_fits_in_memory
 from ..data import column_alignment, ppca_data
 from ..models import LinearGaussianVAE, ppca_mle
 from ..plotting.figure import save_figure, subplots
-from .common import train_phases
+from .framework.common import train_phases
 
 CLAIM = "A linear VAE trained by the ELBO reaches the pPCA maximum likelihood: no spurious optimum"
 PAPER = "Lucas et al. 2019, Sec. 4 (Cor. 1, Thm. 2)"

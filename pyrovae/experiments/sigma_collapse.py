@@ -16,14 +16,14 @@ from itertools import pairwise
 
 import torch
 
-from ..arguments import OPEN_UNIT, POSITIVE
+from ..checks import OPEN_UNIT, POSITIVE
 from ..data import load_binarized_mnist, ppca_data
 from ..diagnostics import collapsed_dimensions, kl_per_dimension
 from ..infer import EvidenceLowerBound
 from ..models import VAE, Gaussian, LearnedGaussian, LinearGaussianVAE
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
-from .common import fit, train_phases
+from .framework.common import fit, train_phases
 
 CLAIM = (
     "Collapse is set by the observation noise σ²: with σ² fixed, dimension i of a linear VAE is "

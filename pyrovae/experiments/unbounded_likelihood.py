@@ -25,14 +25,14 @@ import pyro
 import pyro.distributions as dist
 import torch
 
-from ..arguments import POSITIVE
+from ..checks import POSITIVE
 from ..diagnostics import DecoderVarianceWarning, decoder_variance_health
 from ..infer import EvidenceLowerBound, TrainingDiverged
 from ..models import VAE, DecoderGaussian, data_plate
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from ..posterior import grid, importance
-from .common import fit
+from .framework.common import fit
 
 CLAIM = "With learned, unconstrained σ(z) the likelihood is unbounded; the floor σ² ≥ ξ bounds it"
 PAPER = "Mattei & Frellsen 2018, Thm. 1 / Prop. 2"

@@ -9,11 +9,12 @@ from .infovae import InfoVAE
 from .iwae import IWAE
 from .libi import LiBI
 from .libi_fit import frozen_model, libi_fit
-from .per_point import fit_per_point_guide
+from .per_point_fit import fit_per_point_guide
 from .record import ObjectiveRecord
 from .stepper import SVIStepper
 from .streams import Stream
 from .train import TrainingDiverged, TrainResult, train
+from .train_options import TrainOptions
 
 __all__ = [
     "IWAE",
@@ -27,6 +28,7 @@ __all__ = [
     "SVIStepper",
     "SteinDivergence",
     "Stream",
+    "TrainOptions",
     "TrainResult",
     "TrainingDiverged",
     "fit_per_point_guide",

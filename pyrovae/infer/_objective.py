@@ -8,7 +8,7 @@ from pyro import poutine
 from pyro.infer import ELBO
 from pyro.infer.util import is_validation_enabled
 
-from ..arguments import check_count
+from ..checks import check_count
 from ..traces import adapt, latent_pairs, max_plate_nesting, run_traces, unwrap
 from ..traces.enumeration import enumerated_names, enumeration_weights, expected_sum
 from ..traces.sites import kl_term, num_data_points, observed_log_likelihood

@@ -21,7 +21,7 @@ the gradient stays unbiased; at an exact posterior the path gradient is zero for
 
 import warnings
 
-from ..arguments import check_weight
+from ..checks import check_weight
 from ..traces import sites_in_plate
 from ..traces.sites import kl_term
 from ._objective import VAEObjective

@@ -45,7 +45,7 @@ does exactly that.
 
 import math
 
-from ..arguments import check_weight
+from ..checks import check_weight
 from ..traces import sites_in_plate
 from ..traces.enumeration import enumerated_aggregate, enumerated_names, enumeration_weights
 from ..traces.sites import aggregate_samples, prior_score

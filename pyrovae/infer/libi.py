@@ -17,7 +17,7 @@ densities are computed without gradient. Stage 2 (inference with θ fixed) is
 :func:`pyrovae.infer.libi_fit` or any reference posterior of :mod:`pyrovae.posterior`.
 """
 
-from ..arguments import check_count
+from ..checks import check_count
 from ..ops import logmeanexp
 from ..traces import frozen_proposal, prior_proposal
 from .iwae import IWAE

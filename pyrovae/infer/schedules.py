@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from ..arguments import check_count
+from ..checks import check_count
 
 SCHEDULER_INTERVALS = ("epoch", "step")
 

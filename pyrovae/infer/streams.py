@@ -28,9 +28,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import check_count, check_weight
+from ..checks import check_count, check_weight
 from ..models.inputs import Inputs, as_inputs
 from ..traces import adapt
+from .batches import batch_indices
 from .record import ObjectiveRecord
 
 __all__ = ["Stream", "is_streams"]
@@ -136,7 +137,7 @@ class StreamSet:
     def slice(self, start, stop) -> StreamBatch:
         return StreamBatch({s.name: s.inputs.slice(0, s.batch_size) for s in self.streams})
 
-    def batch(self, step, seed, device, batch_indices) -> StreamBatch:
+    def batch(self, step, seed, device) -> StreamBatch:
         """One minibatch per stream at ``step``: stream k cycles through its own permutation
         (``batch_indices(step, N_k, B_k, seed + k, device)``)."""
         return StreamBatch(

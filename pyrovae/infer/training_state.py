@@ -6,9 +6,10 @@ many validations have passed since). Resuming from it continues exactly as the u
 would have (same minibatches, same noise, same KL warm-up factor, same early stop).
 """
 
+import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyro
 import torch
@@ -66,47 +67,68 @@ def set_rng_state(state):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def checkpoint_state(
-    step, stepper, scheduler, best, since_best, stopped_early, history, config, settings
-):
-    """The content of a training checkpoint, written in this one place (read back by
-    :func:`resumed_selection`, :func:`load_parameters` and :func:`check_resume`): the step, the
-    parameters in the optimizer's order, the optimizer's and scheduler's state, the model
-    selection (best validation state, validations since, early stop), the history, the random
-    state, the model ``config``, the training ``settings`` (data hash included) and the
-    library versions."""
-    return {
-        "step": step,
-        "param_names": list(stepper.names),
-        "params": {k: p.detach().cpu() for k, p in zip(stepper.names, stepper.params, strict=True)},
-        "optimizer": stepper.optimizer.state_dict() if stepper.optimizer else {},
-        "scheduler": scheduler.state_dict() if scheduler is not None else {},
-        "selection": {
-            "best": best.as_dict() if best is not None else {},
-            "since_best": since_best,
-            "stopped_early": stopped_early,
-        },
-        "history": history,
-        "rng": rng_state(),
-        "config": config or {},
-        "provenance": versions(),
-        "settings": settings,
-    }
+@dataclass
+class TrainingState:
+    """Where a run is: the steps done, the history, and the model selection (the best
+    validation state, the validations passed since, whether patience ran out).
 
+    The checkpoint format lives here alone: :meth:`to_checkpoint` writes it and
+    :meth:`from_checkpoint` reads it back (with :func:`load_parameters` for the parameters,
+    optimizer and random state, and :func:`check_resume` for what must agree)."""
 
-def resumed_selection(state):
-    """``(step, history, best, since_best, stopped_early)`` of a checkpoint written from
-    :func:`checkpoint_state`."""
-    selection = state.get("selection") or {}
-    saved = selection.get("best")
-    best = BestState(saved["step"], saved["val_loss"], saved["params"]) if saved else None
-    return (
-        int(state["step"]),
-        list(state["history"]),
-        best,
-        int(selection.get("since_best", 0)),
-        bool(selection.get("stopped_early", False)),
-    )
+    step: int = 0
+    history: list = field(default_factory=list)
+    best: BestState | None = None
+    since_best: int = 0
+    stopped_early: bool = False
+
+    def record_validation(self, step, val_loss, stepper) -> bool:
+        """Count one validation; a finite loss below the best so far becomes the best (its
+        parameters snapshotted). Returns whether it did."""
+        if math.isfinite(val_loss) and (self.best is None or val_loss < self.best.val_loss):
+            self.best, self.since_best = BestState(step, val_loss, snapshot(stepper)), 0
+            return True
+        self.since_best += 1
+        return False
+
+    def to_checkpoint(self, stepper, scheduler, config, settings) -> dict:
+        """The content of a training checkpoint: the step, the parameters in the optimizer's
+        order, the optimizer's and scheduler's state, the model selection, the history, the
+        random state, the model ``config``, the training ``settings`` (data hash included) and
+        the library versions."""
+        return {
+            "step": self.step,
+            "param_names": list(stepper.names),
+            "params": {
+                k: p.detach().cpu() for k, p in zip(stepper.names, stepper.params, strict=True)
+            },
+            "optimizer": stepper.optimizer.state_dict() if stepper.optimizer else {},
+            "scheduler": scheduler.state_dict() if scheduler is not None else {},
+            "selection": {
+                "best": self.best.as_dict() if self.best is not None else {},
+                "since_best": self.since_best,
+                "stopped_early": self.stopped_early,
+            },
+            "history": self.history,
+            "rng": rng_state(),
+            "config": config or {},
+            "provenance": versions(),
+            "settings": settings,
+        }
+
+    @classmethod
+    def from_checkpoint(cls, state) -> "TrainingState":
+        """The run's position in a checkpoint written by :meth:`to_checkpoint`."""
+        selection = state.get("selection") or {}
+        saved = selection.get("best")
+        best = BestState(saved["step"], saved["val_loss"], saved["params"]) if saved else None
+        return cls(
+            step=int(state["step"]),
+            history=list(state["history"]),
+            best=best,
+            since_best=int(selection.get("since_best", 0)),
+            stopped_early=bool(selection.get("stopped_early", False)),
+        )
 
 
 def save_best(checkpoint, best, settings, config):

@@ -12,7 +12,7 @@ import warnings
 
 import torch
 
-from ..arguments import check_inputs
+from ..checks import check_inputs
 from ..models.contract import data_already_validated
 from ..models.inputs import Inputs, as_inputs
 from .stepper import evaluate_objective

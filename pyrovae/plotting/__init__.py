@@ -14,7 +14,7 @@ from .posteriors import (
     plot_latent_scatter,
     plot_posteriors,
 )
-from .report import plot_report
+from .report_panel import plot_report
 from .two_point import draw_two_point, plot_two_point, two_point_curves
 
 __all__ = [

@@ -8,7 +8,7 @@ import pyro.poutine as poutine
 import torch
 from pyro.poutine.util import site_is_subsample
 
-from ..arguments import check_inputs
+from ..checks import check_inputs
 from ..models.inputs import Inputs, as_inputs, call_arguments
 from ..traces import hide_params, unwrap
 

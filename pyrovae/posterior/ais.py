@@ -33,7 +33,7 @@ import pyro
 import pyro.poutine as poutine
 import torch
 
-from ..arguments import check_count, check_probability, check_weight
+from ..checks import check_count, check_probability, check_weight
 from ..traces import (
     adapt,
     hide_params,

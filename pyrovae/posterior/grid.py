@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arguments import check_count
+from ..checks import check_count
 from ..traces import adapt, explain_broadcast_failure, max_plate_nesting, prior_proposal
 from ._checks import check_data_support, prepare_inputs, warn_if_large
 from ._vectorized import latent_names, refuse_discrete, site_log_joint

@@ -40,7 +40,7 @@ import numpy as np
 import pyro
 import torch
 
-from ..arguments import check_count, check_probability, check_weight
+from ..checks import check_count, check_probability, check_weight
 from ..traces import adapt, hide_params, max_plate_nesting, particle_log_weights, prior_proposal
 from ._checks import check_data_support, check_guide_draws, prepare_inputs
 from ._vectorized import (

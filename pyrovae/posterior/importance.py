@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..arguments import check_count
+from ..checks import check_count
 from ..traces import adapt, max_plate_nesting, prior_proposal
 from ._checks import (
     check_data_support,

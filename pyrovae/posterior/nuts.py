@@ -29,7 +29,7 @@ import torch
 from pyro.infer import MCMC, NUTS
 from pyro.infer.autoguide.initialization import init_to_value
 
-from ..arguments import check_count, check_data
+from ..checks import check_count, check_data
 from ..traces import adapt, hide_params, prior_proposal, without_plate_scale
 from ._vectorized import refuse_discrete, replayed_latents
 from .whitening import guide_affine, unwhiten, whitened_model, whitened_name

@@ -229,7 +229,7 @@ def run_sweep(
     :param threads_per_run: torch threads per run; default: this machine's cores / workers.
     """
     from .. import experiments
-    from ..experiments.settings import parse_assignments
+    from ..experiments.framework.settings import parse_assignments
 
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")

@@ -8,7 +8,7 @@ from helpers import write_results_part
 
 from pyrovae.cli import main
 from pyrovae.experiments import get
-from pyrovae.experiments.merge import merge_runs
+from pyrovae.experiments.framework.merge import merge_runs
 
 needs_data = pytest.mark.skipif(
     not (SHARED_DATA / "binarized_mnist.npz").exists(), reason="needs ../shared/data"

@@ -1,10 +1,10 @@
-"""pyrovae.experiments.settings: --set values checked against the bounds declared beside each
-experiment's Config fields, and listed with them."""
+"""pyrovae.experiments.framework.settings: --set values checked against the bounds declared
+beside each experiment's Config fields, and listed with them."""
 
 import pytest
 
 from pyrovae import experiments
-from pyrovae.experiments.settings import bounds, describe_settings, resolve_settings
+from pyrovae.experiments.framework.settings import bounds, describe_settings, resolve_settings
 
 
 @pytest.mark.parametrize("name", list(experiments.REGISTRY))

@@ -8,9 +8,15 @@ import types
 import pytest
 
 from pyrovae import cli
-from pyrovae.experiments import REGISTRY, _module, experiment_settings, get
-from pyrovae.experiments.report import END, START, replace_in_readme, report_table, verdict
-from pyrovae.experiments.skeleton import follows_skeleton, run_experiment
+from pyrovae.experiments import REGISTRY, experiment_module, experiment_settings, get
+from pyrovae.experiments.framework.skeleton import follows_skeleton, run_experiment
+from pyrovae.experiments.framework.verdict_table import (
+    END,
+    START,
+    replace_in_readme,
+    report_table,
+    verdict,
+)
 
 TINY = {"n": "300", "batch_size": "300", "phases": "((30, 0.05),)"}
 
@@ -19,7 +25,7 @@ CONVERTED = tuple(REGISTRY)
 
 @pytest.mark.parametrize("name", CONVERTED)
 def test_converted_experiments_follow_the_skeleton(name):
-    module = _module(name)
+    module = experiment_module(name)
     assert follows_skeleton(module) and module.CLAIM and module.PAPER
     for profile in ("quick", "full"):
         config = module.PROFILES[profile]

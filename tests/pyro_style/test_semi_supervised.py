@@ -9,7 +9,7 @@ from pyro.infer import Trace_ELBO, TraceEnum_ELBO
 from pyro_style_models import LabelVAE
 
 from pyrovae.infer import EvidenceLowerBound, Stream, train
-from pyrovae.infer.train import _batch_indices
+from pyrovae.infer.batches import batch_indices
 
 ALPHA = 5.0
 
@@ -44,9 +44,9 @@ def test_first_step_is_the_weighted_sum_of_pyros_objectives_per_stream():
     )
     row = result.history[0]
     batches = {
-        "unlabelled": (xs_u[_batch_indices(0, 40, 8, seed, xs_u.device)],),
-        "labelled": tuple(t[_batch_indices(0, 6, 3, seed + 1, xs_l.device)] for t in (xs_l, ys_l)),
-        "classify": tuple(t[_batch_indices(0, 6, 3, seed + 2, xs_l.device)] for t in (xs_l, ys_l)),
+        "unlabelled": (xs_u[batch_indices(0, 40, 8, seed, xs_u.device)],),
+        "labelled": tuple(t[batch_indices(0, 6, 3, seed + 1, xs_l.device)] for t in (xs_l, ys_l)),
+        "classify": tuple(t[batch_indices(0, 6, 3, seed + 2, xs_l.device)] for t in (xs_l, ys_l)),
     }
     calls = {
         "unlabelled": (TraceEnum_ELBO(max_plate_nesting=1), vae.model, vae.guide, 40, 1.0),

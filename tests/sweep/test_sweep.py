@@ -12,7 +12,7 @@ import torch
 
 from pyrovae import cli
 from pyrovae.experiments import experiment_settings
-from pyrovae.experiments.settings import parse_assignments, resolve_settings
+from pyrovae.experiments.framework.settings import parse_assignments, resolve_settings
 from pyrovae.sweep import parse_grid, parse_seeds, plot_summary, run_sweep, summarize
 from pyrovae.sweep.grid import split_values
 from pyrovae.sweep.runner import import_ray

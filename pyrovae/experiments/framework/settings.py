@@ -14,7 +14,7 @@ Values are checked in depth against the profile's value, which serves as the tem
   (``n=-3``, ``hidden=(0,)`` are refused);
 * a float must be finite (``sigma2=nan``, ``max_gap=inf`` are refused) unless its default is not;
 * a ``Config`` field declared with a bound (``lr: float = POSITIVE.field(1e-3)``, see
-  :class:`pyrovae.arguments.Bound`) must meet it, element by element for tuples
+  :class:`pyrovae.checks.Bound`) must meet it, element by element for tuples
   (``sigma2=-1``, ``lr=0``, ``epsilons=(0.1, -0.1)`` are refused); the listing of the settings in
   an error shows each field's bound.
 """

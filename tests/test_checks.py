@@ -1,4 +1,4 @@
-"""pyrovae.arguments.Bound: one declared constraint used by library code, argparse flags and
+"""pyrovae.checks.Bound: one declared constraint used by library code, argparse flags and
 experiment Config fields."""
 
 import argparse
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from pyrovae.arguments import FINITE, NON_NEGATIVE, OPEN_UNIT, POSITIVE, UNIT
+from pyrovae.checks import FINITE, NON_NEGATIVE, OPEN_UNIT, POSITIVE, UNIT
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,15 @@ def test_field_declares_the_bound_in_dataclass_metadata_and_checks_its_default()
     assert field.metadata["bound"] is POSITIVE and Config().lr == 1e-3
     with pytest.raises(ValueError, match="the default must be a finite number > 0"):
         POSITIVE.field(-1.0)
+
+
+def test_old_module_name_warns_and_gives_the_same_checks():
+    import importlib
+    import sys
+
+    import pyrovae.checks
+
+    sys.modules.pop("pyrovae.arguments", None)
+    with pytest.warns(DeprecationWarning, match="renamed pyrovae.checks"):
+        old = importlib.import_module("pyrovae.arguments")
+    assert old.check_count is pyrovae.checks.check_count and old.POSITIVE is pyrovae.checks.POSITIVE

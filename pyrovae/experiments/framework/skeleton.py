@@ -19,7 +19,7 @@ path and content hash, the library versions) in ``results.json``, then plots.
 import dataclasses
 import os
 
-from ..provenance import data_record, versions
+from ...provenance import data_record, versions
 from .common import check_profile, prepare_out, write_results
 from .settings import resolve_settings
 

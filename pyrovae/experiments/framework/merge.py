@@ -31,9 +31,9 @@ import os
 import shutil
 import tempfile
 
-from ..checkpoint import read_json
-from ..provenance import versions
-from . import _module
+from ...checkpoint import read_json
+from ...provenance import versions
+from .registry import experiment_module
 from .skeleton import finish
 
 _SAME = ("experiment", "claim", "paper", "profile", "seed")
@@ -175,7 +175,9 @@ def _write_merged(merged, out):
         ) from None
     try:
         try:
-            results = finish(_module(merged["experiment"]), merged["experiment"], work, merged)
+            results = finish(
+                experiment_module(merged["experiment"]), merged["experiment"], work, merged
+            )
         except (TypeError, KeyError, IndexError) as err:
             raise ValueError(
                 f"the merged results could not be checked ({type(err).__name__}: {err}); a part "

@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from ..infer import EvidenceLowerBound, train
+from ...infer import EvidenceLowerBound, train
 
 PROFILES = ("quick", "full")
 
