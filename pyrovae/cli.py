@@ -447,6 +447,8 @@ def _add_sweep(sub):
 
 
 def build_parser():
+    """The ``pyrovae`` argument parser: one sub-command each for demo, train, diagnose, reproduce,
+    sweep and merge, shared flags declared once."""
     parser = argparse.ArgumentParser(
         prog="pyrovae",
         epilog=EPILOG,
@@ -468,6 +470,7 @@ def build_parser():
 
 
 def cmd_demo(args):
+    """``pyrovae demo``: the two-point demo (ELBO against InfoVAE), its table and figures."""
     from .experiments.demo import Config, format_table, run_demo
     from .experiments.framework.settings import parse_assignments, resolve_settings
 
@@ -495,6 +498,8 @@ def _bandwidth(text):
 
 
 def cmd_train(args):
+    """``pyrovae train``: train a VAE on a named data set with a chosen objective and recipe;
+    writes a checkpoint, history and figures."""
     from .infer import TrainingDiverged, train
     from .plotting import plot_history, plot_image_rows
 
@@ -601,6 +606,8 @@ def cmd_train(args):
 
 
 def cmd_diagnose(args):
+    """``pyrovae diagnose``: the diagnostics report of a trained checkpoint (or a user model), as
+    JSON and a figure."""
     from .checkpoint import load_checkpoint
     from .diagnostics import report
     from .models import load_vae
@@ -676,6 +683,8 @@ def cmd_diagnose(args):
 
 
 def cmd_reproduce(args):
+    """``pyrovae reproduce``: run one experiment, list them (``--list``) or tabulate results
+    (``--report``)."""
     from . import experiments
 
     if args.readme and not args.report:
@@ -732,6 +741,7 @@ def cmd_reproduce(args):
 
 
 def cmd_sweep(args):
+    """``pyrovae sweep``: run a grid of settings x seeds on Ray, or summarize a finished sweep."""
     from .plotting.figure import save_figure
     from .sweep import format_table, load_sweep, plot_summary, run_sweep, summarize
 
@@ -777,6 +787,8 @@ def cmd_sweep(args):
 
 
 def cmd_merge(args):
+    """``pyrovae merge``: merge the parts of one experiment run on several machines into one
+    results.json."""
     from .experiments.framework.merge import merge_runs
 
     results = merge_runs(args.runs, args.out)  # built beside --out, renamed at the end
@@ -786,6 +798,8 @@ def cmd_merge(args):
 
 
 def main(argv=None):
+    """The ``pyrovae`` command: parse ``argv``, run the sub-command; exit code 2 for bad input (a
+    message naming the fix), 3 for a diverged run."""
     args = build_parser().parse_args(argv)
     if args.threads is not None:
         import torch

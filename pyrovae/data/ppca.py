@@ -19,6 +19,6 @@ def ppca_data(n=10000, d=20, k=5, sigma2=0.1, top=(5.0, 0.2), seed=0):
 
 
 def column_alignment(W, directions):
-    """For each principal direction, the largest |cos| with any decoder column (1 = aligned)."""
+    """For each principal direction, the largest ``|cos|`` with any decoder column (1 = aligned)."""
     w = W / W.norm(dim=0, keepdim=True).clamp_min(1e-12)
     return (directions.T @ w).abs().max(1).values

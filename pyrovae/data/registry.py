@@ -1,4 +1,4 @@
-"""Data sets by name, for the CLI: each returns a float tensor (N, *data_shape)."""
+"""Data sets by name, for the CLI: each returns a float tensor ``(N, *data_shape)``."""
 
 import numpy as np
 import torch

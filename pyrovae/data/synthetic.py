@@ -8,12 +8,12 @@ is 1-D or 2-D, :math:`p(x) = \int N(x; f(z), \sigma^2 I)\,N(z; 0, I)\,dz` is com
 * ``figure-8``: :math:`t = 2\pi\Phi(z)`, f on the lemniscate of Gerono,
   :math:`f(z) = (\cos t, \sin t\cos t)`, σ = 0.05, n = 2000. The curve crosses itself at the origin
   (t = π/2 and 3π/2), so p(z|x) is bimodal near the crossing — a mean-field Gaussian cannot fit it.
-* ``absolute-value``: f(z) = |z| (x 1-D), σ = 0.1, n = 2000. Unidentifiable: the monotone decoder
-  :math:`g(z) = \Phi^{-1}((1 + \Phi(z))/2)` pushes N(0, 1) to the same half-normal, so it has
-  exactly the same p(x) with unimodal posteriors (:func:`monotone_absolute_value`).
-* ``clusters``: a steep staircase :math:`f(z) = \sum_{c \in \{-1.5, -0.5,
-0.5, 1.5\}}\sigma(8(z - c))`
-  (x 1-D), σ = 0.05, n = 2000: well-separated clusters at 0, 1, 2, 3, 4.
+* ``absolute-value``: f(z) = ``|z|`` (x 1-D), σ = 0.1, n = 2000. Unidentifiable: the monotone
+  decoder :math:`g(z) = \Phi^{-1}((1 + \Phi(z))/2)` pushes N(0, 1) to the same half-normal, so it
+  has exactly the same p(x) with unimodal posteriors (:func:`monotone_absolute_value`).
+* ``clusters``: a steep staircase
+  :math:`f(z) = \sum_{c \in \{-1.5, -0.5, 0.5, 1.5\}}\sigma(8(z - c))` (x 1-D), σ = 0.05,
+  n = 2000: well-separated clusters at 0, 1, 2, 3, 4.
 * ``banana``: 2-D latent, :math:`f(z) = (z_1, z_2 + 0.5 z_1^2 - 0.5)`, σ = 0.1, n = 2000.
 """
 
@@ -44,7 +44,7 @@ def _absolute(z):
 
 
 def monotone_absolute_value(z):
-    """g(z) = Φ⁻¹((1 + Φ(z)) / 2): monotone, and g(Z) ~ |Z| for Z ~ N(0, 1)."""
+    """g(z) = Φ⁻¹((1 + Φ(z)) / 2): monotone, and g(Z) ~ ``|Z|`` for Z ~ N(0, 1)."""
     u = ((1 + _phi(z)) / 2).clamp(max=1 - 1e-12)
     return math.sqrt(2) * torch.erfinv(2 * u - 1)
 

@@ -75,7 +75,7 @@ def report(
     :param gap_points: if > 0, amortization / approximation gaps on that many points (fits a
         per-point guide; slower).
     :param labels: optional labels (N,) kept for the latent scatter plot.
-    :param epsilon, delta: the (ε, δ)-collapse thresholds of Lucas et al. (2019).
+    :param epsilon: with ``delta``, the (ε, δ)-collapse thresholds of Lucas et al. (2019).
     :param site: the latent site(s) whose Gaussian q(z|x) the per-dimension diagnostics read (KL,
         active units, collapse, aggregate posterior, I(x;z)): a name, a list (concatenated), or
         ``None`` (default): every Normal site inside the data plate, whatever its name. The

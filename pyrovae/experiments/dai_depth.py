@@ -66,6 +66,8 @@ PROFILES = {
 
 
 def depth_vae(config, depth, seed):
+    """An MLP VAE with ``depth`` hidden layers of ``config.width`` units and a learned Gaussian
+    variance γ, seeded."""
     torch.manual_seed(seed)
     hidden = [config.width] * depth
     return VAE(

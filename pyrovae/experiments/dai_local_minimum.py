@@ -9,6 +9,7 @@ A. Bad local minimum. Decoder mean :math:`\mu_x = \pi_\alpha(Wz) + b` with the s
    reconstruction error and a far better ELBO.
 B. Collapse driven by γ. A small MLP VAE with fixed γ swept upward: active units (Burda et al.)
    fall and reach exactly 0 at a finite γ, where the loss equals that of the model N(x̄, γI).
+
 Both use the analytic KL (``EvidenceLowerBound(analytic_kl=True)``): at q = p its gradient is
 exactly zero, whereas the single-sample estimate would jitter the encoder.
 """
@@ -66,7 +67,7 @@ PROFILES = {
 
 
 def soft_threshold(u, alpha):
-    """π_α(u) = sign(u) (|u| − α)₊, elementwise."""
+    """π_α(u) = sign(u) (``|u|`` − α)₊, elementwise."""
     return torch.sign(u) * torch.relu(u.abs() - alpha)
 
 
@@ -101,7 +102,8 @@ class SoftThresholdVAE(nn.Module):
 
 
 def subspace_data(n, d, k, alpha, seed=0):
-    """x = A s with A (d, k) orthonormal and |s_i| ≥ α + 1 (coefficients beyond the threshold)."""
+    """x = A s with A (d, k) orthonormal and ``|s_i|`` ≥ α + 1 (coefficients beyond the
+    threshold)."""
     gen = torch.Generator().manual_seed(seed)
     a, _ = torch.linalg.qr(torch.randn(d, k, generator=gen))
     s = torch.sign(torch.randn(n, k, generator=gen)) * (
@@ -126,6 +128,8 @@ def _fit(model, x, steps, seed, device):
 
 
 def part_a(x, cfg, seed, device):
+    """Part A: the soft-threshold VAE trained from the collapsed point and from PCA; gradients,
+    parameter changes, ELBOs and reconstruction errors of both."""
     d, k, alpha = x.shape[1], cfg.k, cfg.alpha
     collapsed = SoftThresholdVAE(d, k, alpha)
     with torch.no_grad():
@@ -182,6 +186,8 @@ def part_a(x, cfg, seed, device):
 
 
 def part_b(x, cfg, seed, device):
+    """Part B: an MLP VAE trained at each fixed γ; its active units and loss against the cost of
+    N(x̄, γI)."""
     d = x.shape[1]
     xbar_var = ((x - x.mean(0)) ** 2).sum(1).mean().item()  # E ||x - x̄||²
     rows = []

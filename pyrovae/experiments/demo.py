@@ -52,6 +52,8 @@ PROFILES = {"quick": Config(), "full": Config(steps=20000)}
 
 
 def objectives(config):
+    """The objectives the demo compares, by label: the ELBO and InfoVAE-MMD (α = 0, λ =
+    ``config.lam``)."""
     return {
         "ELBO": EvidenceLowerBound(),
         f"InfoVAE-MMD (alpha=0, lambda={config.lam:g})": InfoVAE(0.0, config.lam),
@@ -60,7 +62,8 @@ def objectives(config):
 
 def run(config, out, device="cpu", seed=0, data=None, progress=False):
     """Train both objectives from the same initialization; the numbers, the histories and the
-    Figure 1 curves (so that :func:`plot` redraws from ``results.json``)."""
+    Figure 1 curves (so that :func:`~pyrovae.experiments.demo.plot` redraws from
+    ``results.json``)."""
     x = two_point(config.n)
     summaries, histories, vaes = {}, {}, {}
     for label, objective in objectives(config).items():

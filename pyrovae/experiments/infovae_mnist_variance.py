@@ -55,6 +55,8 @@ PROFILES = {
 
 @torch.no_grad()
 def aggregate_log_det(vae, x, batch=500):
+    """log det and per-dimension variances of the aggregate posterior's moments over ``x`` (encoded
+    in batches)."""
     m = aggregate_posterior_moments(*encode_in_batches(vae, x, batch))
     return m["log_det"].item(), m["variance"].tolist()
 

@@ -2,7 +2,7 @@ r"""``infovae-two-point`` — Zhao, Song, Ermon, InfoVAE (AAAI 2019), Propositio
 
 Data {−1, +1}; encoder and decoder MLPs with three hidden layers of 200 units; a Gaussian decoder
 with learned σ(z) (floor ξ = 10⁻³); z one-dimensional. The proposition: the ELBO pushes
-q(z|x=±1) apart — |mean| grows, std shrinks, so the aggregate q(z) over-spreads p(z) = N(0, 1) —
+q(z|x=±1) apart — ``|mean|`` grows, std shrinks, so the aggregate q(z) over-spreads p(z) = N(0, 1) —
 while InfoVAE (α = 0, λ = 500, D = MMD) keeps q(z) ≈ p(z).
 
 Recorded over training for each objective: mean and std of q(z|x=±1), variance and log det of the
@@ -75,6 +75,8 @@ PROFILES = {"quick": Config(), "full": Config(stages=20, steps_per_stage=2500)}
 
 
 def objectives(config):
+    """The objectives compared, by label: InfoVAE with α = 0 and α = 1 at λ = ``config.lam``, and
+    the ELBO when ``config.train_elbo``."""
     chosen = {"ELBO": EvidenceLowerBound()} if config.train_elbo else {}
     for alpha in (0, 1):
         chosen[f"InfoVAE a={alpha} l={config.lam:g}"] = InfoVAE(float(alpha), config.lam)

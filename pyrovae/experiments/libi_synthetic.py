@@ -15,8 +15,8 @@ and compared with the ground-truth model on held-out data:
 
 Claims checked: the ELBO's decoder attains a higher ELBO than the ground truth but a lower log p(x)
 (the ELBO's bias); LiBI's decoder gets log p(x) close to the truth and, with exact posteriors, an
-aggregate posterior that matches p(z); on ``absolute-value`` two decoders (|z| and a monotone map)
-have the same log p(x) but different posteriors (unidentifiability).
+aggregate posterior that matches p(z); on ``absolute-value`` two decoders (``|z|`` and a monotone
+map) have the same log p(x) but different posteriors (unidentifiability).
 """
 
 import dataclasses
@@ -84,6 +84,8 @@ PROFILES = {
 
 
 def make_vae(ds, seed, config=PROFILES["quick"]):
+    """An MLP VAE for data set ``ds`` (its data and latent dimensions) with a learned Gaussian
+    variance, seeded."""
     torch.manual_seed(seed)
     hidden = list(config.hidden)
     return VAE(
@@ -156,7 +158,8 @@ def evaluate(model, guide, x, ds, cfg, seed, exact_log_px=None):
 
 
 def unidentifiability(ds, x):
-    """|z| against the monotone decoder with the same pushforward: log p(x) and posterior shapes."""
+    """``|z|`` against the monotone decoder with the same pushforward: log p(x) and posterior
+    shapes."""
     lp_abs = ds.log_prob(x)
     lp_mono = ds.log_prob(x, f=monotone_absolute_value)
     out = {

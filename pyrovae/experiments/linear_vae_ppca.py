@@ -8,7 +8,7 @@ pPCA maximum likelihood as its global optimum, reached by gradient training —
 
 * ELBO per point → the closed-form pPCA maximum log-likelihood (the gap, nats per point);
 * learned σ² → the mean of the discarded sample eigenvalues;
-* decoder columns align with the principal directions (|cos| → 1; the diagonal guide removes the
+* decoder columns align with the principal directions (``|cos|`` → 1; the diagonal guide removes the
   rotation ambiguity of pPCA), i.e. the ELBO adds no spurious optimum.
 """
 

@@ -7,6 +7,7 @@ observation noise σ², not by the ELBO itself.
 2. A deep VAE (MLP, dim z = 10) on binarized MNIST read as continuous data with a Gaussian
    decoder of fixed σ²: the collapsed fraction grows with σ²; and with σ² learned, started small
    against started large (the paper: starting large still collapses more).
+
 Figure: collapsed fraction against ε for each σ² (deep VAE), and the linear count against σ².
 """
 
@@ -85,12 +86,15 @@ def linear_collapse(x, sigma2, steps, seed=0, device="cpu", epsilon=0.01, delta=
 
 
 def deep_vae(config, likelihood, seed=0):
+    """The one-hidden-layer MLP VAE on MNIST with likelihood ``likelihood``, seeded."""
     torch.manual_seed(seed)
     z, h = config.z_dim, config.hidden
     return VAE(MLP(784, [h], 2 * z), MLP(z, [h], 784), likelihood, z, (784,))
 
 
 def deep_collapse(vae, x, config):
+    """The fraction of (ε, δ)-collapsed latent dimensions of ``vae`` on ``x``, for each ε in
+    ``config.epsilons``."""
     with torch.no_grad():
         loc, scale = vae.encode(x)
         kl = kl_per_dimension(loc, scale)

@@ -111,6 +111,9 @@ def _vae(p, floor, seed):
 
 
 def training_run(x_train, x_test, floor, cfg, seed=0, device="cpu", progress=False):
+    """Train a Gaussian-decoder VAE with variance floor ``floor`` stage by stage; the test log-
+    likelihood after each stage and the stage where training diverged (``None`` when it did
+    not)."""
     vae = _vae(x_train.shape[1], floor, seed)
     curve, diverged = [], None
     for stage in range(cfg.stages):

@@ -2,7 +2,8 @@
 
 Pyro's objectives return a float from ``loss_and_grads`` and keep nothing; a training loop that
 wants the ELBO's parts (E log p(x|z), KL, a divergence) would otherwise read them from a side
-attribute. :meth:`pyrovae.infer.VAEObjective.evaluate` returns this record instead, and
+attribute. ``VAEObjective.evaluate`` (the base class of pyrovae's objectives) returns this
+record instead, and
 :func:`pyrovae.infer.train` backpropagates ``surrogate`` and logs ``terms``.
 """
 

@@ -36,12 +36,15 @@ def kl_scale(step: int, kl_warmup: int) -> float:
 
 
 def is_scheduler(obj) -> bool:
+    """Whether ``obj`` is a torch learning-rate scheduler (``ReduceLROnPlateau`` included)."""
     return isinstance(
         obj, (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     )
 
 
 def check_scheduler_interval(interval):
+    """``interval`` when it is one of ``SCHEDULER_INTERVALS`` (``"epoch"``, ``"step"``), else
+    ``ValueError`` naming them."""
     if interval not in SCHEDULER_INTERVALS:
         raise ValueError(
             f"scheduler_interval must be one of {SCHEDULER_INTERVALS}, got {interval!r}"

@@ -57,4 +57,6 @@ def score_function_surrogate(model_trace, pairs, kl_weight, particles_in_trace):
 
 
 def has_score_function_sites(pairs) -> bool:
+    """Whether any guide site of the (model site, guide site) ``pairs`` is not reparameterizable
+    (its gradient needs a score-function term)."""
     return any(not guide_site["fn"].has_rsample for _, guide_site in pairs.values())

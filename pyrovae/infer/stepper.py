@@ -11,7 +11,8 @@ from .record import ObjectiveRecord
 
 
 class NonFiniteStep(FloatingPointError):
-    """Raised by :meth:`SVIStepper.step` before any update when ``term`` is NaN / inf."""
+    """Raised by :meth:`~pyrovae.infer.stepper.SVIStepper.step` before any update when ``term``
+    is NaN / inf."""
 
     def __init__(self, term, detail=None):
         super().__init__(

@@ -43,7 +43,7 @@ class Stream:
 
     :param data: a tensor (N, ...), a tuple of aligned tensors (→ ``model(xs, ys)``) or a dict
         (→ keyword arguments), as :func:`~pyrovae.infer.train` takes them.
-    :param model, guide: the callables for this stream; default the ``model`` / ``guide``
+    :param model: with ``guide``, the callables for this stream; default the ``model`` / ``guide``
         given to ``train``. Any signature; the data plate is found as for ``train``.
     :param batch_size: this stream's minibatch size (default ``train``'s ``batch_size``).
     :param weight: the stream's weight in the summed objective (e.g. Kingma et al.'s α for a

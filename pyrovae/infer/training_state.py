@@ -43,6 +43,7 @@ def best_path(checkpoint) -> str:
 
 
 def snapshot(stepper):
+    """Detached copies of the optimizer's parameters by name (the best validation state)."""
     return {k: p.detach().clone() for k, p in zip(stepper.names, stepper.params, strict=True)}
 
 
@@ -55,6 +56,7 @@ def restore_params(stepper, params):
 
 
 def rng_state():
+    """torch's random state (and CUDA's, when available), for a checkpoint."""
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -62,6 +64,7 @@ def rng_state():
 
 
 def set_rng_state(state):
+    """Restore a random state saved by :func:`rng_state`."""
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

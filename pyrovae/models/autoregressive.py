@@ -78,7 +78,7 @@ class PixelCNNBernoulli(nn.Module):
 
     :param image_shape: (H, W) of the images (flat data of H·W values or (1, H, W) both work).
     :param condition_channels: channels C of the decoder's output ``(*batch, C, H, W)``.
-    :param channels, layers: width and depth of the PixelCNN.
+    :param channels: with ``layers``, width and depth of the PixelCNN.
     """
 
     CONDITION_CHANNELS = 4  # default C; give the decoder this many output channels

@@ -16,6 +16,7 @@ from ..nets import MLP, ConvDecoder28, ConvEncoder28
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .vae import VAE
 
+#: the value of every key a config may leave out
 DEFAULT_CONFIG = dict(
     z_dim=2,
     net="mlp",
@@ -31,6 +32,8 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "gaussian-decoder")
 
 
 def build_likelihood(cfg):
+    """The likelihood module a config's ``likelihood`` entry names (``bernoulli``, ``gaussian``,
+    ``gaussian-learned``, ...), with its settings."""
     name = cfg["likelihood"]
     if name == "bernoulli":
         return Bernoulli()

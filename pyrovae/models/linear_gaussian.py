@@ -73,11 +73,13 @@ def ppca_mle(x: torch.Tensor, k: int, sigma2=None) -> PPCAFit:
 class LinearGaussianVAE(PyroModule):
     """Linear VAE with closed-form marginal likelihood, posterior and ELBO.
 
-    :param d: data dimension. :param k: latent dimension.
-    :param sigma2: a fixed observation variance σ²; ``None`` learns it (initialised at 1).
     Parameters ``W`` (d, k), ``mu`` (d,), ``V`` (k, d), ``log_D`` (k,) and, when learned,
     ``log_sigma2`` are ``nn.Parameter``; the Pyro model / guide follow
     :mod:`~pyrovae.models.contract`.
+
+    :param d: data dimension.
+    :param k: latent dimension.
+    :param sigma2: a fixed observation variance σ²; ``None`` learns it (initialised at 1).
     """
 
     def __init__(

@@ -24,7 +24,7 @@ class VAE(PyroModule):
     :param decoder: ``nn.Module`` mapping ``(*batch, z_dim)`` to
         ``likelihood.num_outputs * prod(data_shape)`` values per latent.
     :param likelihood: e.g. ``Bernoulli()``, ``Gaussian(0.1)``,
-    ``DecoderGaussian(min_variance=1e-4)``.
+        ``DecoderGaussian(min_variance=1e-4)``.
     :param z_dim: latent dimension.
     :param data_shape: shape of one data point, e.g. ``(784,)`` or ``(1, 28, 28)``.
 
@@ -75,11 +75,11 @@ class VAE(PyroModule):
         return self.head(self.encoder(x))
 
     def decode(self, z: torch.Tensor):
-        """The distribution p(x|z) for latents of shape (*batch, z_dim)."""
+        """The distribution p(x|z) for latents of shape ``(*batch, z_dim)``."""
         return self.likelihood(self.decoder(z), self.data_shape, z.shape[:-1])
 
     def decoder_mean(self, z: torch.Tensor) -> torch.Tensor:
-        """E[x|z], shape (*batch, *data_shape)."""
+        """E[x|z], shape ``(*batch, *data_shape)``."""
         return self.likelihood.mean(self.decoder(z), self.data_shape, z.shape[:-1])
 
     @torch.no_grad()

@@ -231,8 +231,8 @@ def ais(
     :param num_steps: T, the number of intermediate distributions (HMC transitions).
     :param num_chains: C independent chains per data point (their weights are averaged).
     :param schedule: ``"sigmoid"`` (default) or ``"linear"`` in β.
-    :param leapfrog_steps, step_size, target_accept: HMC; the step size (initial, per point)
-        adapts toward ``target_accept``.
+    :param leapfrog_steps: with ``step_size`` and ``target_accept``, HMC; the step size
+        (initial, per point) adapts toward ``target_accept``.
     :param adapt_rate: how fast the step sizes adapt (see the module docstring); default
         min(0.5, 50 / num_steps), so that over any schedule ε can move by e^±30 but no faster
         than needed (a fast rate adds noise to ε that long schedules do not need).
@@ -381,7 +381,7 @@ class BDMCResult:
 
 
 def simulate(model, data_shape, num_points, plate_name=None):
-    """Draw (x, z) from the model: ``x`` (num_points, *data_shape) and ``{site: value}`` for the
+    """Draw (x, z) from the model: ``x`` ``(num_points, *data_shape)`` and ``{site: value}`` for the
     latent sites. The model must have a single observed site (the data)."""
     model = adapt(model, plate_name)
     template = torch.zeros(num_points, *data_shape)

@@ -58,7 +58,7 @@ def posterior_comparison(
       spread over modes of real weight; ``restarted_chains`` counts the chains that
       ``hmc(..., restart_stranded=True)`` moved;
     * with ``guide`` and ``x`` (the data the run sampled; a tensor or several inputs):
-      ``guide_mean_error_sd``, the largest |E_q[z] − E_p[z|x]| in posterior standard deviations,
+      ``guide_mean_error_sd``, the largest ``|E_q[z] − E_p[z|x]|`` in posterior standard deviations,
       and ``guide_sd_ratio_min`` / ``guide_sd_ratio_max``, the range of sd_q / sd_p over
       coordinates (< 1: q too narrow). The guide's moments come from its own draws, so any
       guide family works (not only Normal).

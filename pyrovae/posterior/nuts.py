@@ -149,6 +149,7 @@ def nuts(
     the model was called with: the data plate's scale N/B is stripped from every site (a model
     with ``num_data`` baked in, e.g. a ``functools.partial``, would otherwise be sampled at
     temperature B/N). Any other scale (``poutine.scale`` inside the model) raises ``ValueError``.
+
     :param nuts_options: passed to ``pyro.infer.NUTS`` (e.g. ``target_accept_prob``,
         ``max_tree_depth``, ``full_mass``).
     """

@@ -37,7 +37,7 @@ def _gaussian_parameters(fn, name, fix):
 def guide_affine(
     model, guide, x, plate_name=None, fix="pass precondition=False to sample z directly"
 ):
-    """``{site: (loc, scale)}``, each shaped like the site's value (B, *event), from one pass of
+    """``{site: (loc, scale)}``, each shaped like the site's value ``(B, *event)``, from one pass of
     the guide on ``x`` (no gradient); raises ``ValueError`` for a site that is not Normal, whose
     message ends with ``fix``."""
     names, pairs = replayed_latents(model, hide_params(guide), x, plate_name)
@@ -57,6 +57,7 @@ def guide_affine(
 
 
 def whitened_name(name):
+    """The name of the whitened site of latent site ``name``: ``<name>_whitened``."""
     return f"{name}_whitened"
 
 
@@ -79,6 +80,6 @@ def whitened_model(model, affine):
 
 
 def unwhiten(affine, name, u):
-    """Draws of u (..., B, *event) as numpy -> draws of z = loc + scale · u, same shape."""
+    """Draws of u ``(..., B, *event)`` as numpy -> draws of z = loc + scale · u, same shape."""
     loc, scale = affine[name]
     return loc.cpu().numpy() + scale.cpu().numpy() * u

@@ -29,6 +29,7 @@ from .lock import LOCK_FILE, sweep_lock
 
 
 def import_ray():
+    """The ``ray`` module, or ``ImportError`` naming the ``sweep`` extra that installs it."""
     try:
         import ray
     except ImportError:

@@ -10,6 +10,8 @@ from .files import SWEEP_FILE, read_sweep_file
 
 
 def load_sweep(out) -> dict:
+    """The sweep file of a ``pyrovae sweep --out`` folder, or ``FileNotFoundError`` naming the
+    folder to give."""
     path = os.path.join(out, SWEEP_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: give the --out folder of a pyrovae sweep")
@@ -64,6 +66,7 @@ def summarize(sweep, keys=None) -> list:
 
 
 def format_table(table, keys) -> str:
+    """A plain-text table of a summary: one row per grid point, ``mean ± sd (n)`` for each key."""
     lines = []
     for row in table:
         params = " ".join(f"{k}={v}" for k, v in row["params"].items()) or "(no grid)"

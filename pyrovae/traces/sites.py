@@ -64,6 +64,7 @@ def kl_term(pairs, analytic: bool, stop_guide_params: bool = False) -> torch.Ten
     """Σ over latent sites of KL(q ‖ p): Monte Carlo (log q − log p at the sample) or analytic.
 
     The analytic form falls back to Monte Carlo for pairs without a registered closed form.
+
     :param stop_guide_params: in the Monte Carlo form, evaluate log q with the guide's parameters
         detached (:func:`stopped_log_prob`) at reparameterized sites: same value, no score term
         in the gradient (non-reparameterized sites keep theirs for the score-function surrogate).
@@ -94,6 +95,8 @@ def data_plate_name(site, plate_name=None) -> str:
 
 
 def in_data_plate(site, plate_name=None) -> bool:
+    """Whether a trace site sits inside the data plate (found by ``plate_name`` or by the
+    contract)."""
     name = data_plate_name(site, plate_name)
     return any(f.name == name for f in site["cond_indep_stack"])
 

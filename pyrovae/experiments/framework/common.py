@@ -7,16 +7,19 @@ import torch
 
 from ...infer import EvidenceLowerBound, train
 
+#: the profiles every experiment defines
 PROFILES = ("quick", "full")
 
 
 def check_profile(profile):
+    """``profile`` when it is one of :data:`PROFILES`, else ``ValueError`` naming them."""
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
     return profile
 
 
 def prepare_out(out):
+    """Create the output folder ``out`` (and its parents) when missing; returns it."""
     os.makedirs(out, exist_ok=True)
     return out
 

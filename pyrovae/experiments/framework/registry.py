@@ -2,6 +2,7 @@
 
 import importlib
 
+#: experiment name (``pyrovae reproduce NAME``) -> its module in ``pyrovae.experiments``
 REGISTRY = {
     "linear-vae-ppca": "linear_vae_ppca",
     "sigma-collapse": "sigma_collapse",

@@ -25,6 +25,8 @@ from .settings import resolve_settings
 
 
 def follows_skeleton(module) -> bool:
+    """Whether ``module`` has what an experiment needs: ``Config``, ``PROFILES``, ``run``,
+    ``checks`` and ``plot``."""
     return all(hasattr(module, a) for a in ("Config", "PROFILES", "run", "checks", "plot"))
 
 

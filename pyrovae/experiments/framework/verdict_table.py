@@ -43,6 +43,7 @@ def _name_from_folder(folder):
 
 
 def verdict(checks) -> str:
+    """✓ when every check holds, ✗ when none does, else how many hold ("k of n")."""
     values = list((checks or {}).values())
     values = [v if isinstance(v, bool) else bool(v.get("holds")) for v in values]
     if not values:
@@ -72,6 +73,8 @@ def _literal_item(v):
 
 
 def command(name, module, results) -> str:
+    """The ``pyrovae reproduce`` command that reproduces ``results`` (profile, seed and the
+    settings that differ from the profile's)."""
     parts = [f"pyrovae reproduce {name}", f"--profile {results.get('profile', 'quick')}"]
     if results.get("seed", 0):
         parts.append(f"--seed {results['seed']}")
@@ -86,6 +89,8 @@ def _fmt(value):
 
 
 def numbers(module, results) -> str:
+    """The table's numbers column: the experiment's ``summary`` when it has one, else its scalar
+    results."""
     if hasattr(module, "summary"):
         return module.summary(results)
     skip = {"claim", "paper", "profile", "experiment", "seed"}
@@ -98,6 +103,7 @@ def numbers(module, results) -> str:
 
 
 def failed_checks(results):
+    """The names of the checks in ``results`` that do not hold."""
     return [
         k
         for k, v in (results.get("checks") or {}).items()
