@@ -29,3 +29,15 @@ The model / guide contract every objective relies on is documented in :mod:`pyro
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["load", "save"]
+
+
+def __getattr__(name):
+    # pyrovae.save / pyrovae.load (pyrovae.models.saved), imported when first used so that
+    # `import pyrovae` (and the command line's start) stays light
+    if name in ("save", "load"):
+        from .models import saved
+
+        return getattr(saved, name)
+    raise AttributeError(f"module 'pyrovae' has no attribute {name!r}")

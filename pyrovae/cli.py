@@ -303,8 +303,9 @@ def _add_diagnose(sub):
     )
     p.add_argument(
         "checkpoint",
-        help="checkpoint.pt written by `pyrovae train`; with --model, a checkpoint of "
-        "pyrovae.infer.train or a torch.save(module.state_dict()) of your model",
+        help="checkpoint.pt written by `pyrovae train`, or a model saved by pyrovae.save; with "
+        "--model, a checkpoint of pyrovae.infer.train or a torch.save(module.state_dict()) of "
+        "your model",
     )
     p.add_argument(
         "--model",
@@ -501,6 +502,8 @@ def cmd_train(args):
     """``pyrovae train``: train a VAE on a named data set with a chosen objective and recipe;
     writes a checkpoint, history and figures."""
     from .infer import TrainingDiverged, train
+    from .infer.training_state import describe_objective
+    from .models.saved import save
     from .plotting import plot_history, plot_image_rows
 
     if args.steps is None and args.epochs is None:
@@ -586,6 +589,20 @@ def cmd_train(args):
         print(f"error: {err}", file=sys.stderr)
         return 3
     plot_history({args.objective: result.history}, os.path.join(args.out, "history.png"))
+    # the trained model (the best validation one with --valid-split), for pyrovae.load / diagnose
+    save(
+        vae,
+        os.path.join(args.out, "model.pt"),
+        data=data,
+        notes={
+            "dataset": args.dataset,
+            "data": os.path.abspath(args.data) if args.data else None,
+            "split": args.split,
+            "objective": describe_objective(objective),
+            "steps": result.steps,
+            "best_step": result.best_step,
+        },
+    )
     if data.shape[1:].numel() == 784:
         xs = data[:12].to(next(vae.parameters()).device)
         plot_image_rows(
@@ -601,7 +618,7 @@ def cmd_train(args):
             f"{stop}; {result.best_checkpoint} holds that model (diagnose it), checkpoint.pt "
             "the last step's (resume it)"
         )
-    print(f"wrote {ckpt}, history.json, history.png to {args.out}")
+    print(f"wrote {ckpt}, model.pt (pyrovae.load), history.json, history.png to {args.out}")
     return 0
 
 
@@ -610,7 +627,7 @@ def cmd_diagnose(args):
     JSON and a figure."""
     from .checkpoint import load_checkpoint
     from .diagnostics import report
-    from .models import load_vae
+    from .models.saved import load
     from .models.user import load_user_model, load_user_parameters
     from .plotting import plot_report
 
@@ -618,9 +635,11 @@ def cmd_diagnose(args):
     out = _check_writable(args.out or os.path.dirname(os.path.abspath(args.checkpoint)))
     trained = {}
     if args.model is None:
-        vae = load_vae(args.checkpoint, map_location=device).to(device)
+        vae = load(args.checkpoint, map_location=device).to(device)  # saved or trained
         model, guide = vae.model, vae.guide
-        trained = load_checkpoint(args.checkpoint).get("config", {}).get("args", {})
+        stored = load_checkpoint(args.checkpoint)
+        # where the data came from: `pyrovae train`'s arguments, or a saved model's notes
+        trained = stored.get("config", {}).get("args") or stored.get("notes", {})
     else:
         model, guide = load_user_model(args.model)
     dataset = args.dataset or trained.get("dataset", "binarized-mnist")

@@ -9,6 +9,7 @@ from .conv import conv_vae
 from .factory import build_vae, load_vae
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .linear_gaussian import LinearGaussianVAE, PPCAFit, ppca_mle
+from .saved import load, save
 from .two_point import two_point_vae
 from .vae import VAE
 
@@ -26,7 +27,9 @@ __all__ = [
     "build_vae",
     "conv_vae",
     "data_plate",
+    "load",
     "load_vae",
     "ppca_mle",
+    "save",
     "two_point_vae",
 ]

@@ -71,7 +71,9 @@ def build_vae(config: dict) -> VAE:
         encoder, decoder = ConvEncoder28(2 * z), ConvDecoder28(z, out_channels=m)
     else:
         raise ValueError(f"unknown net {cfg['net']!r}; use 'mlp' or 'conv'")
-    return VAE(encoder, decoder, likelihood, z, data_shape)
+    vae = VAE(encoder, decoder, likelihood, z, data_shape)
+    vae.config = dict(config)  # what pyrovae.save stores to rebuild it
+    return vae
 
 
 def copy_named_params(targets: dict, params: dict, source: str, hint: str):
