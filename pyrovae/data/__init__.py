@@ -1,10 +1,17 @@
-"""Data sets: the InfoVAE two-point data, binarized MNIST and labelled MNIST, from local files.
+"""Data sets: the InfoVAE two-point data, binarized MNIST, labelled MNIST and Fashion-MNIST, from
+local files.
 
 Nothing here downloads. Loaders take a path, or read the folder named by the environment variable
 ``PYROVAE_DATA``, and raise ``FileNotFoundError`` naming the file they need.
 """
 
-from .mnist import binarized_mnist_test_labels, load_binarized_mnist, load_mnist_idx, random_subset
+from .mnist import (
+    binarized_mnist_test_labels,
+    load_binarized_mnist,
+    load_fashion_mnist,
+    load_mnist_idx,
+    random_subset,
+)
 from .paths import DATA_ENV, resolve_data_file
 from .ppca import column_alignment, ppca_data
 from .registry import DATASETS, load_dataset
@@ -19,6 +26,7 @@ __all__ = [
     "column_alignment",
     "load_binarized_mnist",
     "load_dataset",
+    "load_fashion_mnist",
     "load_mnist_idx",
     "ppca_data",
     "random_subset",

@@ -68,6 +68,29 @@ def _read_idx(file):
     return data.reshape(shape)
 
 
+def _load_idx_pair(path, split, subfolder, what):
+    """Images (N, 784) in [0, 1] and labels (N,) of an idx-format data set's ``split``."""
+    prefix = {"test": "t10k", "train": "train"}.get(split)
+    if prefix is None:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    names = {
+        kind: [
+            f"{prefix}-{kind}-idx{d}-ubyte.gz",
+            f"{prefix}-{kind}-idx{d}-ubyte",
+            f"{subfolder}/{prefix}-{kind}-idx{d}-ubyte.gz",
+        ]
+        for kind, d in (("images", 3), ("labels", 1))
+    }
+    if path is not None and os.path.isfile(path):
+        path = os.path.dirname(path)
+    images = _read_idx(resolve_data_file(path, names["images"], f"{what} images"))
+    labels = _read_idx(resolve_data_file(path, names["labels"], f"{what} labels"))
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{what} images and labels differ in number")
+    x = torch.as_tensor(images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
+    return x, torch.as_tensor(labels.astype(np.int64))
+
+
 def load_mnist_idx(path=None, split="test"):
     """Grey-scale MNIST with labels from the official idx(.gz) files.
 
@@ -76,25 +99,20 @@ def load_mnist_idx(path=None, split="test"):
         its ``mnist/`` subfolder.
     :returns: images (N, 784) float in [0, 1] and labels (N,) int64.
     """
-    prefix = {"test": "t10k", "train": "train"}.get(split)
-    if prefix is None:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    names = {
-        kind: [
-            f"{prefix}-{kind}-idx{d}-ubyte.gz",
-            f"{prefix}-{kind}-idx{d}-ubyte",
-            f"mnist/{prefix}-{kind}-idx{d}-ubyte.gz",
-        ]
-        for kind, d in (("images", 3), ("labels", 1))
-    }
-    if path is not None and os.path.isfile(path):
-        path = os.path.dirname(path)
-    images = _read_idx(resolve_data_file(path, names["images"], "MNIST images"))
-    labels = _read_idx(resolve_data_file(path, names["labels"], "MNIST labels"))
-    if images.shape[0] != labels.shape[0]:
-        raise ValueError("MNIST images and labels differ in number")
-    x = torch.as_tensor(images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
-    return x, torch.as_tensor(labels.astype(np.int64))
+    return _load_idx_pair(path, split, "mnist", "MNIST")
+
+
+def load_fashion_mnist(path=None, split="train"):
+    """Fashion-MNIST (Xiao, Rasul, Vollgraf 2017) with labels, from its idx(.gz) files: 28x28
+    grey-level images of 10 kinds of clothing, 60000 train and 10000 test.
+
+    :param path: a folder holding ``train-images-idx3-ubyte.gz`` and
+        ``train-labels-idx1-ubyte.gz`` (``t10k-...`` for ``split="test"``); default
+        ``$PYROVAE_DATA`` or its ``fashion-mnist/`` subfolder.
+    :returns: images (N, 784) float in [0, 1] and labels (N,) int64 (0 T-shirt/top, 1 trouser,
+        2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 ankle boot).
+    """
+    return _load_idx_pair(path, split, "fashion-mnist", "Fashion-MNIST")
 
 
 def random_subset(x: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:

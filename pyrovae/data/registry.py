@@ -3,15 +3,16 @@
 import numpy as np
 import torch
 
-from .mnist import load_binarized_mnist, load_mnist_idx
+from .mnist import load_binarized_mnist, load_fashion_mnist, load_mnist_idx
 from .two_point import two_point
 
-DATASETS = ("two-point", "binarized-mnist", "mnist", "file")
+DATASETS = ("two-point", "binarized-mnist", "mnist", "fashion-mnist", "file")
 
 
 def load_dataset(name: str, path=None, split="train", n=512) -> torch.Tensor:
     """``two-point`` (``n`` points), ``binarized-mnist`` (npz / amat at ``path``), ``mnist``
-    (grey levels in [0, 1] from idx files; only the test split ships in ../shared), or ``file``:
+    (grey levels in [0, 1] from idx files; only the test split ships in ../shared),
+    ``fashion-mnist`` (grey levels in [0, 1], train and test), or ``file``:
     a ``.npy`` array or ``.npz`` with an array named ``split`` (N, ...)."""
     if name == "two-point":
         return two_point(n)
@@ -19,6 +20,8 @@ def load_dataset(name: str, path=None, split="train", n=512) -> torch.Tensor:
         return load_binarized_mnist(path, split)
     if name == "mnist":
         return load_mnist_idx(path, split)[0]
+    if name == "fashion-mnist":
+        return load_fashion_mnist(path, split)[0]
     if name == "file":
         if path is None:
             raise ValueError("--dataset file needs --data PATH to a .npy or .npz file")

@@ -96,3 +96,42 @@ def test_binarized_test_split_is_class_ordered_and_its_labels_are_the_sorted_mni
     idx = torch.arange(0, 10000, 20)
     nearest = torch.cdist(xb[idx], (grey > 0.5).float()).argmin(1)
     assert torch.equal(y[nearest], labels[idx])
+
+
+def _write_idx(path, array):
+    with gzip.open(path, "wb") as f:
+        f.write(b"\x00\x00\x08" + bytes([array.ndim]))
+        f.write(struct.pack(">" + "I" * array.ndim, *array.shape))
+        f.write(array.astype("uint8").tobytes())
+
+
+def test_fashion_mnist_reads_idx_files_from_its_subfolder(tmp_path, monkeypatch):
+    from pyrovae.data import load_fashion_mnist
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(7, 28, 28))
+    labels = np.arange(7) % 10
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    _write_idx(folder / "train-images-idx3-ubyte.gz", images)
+    _write_idx(folder / "train-labels-idx1-ubyte.gz", labels)
+    x, y = load_fashion_mnist(tmp_path, "train")  # the data folder: finds fashion-mnist/
+    assert x.shape == (7, 784) and x.dtype.is_floating_point
+    assert torch.equal(x, torch.as_tensor(images.reshape(7, -1) / 255.0, dtype=torch.float32))
+    assert y.tolist() == labels.tolist()
+    monkeypatch.setenv("PYROVAE_DATA", str(tmp_path))
+    assert torch.equal(load_dataset("fashion-mnist", None, "train"), x)
+    with pytest.raises(FileNotFoundError, match="Fashion-MNIST images"):
+        load_fashion_mnist(tmp_path, "test")  # only train was written: names the missing file
+
+
+def test_fashion_mnist_from_the_shared_data():
+    from conftest import SHARED_DATA
+
+    from pyrovae.data import load_fashion_mnist
+
+    if not (SHARED_DATA / "fashion-mnist").exists():
+        pytest.skip(f"Fashion-MNIST not found at {SHARED_DATA / 'fashion-mnist'}")
+    x, y = load_fashion_mnist(SHARED_DATA, "test")
+    assert x.shape == (10000, 784) and 0.0 <= x.min() and x.max() <= 1.0
+    assert torch.bincount(y).tolist() == [1000] * 10  # ten balanced classes
