@@ -280,6 +280,15 @@ def _add_train(sub):
     g.add_argument("--lr", type=POSITIVE.argparse_type, default=1e-3)
     _shared(g, "device", "seed", "out", out={"default": "runs/train", "help": "default runs/train"})
     g.add_argument("--checkpoint-every", type=_positive_int, default=1000)
+    g.add_argument(
+        "--log",
+        action="append",
+        default=[],
+        metavar="KIND:WHERE",
+        help="log the run to a tracker: tensorboard:DIR or mlflow:URI (e.g. "
+        "mlflow:sqlite:///mlflow.db); repeat for several (extras: pip install -e "
+        '".[tensorboard]" / ".[mlflow]")',
+    )
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     g.add_argument(
         "--force",
@@ -518,6 +527,9 @@ def cmd_train(args):
                 f"{flag} applies to --objective infovae --divergence mmd only "
                 f"(got --objective {args.objective} --divergence {args.divergence}); drop {flag}"
             )
+    from .tracking import logger_from_target
+
+    loggers = [logger_from_target(target) for target in args.log]  # before any work
     _writable_folder(args.out)
     data = load_dataset(args.dataset, args.data, args.split)
     if args.limit is not None:
@@ -584,6 +596,7 @@ def cmd_train(args):
             patience=args.patience,
             scheduler=scheduler,
             kl_warmup=args.kl_warmup,
+            callbacks=loggers,
         )
     except TrainingDiverged as err:
         print(f"error: {err}", file=sys.stderr)

@@ -3,6 +3,7 @@
 import warnings
 
 from ..checkpoint import load_checkpoint, save_checkpoint
+from .callbacks import Callback
 from .divergences import AdversarialDivergence, MMDDivergence, SteinDivergence
 from .elbo import BetaVAE, EvidenceLowerBound
 from .infovae import InfoVAE
@@ -20,6 +21,7 @@ __all__ = [
     "IWAE",
     "AdversarialDivergence",
     "BetaVAE",
+    "Callback",
     "EvidenceLowerBound",
     "InfoVAE",
     "LiBI",

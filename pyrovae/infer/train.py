@@ -28,6 +28,7 @@ from ..models.inputs import as_inputs
 from ..provenance import tensor_digest
 from ..traces import adapt, unwrap
 from .batches import batch_indices
+from .callbacks import namespaced, notify
 from .elbo import EvidenceLowerBound
 from .schedules import check_kl_warmup, kl_scale, make_scheduler, restore_scheduler
 from .stepper import NonFiniteStep, SVIStepper
@@ -245,6 +246,11 @@ class _TrainingRun:
     def __call__(self) -> TrainResult:
         self._start()
         opts, state = self.options, self.state
+        notify(
+            opts.callbacks,
+            "on_train_begin",
+            {"settings": self.settings, "model": opts.config or {}, "options": opts.plain_values()},
+        )
         end = state.step if state.stopped_early else self.total
         bar = tqdm(
             range(state.step, end),
@@ -254,9 +260,10 @@ class _TrainingRun:
         )
         for step in bar:
             row = self._optimize(step)
-            self._monitor(step, row)
+            evaluated = self._monitor(step, row)
             state.history.append(row)
             state.step = step + 1
+            notify(opts.callbacks, "on_step_end", state.step, namespaced(row, evaluated))
             if opts.patience is not None and state.since_best >= opts.patience:
                 state.stopped_early = True
             if opts.progress and (step % 50 == 0 or state.step == self.total):
@@ -265,7 +272,9 @@ class _TrainingRun:
                 break  # saved below
             if opts.checkpoint_every and state.step % opts.checkpoint_every == 0:
                 self._save()
-        return self._finish()
+        result = self._finish()
+        notify(opts.callbacks, "on_train_end", result)
+        return result
 
     def _batch(self, step):
         seed = self.options.seed
@@ -304,12 +313,15 @@ class _TrainingRun:
 
     def _monitor(self, step, row):
         """After a step: the user's ``evaluate``, the validation loss (and the best state it
-        selects), and the learning-rate schedule."""
+        selects), and the learning-rate schedule. Returns the keys ``evaluate`` added."""
         opts, done = self.options, step + 1
         last = done == self.total
+        evaluated = ()
         if opts.evaluate is not None and (done % opts.evaluate_every == 0 or last):
             with torch.no_grad():
-                row.update(opts.evaluate(done) or {})
+                numbers = opts.evaluate(done) or {}
+            row.update(numbers)
+            evaluated = tuple(numbers)
         if self.validation is not None and (done % self.validate_every == 0 or last):
             val = validation_loss(
                 self.objective,
@@ -320,6 +332,7 @@ class _TrainingRun:
                 opts.seed + 1,
             )
             row["val_loss"] = val
+            notify(opts.callbacks, "on_validation", done, {"valid/loss": float(val)})
             improved = self.state.record_validation(done, val, self.stepper)
             if improved and opts.checkpoint and opts.keeps_best:
                 save_best(opts.checkpoint, self.state.best, self.settings, opts.config)
@@ -328,6 +341,7 @@ class _TrainingRun:
         if self.scheduler is not None and not self.plateau:
             if opts.scheduler_interval == "step" or done % self.per_epoch == 0:
                 self.scheduler.step()
+        return evaluated
 
     def _save(self):
         """The checkpoint (atomic) and the history JSON beside it, or at ``history_path``."""

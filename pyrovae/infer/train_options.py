@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import check_count, check_weight
+from .callbacks import check_callbacks
 from .schedules import check_scheduler_interval
 
 RESUME_CHOICES = (False, True, "other-data")
@@ -61,6 +62,9 @@ class TrainOptions:
         row (e.g. MMD(q(z), p(z)) on held-out data against iteration).
     :param progress: show a progress bar.
     :param history_path: where to write the history as JSON (also written next to a checkpoint).
+    :param callbacks: objects told of the run's events (``on_train_begin``, ``on_step_end``,
+        ``on_validation``, ``on_train_end``: :mod:`pyrovae.infer.callbacks`), e.g. the loggers
+        of :mod:`pyrovae.tracking`.
 
     **Checkpoints**
 
@@ -104,6 +108,7 @@ class TrainOptions:
     evaluate_every: int = 100
     progress: bool = True
     history_path: str | None = None
+    callbacks: tuple = ()
     # checkpoints
     checkpoint: str | None = None
     checkpoint_every: int | None = None
@@ -143,6 +148,7 @@ class TrainOptions:
             "validation_batch_size", self.validation_batch_size
         )
         self.scheduler_interval = check_scheduler_interval(self.scheduler_interval)
+        self.callbacks = check_callbacks(self.callbacks)
         self._check_selection()
 
     def _check_selection(self):
@@ -189,6 +195,15 @@ class TrainOptions:
             if given in keywords and other not in keywords:
                 keywords[other] = None  # a length given here replaces the recipe's
         return dataclasses.replace(options, **keywords) if keywords else options
+
+    def plain_values(self) -> dict:
+        """The options that are plain numbers, strings or booleans (what a tracker logs as
+        parameters; data, callables and callbacks left out)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), (int, float, str, bool))
+        }
 
     def total_steps(self, per_epoch: int) -> int:
         """The run's length in optimizer steps (``epochs`` × the batches of an epoch)."""
