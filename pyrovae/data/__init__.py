@@ -16,11 +16,13 @@ from .paths import DATA_ENV, resolve_data_file
 from .ppca import column_alignment, ppca_data
 from .registry import DATASETS, load_dataset
 from .synthetic import SyntheticDataset, synthetic
+from .transforms import Binarize
 from .two_point import two_point
 
 __all__ = [
     "DATASETS",
     "DATA_ENV",
+    "Binarize",
     "SyntheticDataset",
     "binarized_mnist_test_labels",
     "column_alignment",

@@ -13,6 +13,7 @@ the best model kept (pythae; Tomczak's VampPrior code), a decaying learning rate
 (Bowman et al. 2016; Sønderby et al. 2016), free bits (Kingma et al. 2016), STL / DReG gradients.
 """
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from .callbacks import namespaced, notify
 from .elbo import EvidenceLowerBound
 from .schedules import check_kl_warmup, kl_scale, make_scheduler, restore_scheduler
 from .stepper import NonFiniteStep, SVIStepper
+from .streamed import StreamedData, check_items_fit, is_streamable
 from .streams import StreamSet, StreamsObjective, is_streams
 from .train_options import TrainOptions
 from .training_state import (
@@ -44,7 +46,7 @@ from .training_state import (
     restore_params,
     save_best,
 )
-from .validation import as_tensor_data, check_validation, validation_loss
+from .validation import check_validation, validation_loss
 
 
 class TrainingDiverged(FloatingPointError):
@@ -116,9 +118,10 @@ def train(model, guide, data, objective=None, *, options=None, **keywords) -> Tr
     on ``data``.
 
     :param data: a tensor (N, ...) → ``model(x)``; a tuple of aligned tensors → ``model(xs, ys)``;
-        a dict of them → ``model(xs=..., ys=...)`` (:mod:`pyrovae.models.inputs`); or a map-style
-        ``Dataset`` / ``DataLoader`` over one tensor (stacked once; items may be
-        ``(x, label)`` tuples). Minibatches cut every tensor along dim 0 together. A list of
+        a dict of them → ``model(xs=..., ys=...)`` (:mod:`pyrovae.models.inputs`); or a
+        ``Dataset``, ``IterableDataset`` or ``DataLoader``, read batch by batch and never stacked
+        (:mod:`pyrovae.infer.streamed`; its items become the model's arguments the same way).
+        Minibatches cut every tensor along dim 0 together. A list of
         :class:`~pyrovae.infer.Stream` trains on several data sets at once, each with its own
         model / guide call, batch size and weight (semi-supervised VAEs,
         :mod:`pyrovae.infer.streams`); ``validation`` then takes the first stream's form and is
@@ -154,27 +157,66 @@ class _TrainingRun:
         model / guide adapted to pyrovae's contract; the run's length."""
         opts = self.options
         self.streams = is_streams(data)
+        self.streamed = not self.streams and is_streamable(data)
+        if opts.num_data is not None and not self.streamed:
+            raise ValueError(
+                "num_data is for a data set read batch by batch (an IterableDataset without a "
+                "length); tensor data give it by their first dimension"
+            )
         if self.streams:
+            if opts.transform is not None or opts.num_workers is not None:
+                raise ValueError(
+                    "transform and num_workers apply to one data set; with several streams give "
+                    "each Stream its data as they should be trained on"
+                )
             data = StreamSet(data, model, guide, opts.batch_size, opts.plate_name)
             for stream in data.streams:
                 validate_data(stream.inputs, stream.model)
+        elif self.streamed:
+            data = StreamedData(
+                data,
+                opts.batch_size,
+                num_data=opts.num_data,
+                transform=opts.transform,
+                num_workers=opts.num_workers,
+                pin_memory=opts.pin_memory,
+                seed=opts.seed,
+            )
         else:
-            data = as_inputs(as_tensor_data(data))
-            validate_data(data, model)
+            data = as_inputs(data)
+            if opts.transform is None:
+                validate_data(data, model)
+        # every point checked before step 1, or (data read batch by batch, or transformed) each
+        # batch as it comes
+        self.checked_upfront = self.streams or (not self.streamed and opts.transform is None)
         self.model, self.guide = adapt(model, opts.plate_name), adapt(guide, opts.plate_name)
         self.n = data.num_points
-        self.batch_size = min(opts.batch_size, self.n)
+        self.batch_size = data.batch_size if self.streamed else min(opts.batch_size, self.n)
         self.per_epoch = (
-            data.batches_per_epoch if self.streams else max(self.n // self.batch_size, 1)
+            data.batches_per_epoch
+            if self.streams or self.streamed
+            else max(self.n // self.batch_size, 1)
         )
         self.total = opts.total_steps(self.per_epoch)
         self.validate_every = opts.validate_every or self.per_epoch
         self.device = torch.device(opts.device) if opts.device is not None else data.device
-        dtype = _parameter_dtype(self.model, self.guide, data.primary.dtype)
-        self.data = data.to(device=self.device, dtype=dtype)
+        self.dtype = _parameter_dtype(self.model, self.guide, data.primary.dtype)
+        if self.streamed:
+            if opts.pin_memory is None and self.device.type == "cuda":
+                data.pin_memory = True  # page-locked batches, copied without blocking
+            self.data = data
+        else:
+            self.data = data.to(device=self.device, dtype=self.dtype)
+        if not self.checked_upfront:
+            first = self._first_batch()
+            if self.streamed:
+                check_items_fit(model, first)
+            validate_data(first, model)
         self.validation = None
         if opts.validation is not None:
             first = self.data.streams[0].inputs if self.streams else self.data
+            if self.streamed:
+                first = self.data.first.to(device=self.device, dtype=self.dtype)
             self.validation = check_validation(opts.validation, first)
             validate_data(self.validation, self.model)
         for fn in (self.model, self.guide):
@@ -194,9 +236,13 @@ class _TrainingRun:
             "patience": opts.patience,
         }
         data = self.data
-        settings["data_sha256"] = tensor_digest(
-            [s.inputs for s in data.streams] if self.streams else data
-        )
+        if self.streamed:  # a fingerprint: the data set may not fit in memory
+            settings["data_sha256"] = data.fingerprint()
+            settings["streamed"] = data.settings()
+        else:
+            settings["data_sha256"] = tensor_digest(
+                [s.inputs for s in data.streams] if self.streams else data
+            )
         if self.streams:
             settings["streams"] = data.settings()
         return settings
@@ -215,7 +261,7 @@ class _TrainingRun:
             pyro.clear_param_store()
         devices = [self.device] if self.device.type == "cuda" else []
         self.stepper = SVIStepper(opts.lr, opts.optim_args)
-        first_batch = self.data.slice(0, self.batch_size)
+        first_batch = self._first_batch()
         params_trace = create_parameters(
             self.step_objective, self.model, self.guide, first_batch, self.n, devices
         )
@@ -258,8 +304,9 @@ class _TrainingRun:
             desc=type(self.objective).__name__,
             leave=False,
         )
+        batches = self._batches(state.step, end)
         for step in bar:
-            row = self._optimize(step)
+            row = self._optimize(step, next(batches))
             evaluated = self._monitor(step, row)
             state.history.append(row)
             state.step = step + 1
@@ -276,22 +323,48 @@ class _TrainingRun:
         notify(opts.callbacks, "on_train_end", result)
         return result
 
-    def _batch(self, step):
-        seed = self.options.seed
-        if self.streams:
-            return self.data.batch(step, seed, self.device)
-        return self.data.index_select(
-            batch_indices(step, self.n, self.batch_size, seed, self.device)
-        )
+    def _first_batch(self):
+        """The first ``batch_size`` points in the data's own order, transformed (on a forked
+        random stream: training's noise is untouched)."""
+        if self.streamed:
+            return self.data.first_batch(self.device, self.dtype)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            return self._transformed(self.data.slice(0, self.batch_size))
 
-    def _optimize(self, step) -> dict:
-        """One optimizer step on the step's minibatch; its history row. A NaN / inf term or
-        gradient leaves the parameters as they were, saves, and raises TrainingDiverged."""
+    def _batches(self, start, stop):
+        """The minibatches of steps ``start`` … ``stop - 1``: a seeded permutation per epoch
+        (:mod:`.batches`) of the tensors, of each stream, or of a data set read batch by batch
+        (:mod:`.streamed`), after ``transform``."""
+        seed = self.options.seed
+        if self.streamed:
+            yield from self.data.batches(start, stop, self.device, self.dtype)
+            return
+        for step in range(start, stop):
+            if self.streams:
+                yield self.data.batch(step, seed, self.device)
+            else:
+                idx = batch_indices(step, self.n, self.batch_size, seed, self.device)
+                yield self._transformed(self.data.index_select(idx))
+
+    def _transformed(self, inputs):
+        """``transform`` applied to a batch of tensor data in the form the model takes it."""
+        transform = self.options.transform
+        if transform is None:
+            return inputs
+        if inputs.single:
+            return as_inputs(transform(inputs.primary))
+        return as_inputs(transform(dict(inputs.kwargs) if inputs.kwargs else inputs.args))
+
+    def _optimize(self, step, xb) -> dict:
+        """One optimizer step on the step's minibatch ``xb``; its history row. A NaN / inf term
+        or gradient leaves the parameters as they were, saves, and raises TrainingDiverged."""
         factor = kl_scale(step, self.kl_warmup)
         lr_now = self.stepper.optimizer.param_groups[0]["lr"]
-        xb = self._batch(step)
+        if not self.checked_upfront:  # read or transformed now: checked now
+            check_inputs(xb, f"train (step {step + 1}'s batch)")
+        checked = data_already_validated() if self.checked_upfront else contextlib.nullcontext()
         try:
-            with data_already_validated():  # validate_data checked every point
+            with checked:
                 row = self.stepper.step(
                     self.step_objective, self.model, self.guide, xb, self.n, kl_scale=factor
                 )

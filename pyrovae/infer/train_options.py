@@ -33,6 +33,17 @@ class TrainOptions:
         one of the two.
     :param batch_size: minibatch size B (cut to N when larger); the data plate scales by N / B.
 
+    **Data read batch by batch** (a ``Dataset``, ``IterableDataset`` or ``DataLoader``:
+    :mod:`pyrovae.infer.streamed`)
+
+    :param num_data: N, for an ``IterableDataset`` without a length.
+    :param transform: ``transform(batch) -> batch`` applied to every minibatch (tensor data
+        too), e.g. :class:`pyrovae.data.Binarize` for stochastic binarization.
+    :param num_workers: worker processes reading a data set's items (default: a DataLoader's,
+        else 0).
+    :param pin_memory: page-locked batches for non-blocking copies to CUDA (default: on when
+        training on CUDA).
+
     **Optimizer**
 
     :param lr: Adam's learning rate.
@@ -91,6 +102,11 @@ class TrainOptions:
     steps: int | None = None
     epochs: int | None = None
     batch_size: int = 128
+    # data read batch by batch
+    num_data: int | None = None
+    transform: Callable | None = None
+    num_workers: int | None = None
+    pin_memory: bool | None = None
     # optimizer
     lr: float = 1e-3
     optim_args: dict | None = None
@@ -133,6 +149,12 @@ class TrainOptions:
         if self.epochs is not None:
             self.epochs = check_count("epochs", self.epochs, minimum=0)
         self.batch_size = check_count("batch_size", self.batch_size)
+        if self.num_data is not None:
+            self.num_data = check_count("num_data", self.num_data)
+        if self.num_workers is not None:
+            self.num_workers = check_count("num_workers", self.num_workers, minimum=0)
+        if self.transform is not None and not callable(self.transform):
+            raise ValueError("transform must be a callable transform(batch) -> batch")
         self.lr = check_weight("lr", self.lr, strict=True)
         if self.checkpoint_every is not None:
             self.checkpoint_every = check_count("checkpoint_every", self.checkpoint_every)

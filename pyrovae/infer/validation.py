@@ -21,19 +21,20 @@ from .stepper import evaluate_objective
 _BOUNDS = ("iwae_bound", "log_marginal", "elbo")
 
 
-def as_tensor_data(data, what="train"):
+def as_tensor_data(data, what="validation"):
     """A tensor (N, ...) from a tensor, a map-style ``Dataset`` (items: tensors, or tuples whose
-    first element is the data point, e.g. (image, label)) or a ``DataLoader`` over one; a
-    data set is stacked once into memory, where the training loop indexes its minibatches.
+    first element is the data point, e.g. (image, label)) or a ``DataLoader`` over one: held-out
+    data are stacked once into memory (training data are read batch by batch instead:
+    :mod:`pyrovae.infer.streamed`).
     Several inputs (a tuple or dict of tensors, :class:`~pyrovae.models.inputs.Inputs`) are
     returned as they are."""
     if isinstance(data, (tuple, dict, Inputs)):
         return data
     if isinstance(data, torch.utils.data.DataLoader):
         warnings.warn(
-            f"{what}: the DataLoader's own batching, sampler and workers are not used: the "
-            "training loop stacks its data set once and draws minibatches of batch_size itself "
-            "(pass the Dataset to silence this)",
+            f"{what}: the DataLoader's own batching, sampler and workers are not used: its data "
+            "set is stacked once and evaluated in batches of validation_batch_size (pass the "
+            "Dataset to silence this)",
             UserWarning,
             stacklevel=3,
         )

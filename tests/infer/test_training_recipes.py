@@ -214,11 +214,10 @@ def test_named_schedules():
 
 def test_data_as_a_dataset_or_dataloader_trains_like_the_tensor():
     x = binary_data(n=32)
-    labels = torch.arange(32)
     runs = []
     for data in (
         x,
-        torch.utils.data.TensorDataset(x, labels),
+        torch.utils.data.TensorDataset(x),
         torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=4),
         [row for row in x],
     ):
@@ -228,12 +227,17 @@ def test_data_as_a_dataset_or_dataloader_trains_like_the_tensor():
                 train(vae.model, vae.guide, data, steps=3, batch_size=8, progress=False)
             continue
         if isinstance(data, torch.utils.data.DataLoader):
-            with pytest.warns(UserWarning, match="batching, sampler and workers are not used"):
+            with pytest.warns(UserWarning, match="batch_size=4 and sampler are not used"):
                 result = train(vae.model, vae.guide, data, steps=3, batch_size=8, progress=False)
         else:
             result = train(vae.model, vae.guide, data, steps=3, batch_size=8, progress=False)
         runs.append(result.history)
     assert runs[0] == runs[1] == runs[2]
+    # (image, label) items are two arguments, which model(x) cannot take: refused, naming the fix
+    labelled = torch.utils.data.TensorDataset(x, torch.arange(32))
+    vae = small_vae()
+    with pytest.raises(ValueError, match="batch\\[0\\]"):
+        train(vae.model, vae.guide, labelled, steps=3, batch_size=8, progress=False)
 
 
 def _bad(**kwargs):
