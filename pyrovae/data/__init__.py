@@ -5,6 +5,7 @@ Nothing here downloads. Loaders take a path, or read the folder named by the env
 ``PYROVAE_DATA``, and raise ``FileNotFoundError`` naming the file they need.
 """
 
+from .arrays import ArrayRows
 from .mnist import (
     binarized_mnist_test_labels,
     load_binarized_mnist,
@@ -22,6 +23,7 @@ from .two_point import two_point
 __all__ = [
     "DATASETS",
     "DATA_ENV",
+    "ArrayRows",
     "Binarize",
     "SyntheticDataset",
     "binarized_mnist_test_labels",
