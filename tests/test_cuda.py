@@ -95,3 +95,33 @@ def test_direct_path_and_fused_adam_on_cuda():
     stepper = SVIStepper(lr=1e-3)
     stepper.step(objective, vae.model, vae.guide, x, 100)
     assert stepper.optimizer.defaults["fused"] is True
+
+
+def test_a_dataset_read_batch_by_batch_trains_on_cuda_like_on_cpu(tmp_path):
+    """Pinned CPU batches copied without blocking; a saved model comes back to the CPU."""
+    import pyrovae
+    from pyrovae.data import Binarize
+    from pyrovae.models import build_vae
+
+    x = torch.rand(64, 12)
+    data = torch.utils.data.TensorDataset(x)
+    runs = {}
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        vae = build_vae({"data_shape": [12], "z_dim": 2, "hidden": [8]})
+        result = train(
+            vae.model,
+            vae.guide,
+            data,
+            steps=5,
+            batch_size=16,
+            transform=Binarize(),
+            num_workers=1,
+            device=device,
+            progress=False,
+        )
+        runs[device] = result.history
+        assert next(vae.parameters()).device.type == device
+    assert len(runs["cuda"]) == 5
+    pyrovae.save(vae, tmp_path / "vae.pt")
+    assert next(pyrovae.load(tmp_path / "vae.pt").parameters()).device.type == "cpu"

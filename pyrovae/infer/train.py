@@ -153,39 +153,11 @@ class _TrainingRun:
         self.settings = self._settings()
 
     def _prepare(self, model, guide, data):
-        """Data as model inputs (or streams) on the device and dtype of the networks; the
-        model / guide adapted to pyrovae's contract; the run's length."""
+        """Data as model inputs (or streams, or a data set read batch by batch) on the device
+        and dtype of the networks; the model / guide adapted to pyrovae's contract; the run's
+        length."""
         opts = self.options
-        self.streams = is_streams(data)
-        self.streamed = not self.streams and is_streamable(data)
-        if opts.num_data is not None and not self.streamed:
-            raise ValueError(
-                "num_data is for a data set read batch by batch (an IterableDataset without a "
-                "length); tensor data give it by their first dimension"
-            )
-        if self.streams:
-            if opts.transform is not None or opts.num_workers is not None:
-                raise ValueError(
-                    "transform and num_workers apply to one data set; with several streams give "
-                    "each Stream its data as they should be trained on"
-                )
-            data = StreamSet(data, model, guide, opts.batch_size, opts.plate_name)
-            for stream in data.streams:
-                validate_data(stream.inputs, stream.model)
-        elif self.streamed:
-            data = StreamedData(
-                data,
-                opts.batch_size,
-                num_data=opts.num_data,
-                transform=opts.transform,
-                num_workers=opts.num_workers,
-                pin_memory=opts.pin_memory,
-                seed=opts.seed,
-            )
-        else:
-            data = as_inputs(data)
-            if opts.transform is None:
-                validate_data(data, model)
+        data = self._data_source(model, guide, data)
         # every point checked before step 1, or (data read batch by batch, or transformed) each
         # batch as it comes
         self.checked_upfront = self.streams or (not self.streamed and opts.transform is None)
@@ -221,6 +193,42 @@ class _TrainingRun:
             validate_data(self.validation, self.model)
         for fn in (self.model, self.guide):
             _to_device(fn, self.device)
+
+    def _data_source(self, model, guide, data):
+        """What the data are: several streams, a data set read batch by batch, or tensors
+        (checked here, every point, unless a transform makes the batches checked as they come)."""
+        opts = self.options
+        self.streams = is_streams(data)
+        self.streamed = not self.streams and is_streamable(data)
+        if opts.num_data is not None and not self.streamed:
+            raise ValueError(
+                "num_data is for a data set read batch by batch (an IterableDataset without a "
+                "length); tensor data give it by their first dimension"
+            )
+        if self.streams:
+            if opts.transform is not None or opts.num_workers is not None:
+                raise ValueError(
+                    "transform and num_workers apply to one data set; with several streams give "
+                    "each Stream its data as they should be trained on"
+                )
+            data = StreamSet(data, model, guide, opts.batch_size, opts.plate_name)
+            for stream in data.streams:
+                validate_data(stream.inputs, stream.model)
+            return data
+        if self.streamed:
+            return StreamedData(
+                data,
+                opts.batch_size,
+                num_data=opts.num_data,
+                transform=opts.transform,
+                num_workers=opts.num_workers,
+                pin_memory=opts.pin_memory,
+                seed=opts.seed,
+            )
+        data = as_inputs(data)
+        if opts.transform is None:
+            validate_data(data, model)
+        return data
 
     def _settings(self) -> dict:
         """What a resumed run must agree on (or is warned about), with the data's content hash
