@@ -23,11 +23,11 @@ import torch
 
 from ..checks import NON_NEGATIVE, POSITIVE
 from ..data import load_binarized_mnist, random_subset
-from ..infer import BetaVAE, EvidenceLowerBound, train
+from ..infer import BetaVAE, EvidenceLowerBound
 from ..models import VAE, LearnedGaussian
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
-from .framework.common import encode_in_batches
+from .framework.common import encode_in_batches, fit
 
 CLAIM = (
     "Training reconstruction error first falls, then rises with depth; the VAE's is at least the "
@@ -98,18 +98,7 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
         for label in MODELS:
             objective = BetaVAE(0.0) if label == "AE" else EvidenceLowerBound()
             vae = depth_vae(config, depth, seed)
-            fit = train(
-                vae.model,
-                vae.guide,
-                x,
-                objective,
-                steps=config.steps,
-                batch_size=config.batch_size,
-                lr=config.lr,
-                seed=seed,
-                device=device,
-                progress=progress,
-            )
+            trained = fit(vae, x, objective, config, seed=seed, device=device, progress=progress)
             vae = vae.cpu()
             errors, sigma_z = reconstruction(vae, x)
             per_dim = sigma_z.mean(0)  # mean σ_z of each latent dimension over the images
@@ -119,7 +108,7 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
                     "depth": depth,
                     "reconstruction_error": errors.mean().item(),
                     "gamma": vae.likelihood.variance().item(),
-                    "final_loss": fit.last("loss"),
+                    "final_loss": trained.last("loss"),
                     "sigma_z_per_dimension": per_dim.tolist(),
                     "sigma_z_median": sigma_z.median().item(),
                     "collapsed_dimensions": int((per_dim > config.collapse_sigma).sum()),

@@ -19,9 +19,10 @@ import torch
 from ..checks import FINITE, NON_NEGATIVE, POSITIVE
 from ..data import two_point
 from ..diagnostics import two_point_summary
-from ..infer import EvidenceLowerBound, InfoVAE, train
+from ..infer import EvidenceLowerBound, InfoVAE
 from ..models import two_point_vae
 from ..plotting import draw_two_point, plot_history, two_point_curves
+from .framework.common import fit
 
 CLAIM = "ELBO separates q(z|x=±1) and over-spreads q(z); InfoVAE-MMD keeps q(z) ≈ p(z)"
 PAPER = "Zhao, Song, Ermon 2019, Prop. 1"
@@ -70,21 +71,10 @@ def run(config, out, device="cpu", seed=0, data=None, progress=False):
         torch.manual_seed(seed)
         vae = two_point_vae(config.hidden, config.min_variance, config.init_log_variance)
         start = time.perf_counter()
-        fit = train(
-            vae.model,
-            vae.guide,
-            x,
-            objective,
-            steps=config.steps,
-            batch_size=config.batch_size,
-            lr=config.lr,
-            device=device,
-            seed=seed,
-            progress=progress,
-        )
+        trained = fit(vae, x, objective, config, seed=seed, device=device, progress=progress)
         summary = two_point_summary(vae, x, config.eval_particles, seed)
         summary["train_seconds"] = time.perf_counter() - start
-        summaries[label], histories[label], vaes[label] = summary, fit.history, vae.cpu()
+        summaries[label], histories[label], vaes[label] = summary, trained.history, vae.cpu()
     return {
         "device": str(device),
         "objectives": summaries,
