@@ -5,7 +5,6 @@ Layers (imports flow one way, top to bottom; nothing imports ``cli`` or ``experi
     checks       argument checks and declared bounds (used everywhere below)
     checkpoint   atomic, checksummed, code-free files; JSON reading (used by infer and models)
     provenance   versions and content hashes of data, for every record
-    _progress    tqdm progress bars without tqdm's notebook warning
     ops          pure torch math: kernels, MMD estimators, logmeanexp
     nets         plain torch.nn modules (MLP, 28x28 conv); never call pyro.sample / pyro.param
     models       generative models p(x, z) as Pyro callables / PyroModules; likelihoods;

@@ -193,8 +193,7 @@ class StreamedData:
             pin_memory=self.pin_memory,
             generator=generator,
         )
-        if self.collate_fn is not None:
-            options["collate_fn"] = self.collate_fn
+        options["collate_fn"] = self.collate_fn if self.collate_fn is not None else _collate
         if self.iterable or ordered:
             # equal batch sizes within a pass (MMD-type divergences want them)
             drop_last = self.iterable and self.num_points > self.batch_size
@@ -253,6 +252,14 @@ def check_items_fit(model, inputs, what="the data set's items"):
         f"({problem}); give items the model takes, e.g. transform=lambda batch: batch[0] to keep "
         "the images of (image, label) items, or a TensorDataset of the images alone"
     )
+
+
+def _collate(batch):
+    """torch's default collation, except for a batch a data set's ``__getitems__`` already
+    returned as one tensor (``ArrayRows``), which passes unchanged."""
+    if torch.is_tensor(batch):
+        return batch
+    return torch.utils.data.default_collate(batch)
 
 
 def _tensors_of(item):

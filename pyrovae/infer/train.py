@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import pyro
 import torch
+from tqdm.auto import tqdm
 
-from .._progress import tqdm
 from ..checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from ..checks import check_inputs
 from ..models.contract import data_already_validated

@@ -171,7 +171,7 @@ def _anneal(path, state, betas, step_size, leapfrog_steps, target_accept, adapt_
     divergences = torch.zeros_like(step_size, dtype=torch.long)
     steps = range(1, len(betas))
     if progress:
-        from .._progress import tqdm
+        from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc="AIS", leave=False)
     for t in steps:

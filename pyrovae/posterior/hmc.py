@@ -288,7 +288,7 @@ def _run(
     stats = {"diverging": [], "acceptance_rate": [], "lp": []}
     iterations = range(warmup + num_samples)
     if progress:
-        from .._progress import tqdm
+        from tqdm.auto import tqdm
 
         iterations = tqdm(iterations, desc="HMC", leave=False)
     for t in iterations:

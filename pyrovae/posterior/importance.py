@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import arviz
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from .._progress import tqdm
 from ..checks import check_count
 from ..traces import adapt, max_plate_nesting, prior_proposal
 from ._checks import (
