@@ -74,6 +74,35 @@ def _clean_text(text, replacements):
     return KERNEL_CELL.sub("<cell>", text)
 
 
+def _collapse_carriage_returns(text):
+    """What a terminal shows of ``text``: of each line rewritten with ``\\r`` (a progress bar),
+    its last state."""
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def merge_streams(nb):
+    """Consecutive stdout / stderr outputs of a cell joined into one, progress-bar redraws
+    collapsed to their last state (a rendered page shows them as a terminal would)."""
+    for cell in nb.cells:
+        merged = []
+        for output in cell.get("outputs", []):
+            previous = merged[-1] if merged else None
+            if (
+                output.get("output_type") == "stream"
+                and previous is not None
+                and previous.get("output_type") == "stream"
+                and previous.get("name") == output.get("name")
+            ):
+                previous["text"] += output["text"]
+            else:
+                merged.append(output)
+        for output in merged:
+            if output.get("output_type") == "stream":
+                output["text"] = _collapse_carriage_returns(output["text"])
+        if "outputs" in cell:
+            cell["outputs"] = merged
+
+
 def clean_paths(nb, replacements):
     """Replace this machine's paths in the stored text outputs (``replacements``: (old, new)
     pairs; a warning's kernel cell file becomes ``<cell>``)."""
@@ -110,6 +139,7 @@ def execute(names, timeout=3600):
         )
         client.execute()
         seconds = time.time() - start
+        merge_streams(nb)
         clean_paths(
             nb,
             [(env_data, "<data>"), (str(workdir), "<workdir>"), (str(ROOT), "<repository>")],
