@@ -7,6 +7,7 @@ from .autoregressive import AutoregressiveBernoulli, PixelCNNBernoulli
 from .contract import DATA_PLATE, data_plate
 from .conv import conv_vae
 from .factory import build_vae, load_vae
+from .grey_levels import BetaLikelihood, ContinuousBernoulli
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .linear_gaussian import LinearGaussianVAE, PPCAFit, ppca_mle
 from .saved import load, save
@@ -18,6 +19,8 @@ __all__ = [
     "VAE",
     "AutoregressiveBernoulli",
     "Bernoulli",
+    "BetaLikelihood",
+    "ContinuousBernoulli",
     "DecoderGaussian",
     "Gaussian",
     "LearnedGaussian",

@@ -13,6 +13,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..nets import MLP, ConvDecoder28, ConvEncoder28
+from .grey_levels import BetaLikelihood, ContinuousBernoulli
 from .likelihoods import Bernoulli, DecoderGaussian, Gaussian, LearnedGaussian
 from .vae import VAE
 
@@ -28,12 +29,20 @@ DEFAULT_CONFIG = dict(
     per_dimension=False,
     init_log_variance=0.0,
 )
-LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned", "gaussian-decoder")
+LIKELIHOODS = (
+    "bernoulli",
+    "gaussian",
+    "gaussian-learned",
+    "gaussian-decoder",
+    "continuous-bernoulli",
+    "beta",
+)
 
 
 def build_likelihood(cfg):
     """The likelihood module a config's ``likelihood`` entry names (``bernoulli``, ``gaussian``,
-    ``gaussian-learned``, ...), with its settings."""
+    ``gaussian-learned``, ``gaussian-decoder``, ``continuous-bernoulli``, ``beta``), with its
+    settings."""
     name = cfg["likelihood"]
     if name == "bernoulli":
         return Bernoulli()
@@ -50,6 +59,10 @@ def build_likelihood(cfg):
         return DecoderGaussian(
             min_variance=cfg["min_variance"], init_log_variance=cfg["init_log_variance"]
         )
+    if name == "continuous-bernoulli":
+        return ContinuousBernoulli()
+    if name == "beta":
+        return BetaLikelihood()
     raise ValueError(f"unknown likelihood {name!r}; choose from {LIKELIHOODS}")
 
 
