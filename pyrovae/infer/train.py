@@ -8,7 +8,7 @@ options of a run are one :class:`~pyrovae.infer.TrainOptions` recipe (:mod:`.tra
 where a run stands is a :class:`~pyrovae.infer.training_state.TrainingState`, which also owns the
 checkpoint format.
 
-Recipes that reach published likelihoods (README, "Training recipes"): held-out validation with
+Recipes that reach published likelihoods (docs/guide/training.md): held-out validation with
 the best model kept (pythae; Tomczak's VampPrior code), a decaying learning rate, KL warm-up
 (Bowman et al. 2016; Sønderby et al. 2016), free bits (Kingma et al. 2016), STL / DReG gradients.
 """
