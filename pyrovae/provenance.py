@@ -8,7 +8,7 @@ import platform
 
 import torch
 
-__all__ = ["data_record", "file_digest", "tensor_digest", "versions"]
+__all__ = ["data_record", "digest_update", "file_digest", "tensor_digest", "versions"]
 
 _FILE_CACHE = {}
 
@@ -64,6 +64,14 @@ def file_digest(path) -> str:
     return _FILE_CACHE[key]
 
 
+def digest_update(h, header: str, tensor: torch.Tensor):
+    """Feed one tensor into hash ``h``: ``header`` and its dtype and shape, then its bytes
+    (device-independent). :func:`tensor_digest` and data-set fingerprints both hash this way."""
+    t = tensor.detach().cpu().contiguous()
+    h.update(f"{header}{t.dtype}:{tuple(t.shape)}".encode())
+    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
 def tensor_digest(data) -> str:
     """SHA-256 of the tensors of ``data`` (a tensor, a tuple / dict of tensors,
     :class:`~pyrovae.models.inputs.Inputs`, or a list of those, e.g. the streams of a run):
@@ -74,9 +82,7 @@ def tensor_digest(data) -> str:
     h = hashlib.sha256()
     for k, part in enumerate(parts):
         for label, tensor in as_inputs(part).tensors().items():
-            t = tensor.detach().cpu().contiguous()
-            h.update(f"{k}:{label}:{t.dtype}:{tuple(t.shape)}".encode())
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            digest_update(h, f"{k}:{label}:", tensor)
     return h.hexdigest()
 
 

@@ -30,8 +30,8 @@ import warnings
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from ..checks import check_count
 from ..models.inputs import Inputs, as_inputs
+from ..provenance import digest_update
 from ..traces import unwrap
 from .batches import batch_indices
 
@@ -85,20 +85,17 @@ class StreamedData:
         loader = data if isinstance(data, DataLoader) else None
         self.dataset = loader.dataset if loader is not None else data
         self.collate_fn = loader.collate_fn if loader is not None else None
-        self.num_workers = check_count(
-            "num_workers",
-            num_workers if num_workers is not None else (loader.num_workers if loader else 0),
-            minimum=0,
+        # the values come checked from TrainOptions
+        self.num_workers = (
+            num_workers if num_workers is not None else (loader.num_workers if loader else 0)
         )
         self.pin_memory = (
             pin_memory if pin_memory is not None else bool(loader and loader.pin_memory)
         )
-        if transform is not None and not callable(transform):
-            raise ValueError("transform must be a callable transform(batch) -> batch")
         self.transform, self.seed = transform, int(seed)
         self.iterable = isinstance(self.dataset, IterableDataset)
         self.num_points = self._size(num_data)
-        self.batch_size = min(check_count("batch_size", batch_size), self.num_points)
+        self.batch_size = min(batch_size, self.num_points)
         if loader is not None and loader.batch_size not in (None, self.batch_size):
             warnings.warn(
                 f"train reads the DataLoader's data set in batches of batch_size="
@@ -122,7 +119,6 @@ class StreamedData:
                 "number of data points it holds (for the N / B scale of the ELBO)"
             )
         if num_data is not None:
-            num_data = check_count("num_data", num_data)
             if length is not None and length != num_data:
                 raise ValueError(
                     f"num_data={num_data} but the data set holds {length} items; leave num_data "
@@ -147,11 +143,8 @@ class StreamedData:
         return self.first.device
 
     def first_batch(self, device, dtype) -> Inputs:
-        """The first ``batch_size`` items in the data set's own order (to create parameters);
-        a random transform draws on a forked stream, leaving training's untouched."""
-        devices = [device] if torch.device(device).type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            return self._prepare(self._first_raw, device, dtype)
+        """The first ``batch_size`` items in the data set's own order (to create parameters)."""
+        return self._prepare(self._first_raw, device, dtype)
 
     def batches(self, start, stop, device, dtype):
         """The batches of steps ``start`` … ``stop - 1``, as model inputs on ``device``."""
@@ -177,9 +170,7 @@ class StreamedData:
             items = (self.dataset[i] for i in positions)
         for item in items:
             for t in _tensors_of(item):
-                t = t.detach().cpu().contiguous()
-                h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-                h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+                digest_update(h, "", t)
         return h.hexdigest()
 
     def settings(self) -> dict:

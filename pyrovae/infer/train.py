@@ -149,6 +149,7 @@ class _TrainingRun:
         self.options = options
         self.objective = objective if objective is not None else EvidenceLowerBound()
         self.kl_warmup = check_kl_warmup(options.kl_warmup, self.objective)
+        self._first = None  # the first batch, made once (_first_batch)
         self._prepare(model, guide, data)
         self.settings = self._settings()
 
@@ -332,12 +333,18 @@ class _TrainingRun:
         return result
 
     def _first_batch(self):
-        """The first ``batch_size`` points in the data's own order, transformed (on a forked
-        random stream: training's noise is untouched)."""
-        if self.streamed:
-            return self.data.first_batch(self.device, self.dtype)
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            return self._transformed(self.data.slice(0, self.batch_size))
+        """The first ``batch_size`` points in the data's own order, transformed once (on a forked
+        random stream seeded with ``seed``: training's noise is untouched), for the checks of
+        :meth:`_prepare` and the parameters :meth:`_start` creates."""
+        if self._first is None:
+            devices = [self.device] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(self.options.seed)
+                if self.streamed:
+                    self._first = self.data.first_batch(self.device, self.dtype)
+                else:
+                    self._first = self._transformed(self.data.slice(0, self.batch_size))
+        return self._first
 
     def _batches(self, start, stop):
         """The minibatches of steps ``start`` … ``stop - 1``: a seeded permutation per epoch

@@ -18,11 +18,10 @@ it the same way: your factory's arguments and the modules' ``state_dict()``::
 
 import os
 
-import torch
-
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..provenance import tensor_digest, versions
 from .factory import build_vae, load_vae
+from .inputs import as_inputs
 from .vae import VAE
 
 __all__ = ["MODEL_FORMAT", "load", "save"]
@@ -80,17 +79,12 @@ def save(vae: VAE, path, *, config=None, data=None, notes=None) -> str:
         "param_names": list(vae.state_dict()),
         "params": {k: v.detach().cpu() for k, v in vae.state_dict().items()},
         "provenance": versions(),
-        "data": {} if data is None else {"sha256": tensor_digest(data), "num_points": _len(data)},
+        "data": {}
+        if data is None
+        else {"sha256": tensor_digest(data), "num_points": as_inputs(data).num_points},
         "notes": dict(notes or {}),
     }
     return save_checkpoint(path, state)
-
-
-def _len(data):
-    if torch.is_tensor(data):
-        return int(data.shape[0])
-    first = next(iter(data.values())) if isinstance(data, dict) else data[0]
-    return int(first.shape[0])
 
 
 def load(path, map_location="cpu") -> VAE:
