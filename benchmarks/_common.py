@@ -1,14 +1,17 @@
-"""Shared by the posterior benchmarks: arguments, a small trained VAE, writing the JSON."""
+"""Shared by the benchmarks: arguments, a small trained VAE, timing the training loop, the
+command line and writing the JSON."""
 
 import argparse
 import json
 import os
+import sys
+import time
 
 import pyro
 import torch
 
 from pyrovae.data import load_binarized_mnist, random_subset
-from pyrovae.infer import EvidenceLowerBound, train
+from pyrovae.infer import Callback, EvidenceLowerBound, train
 from pyrovae.models import build_vae
 
 
@@ -53,7 +56,39 @@ def trained_vae(data_path, z_dim=10, hidden=200, steps=1500, seed=0):
     return vae, random_subset(load_binarized_mnist(data_path, "test"), 10000, seed)
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+
+
+class LoopTimer(Callback):
+    """Wall time of ``train``'s loop after its first ``skip`` steps (set-up, e.g. hashing the
+    data, and warm-up steps left out): ``seconds``."""
+
+    def __init__(self, skip=0):
+        self.skip, self.start, self.seconds = skip, None, None
+
+    def on_train_begin(self, config):
+        if self.skip == 0:
+            self.start = time.perf_counter()
+
+    def on_step_end(self, step, record):
+        if step == self.skip:
+            self.start = time.perf_counter()
+
+    def on_train_end(self, result):
+        self.seconds = time.perf_counter() - self.start
+
+
+def command_line(args):
+    """The command that reproduces a run: the script and every option but ``--out``."""
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)
+    options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out")
+    return f"python {script} {options}"
+
+
 def write_json(path, result):
+    """Write ``result`` to ``path`` (relative paths from the repository's root, wherever the
+    script runs) and print it."""
+    path = path if os.path.isabs(path) else os.path.join(ROOT, path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(result, f, indent=2)

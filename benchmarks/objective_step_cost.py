@@ -13,34 +13,16 @@ over the ELBO's on the same network (issue target: ≤ 1.5 for every InfoVAE var
 Writes ``benchmarks/results/objective_step_cost.json``.
 """
 
-import os
 import statistics
-import time
 
 import pyro
 import torch
-from _common import parser, write_json
+from _common import LoopTimer, command_line, parser, write_json
 
 from pyrovae.data import load_binarized_mnist
 from pyrovae.experiments.infovae_setup import infovae_objectives
-from pyrovae.infer import Callback, train
+from pyrovae.infer import train
 from pyrovae.models import conv_vae
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class LoopTimer(Callback):
-    """Wall time of the steps after the first ``skip`` (set-up and warm-up left out)."""
-
-    def __init__(self, skip):
-        self.skip, self.start, self.seconds = skip, None, None
-
-    def on_step_end(self, step, record):
-        if step == self.skip:
-            self.start = time.perf_counter()
-
-    def on_train_end(self, result):
-        self.seconds = time.perf_counter() - self.start
 
 
 def step_ms(network, objective, x, args, seed):
@@ -90,12 +72,10 @@ def main():
             }
             for label, values in times.items()
         }
-    out = args.out if os.path.isabs(args.out) else os.path.join(ROOT, args.out)
     write_json(
-        out,
+        args.out,
         {
-            "command": "python benchmarks/objective_step_cost.py "
-            + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
+            "command": command_line(args),
             "device": args.device,
             "threads": args.threads,
             "torch": torch.__version__,

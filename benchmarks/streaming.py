@@ -29,14 +29,13 @@ import time
 import numpy as np
 import pyro
 import torch
-from _common import parser, write_json
+from _common import LoopTimer, command_line, parser, write_json
 
 from pyrovae.data import ArrayRows, load_binarized_mnist
 from pyrovae.infer import Callback, train
 from pyrovae.models import build_vae
 
 ROW = 784
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 
 
 def status_kb(field):
@@ -179,16 +178,6 @@ def memory_part(args):
     return result
 
 
-class LoopTimer(Callback):
-    """Wall time of the training loop alone (set-up, e.g. hashing the data, left out)."""
-
-    def on_train_begin(self, config):
-        self.start = time.perf_counter()
-
-    def on_train_end(self, result):
-        self.seconds = time.perf_counter() - self.start
-
-
 def step_time(data, steps, seed):
     torch.manual_seed(seed)
     vae = build_vae({"data_shape": [ROW], "z_dim": 20, "hidden": [400]})
@@ -261,15 +250,13 @@ def main():
     pyro.enable_validation(False)
     os.makedirs(args.work, exist_ok=True)
     result = {
-        "command": "python benchmarks/streaming.py "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
+        "command": command_line(args),
         "threads": args.threads,
         "torch": torch.__version__,
         "memory": memory_part(args),
         "throughput": throughput_part(args),
     }
-    out = args.out if os.path.isabs(args.out) else os.path.join(ROOT, args.out)
-    write_json(out, result)
+    write_json(args.out, result)
 
 
 if __name__ == "__main__":
