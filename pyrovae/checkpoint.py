@@ -148,7 +148,17 @@ def load_checkpoint(path, map_location="cpu") -> dict:
             "strings (code could run on loading), so it was not written by pyrovae. Only load "
             "files from sources you trust."
         ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation, OSError) as err:
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        io.UnsupportedOperation,
+        OSError,
+        # short garbage read as an old-style pickle makes the weights-only unpickler fail inside
+        IndexError,
+        KeyError,
+        ValueError,
+    ) as err:
         lines = str(err).strip().splitlines()
         raise _unreadable(path, f"{type(err).__name__}: {lines[0][:200] if lines else ''}") from err
     if not isinstance(state, dict) or state.get("format") != FORMAT:

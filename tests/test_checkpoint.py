@@ -82,3 +82,13 @@ def test_a_checkpoint_without_checksum_loads_with_a_warning(tmp_path):
     )
     with pytest.warns(UserWarning, match="no checksum"):
         assert load_checkpoint(tmp_path / "old.pt")["param_names"] == ["w"]
+
+
+@pytest.mark.parametrize("content", [b"the user's data", b"\x80\x02}q", b"x"])
+def test_short_garbage_is_a_checkpoint_error_not_a_traceback(tmp_path, content):
+    """Bytes the weights-only unpickler starts reading as an old pickle and fails inside
+    (IndexError there) are reported as an unreadable file, like any other corruption."""
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(path)

@@ -71,6 +71,14 @@ def save(vae: VAE, path, *, config=None, data=None, notes=None) -> str:
         )
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; give a file path, e.g. {path}/model.pt")
+    if os.path.exists(path):  # replacing an earlier pyrovae file is fine; anything else is not
+        try:
+            load_checkpoint(path)
+        except CheckpointError as err:
+            raise ValueError(
+                f"{path} exists and is not a pyrovae file ({err}); it is left as it is: save "
+                "the model under another path"
+            ) from None
     state = {
         "kind": KIND,
         "model_format": MODEL_FORMAT,

@@ -63,6 +63,17 @@ def test_a_vae_without_config_is_refused_naming_the_fix(tmp_path):
         pyrovae.save(torch.nn.Linear(2, 2), tmp_path / "u.pt")
 
 
+def test_saving_over_a_file_that_is_not_pyrovaes_is_refused_and_leaves_it(tmp_path):
+    user_file = tmp_path / "data.npz"
+    user_file.write_bytes(b"the user's data")
+    vae = build_vae(CONFIG)
+    with pytest.raises(ValueError, match="is not a pyrovae file"):
+        pyrovae.save(vae, user_file)
+    assert user_file.read_bytes() == b"the user's data"
+    path = pyrovae.save(vae, tmp_path / "vae.pt")
+    assert pyrovae.save(vae, path) == path  # an earlier saved model is replaced
+
+
 def test_foreign_newer_and_modelless_files_are_refused(tmp_path):
     torch.save({"weights": torch.ones(2)}, tmp_path / "plain.pt")
     with pytest.raises(CheckpointError, match="not a pyrovae checkpoint"):
