@@ -10,6 +10,7 @@ import json
 import math
 import os
 import pickle
+import stat
 import tempfile
 import warnings
 import zipfile
@@ -22,6 +23,24 @@ TMP_PREFIX = ".tmp-"
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used; the message names the file and what is wrong."""
+
+
+def _read_umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()  # read once, at import: os.umask can only be read by setting it
+
+
+def _mode_for(path):
+    """The permissions a rewritten file keeps (a new one: what ``open`` would give it, not
+    the 0600 of a temporary file)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
 
 
 def _write(path, write_fn, suffix):
@@ -40,6 +59,7 @@ def _write(path, write_fn, suffix):
             write_fn(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -388,7 +388,8 @@ def _add_reproduce(sub):
         "--readme",
         default=None,
         metavar="README",
-        help="with --report: replace the generated table between its markers in this file",
+        help="with --report: replace the generated table between its markers in this file "
+        "(rows of experiments without results under RUNS_DIR are kept as they were)",
     )
     _shared(
         p,
@@ -732,8 +733,12 @@ def cmd_reproduce(args):
         table = report_table(args.report)
         print(table)
         if args.readme:
-            replace_in_readme(args.readme, table)
-            print(f"replaced the reproduction table in {args.readme}")
+            changed = replace_in_readme(args.readme, table)
+            print(
+                f"{args.readme}: regenerated the rows of {', '.join(changed['regenerated'])}; "
+                f"kept {', '.join(changed['kept']) or 'no other rows'} as they were"
+                + (f"; dropped {', '.join(changed['dropped'])}" if changed["dropped"] else "")
+            )
         return 0
     if args.list and args.name:
         from .experiments.framework.settings import describe_settings

@@ -6,7 +6,8 @@ import pytest
 from conftest import SHARED_DATA
 
 from pyrovae.experiments import get
-from pyrovae.experiments.dai_depth import Config, checks
+from pyrovae.experiments.dai_depth import Config, checks, training_images
+from pyrovae.experiments.dai_depth import summary as get_summary
 
 
 def _results(vae, ae, sigma):
@@ -36,13 +37,16 @@ def test_checks_on_hand_made_curves():
     assert not v["ae_error_rises_at_the_deepest"]
 
 
-@pytest.mark.skipif(
-    not (SHARED_DATA / "binarized_mnist.npz").exists(), reason="needs ../shared/data"
-)
+FASHION = SHARED_DATA / "fashion-mnist" / "train-images-idx3-ubyte.gz"
+
+
+@pytest.mark.skipif(not FASHION.exists(), reason="needs ../shared/data/fashion-mnist")
 def test_tiny_run_records_every_depth_and_model(tmp_path):
     tiny = {"n": 200, "depths": (1, 3), "steps": 20, "width": 16, "z_dim": 4}
     r = get("dai-depth")(str(tmp_path), data=str(SHARED_DATA), overrides=tiny)
     assert r == json.loads((tmp_path / "results.json").read_text())
+    assert r["config"]["dataset"] == "fashion-mnist"  # the paper's data by default
+    assert "Fashion-MNIST training images, as the paper" in get_summary(r)
     assert {(row["model"], row["depth"]) for row in r["rows"]} == {
         (m, d) for m in ("AE", "VAE") for d in (1, 3)
     }
@@ -50,3 +54,22 @@ def test_tiny_run_records_every_depth_and_model(tmp_path):
         assert row["reconstruction_error"] > 0 and len(row["sigma_z_per_dimension"]) == 4
         assert row["gamma"] >= Config().min_variance
     assert r["figures"] == ["depth.png"] and (tmp_path / "depth.png").exists()
+
+
+@pytest.mark.skipif(not FASHION.exists(), reason="needs ../shared/data/fashion-mnist")
+def test_training_images_are_grey_levels_of_the_chosen_data_set():
+    fashion = training_images(Config(n=300), str(SHARED_DATA), seed=0)
+    assert fashion.shape == (300, 784)
+    # grey levels: many values strictly between 0 and 1, unlike the binarized MNIST images
+    assert ((fashion > 0) & (fashion < 1)).float().mean() > 0.1
+    if (SHARED_DATA / "binarized_mnist.npz").exists():
+        mnist = training_images(Config(n=300, dataset="binarized-mnist"), str(SHARED_DATA), 0)
+        assert set(mnist.unique().tolist()) == {0.0, 1.0}
+
+
+def test_an_unknown_dataset_is_refused_naming_the_choices():
+    from pyrovae.experiments import dai_depth
+    from pyrovae.experiments.framework.skeleton import configure
+
+    with pytest.raises(ValueError, match="dataset must be one of .*fashion-mnist"):
+        configure(dai_depth, "dai-depth", overrides={"dataset": "cifar"})

@@ -11,7 +11,8 @@ from pyrovae.experiments import get
 from pyrovae.experiments.framework.merge import merge_runs
 
 needs_data = pytest.mark.skipif(
-    not (SHARED_DATA / "binarized_mnist.npz").exists(), reason="needs ../shared/data"
+    not (SHARED_DATA / "fashion-mnist" / "train-images-idx3-ubyte.gz").exists(),
+    reason="needs ../shared/data/fashion-mnist",
 )
 TINY = {"n": 120, "steps": 15, "width": 8, "z_dim": 3}
 

@@ -136,6 +136,34 @@ def test_report_table_from_results(tmp_path):
     assert cli.main(["reproduce", "--report", str(runs), "--readme", str(readme)]) == 0
 
 
+def test_a_rerun_regenerates_its_row_and_keeps_the_others(tmp_path):
+    runs = tmp_path / "runs"
+    get("linear-vae-ppca")(str(runs / "linear-vae-ppca"), "quick", overrides=TINY)
+    table = report_table(str(runs))
+    old_ppca = "| old ppca | p | 1 | `pyrovae reproduce linear-vae-ppca --profile quick` | ✗ |"
+    old_dai = "| old dai | p | 2 | `pyrovae reproduce dai-depth --profile quick` | ✓ |"
+    gone = "| gone | p | 3 | `pyrovae reproduce no-such-experiment --profile quick` | ✓ |"
+    readme = tmp_path / "README.md"
+    header = "| claim | paper | ours | command | verdict |\n|---|---|---|---|---|"
+    readme.write_text(f"# t\n{START}\n{header}\n{old_dai}\n{gone}\n{old_ppca}\n{END}\nend\n")
+    readme.chmod(0o644)
+    changed = replace_in_readme(str(readme), table)
+    assert changed == {
+        "regenerated": ["linear-vae-ppca"],
+        "kept": ["dai-depth"],
+        "dropped": ["no-such-experiment"],
+    }
+    text = readme.read_text()
+    body = text.split(START)[1].split(END)[0].strip().splitlines()
+    new_row = table.splitlines()[3]
+    # the registry's order: linear-vae-ppca before dai-depth; the old ppca row replaced
+    assert body == header.splitlines() + [new_row, old_dai]
+    assert text.startswith("# t\n") and text.endswith(f"{END}\nend\n")
+    assert readme.stat().st_mode & 0o777 == 0o644  # the rewrite keeps the file's permissions
+    replace_in_readme(str(readme), table, keep_other_rows=False)
+    assert old_dai not in readme.read_text()
+
+
 def test_verdicts():
     assert verdict({"a": True, "b": True}) == "✓"
     assert verdict({"a": True, "b": False}) == "partly"

@@ -11,8 +11,9 @@ every check holds, "partly" when some do, ✗ when none do.
 import dataclasses
 import json
 import os
+import re
 
-from ...checkpoint import read_json
+from ...checkpoint import read_json, write_atomic
 from .registry import REGISTRY, experiment_module
 from .skeleton import follows_skeleton
 
@@ -151,8 +152,26 @@ def report_table(runs_dir) -> str:
     return "\n".join(lines)
 
 
-def replace_in_readme(readme, table) -> None:
-    """Replace the text between START and END in ``readme`` by ``table``."""
+_COMMAND = re.compile(r"`pyrovae reproduce ([\w-]+) ")
+
+
+def rows_by_experiment(table) -> dict:
+    """``{experiment name: [row lines]}`` of a generated table, read from each row's command."""
+    rows = {}
+    for line in table.splitlines():
+        found = _COMMAND.search(line)
+        if line.startswith("| ") and found:
+            rows.setdefault(found.group(1), []).append(line)
+    return rows
+
+
+def replace_in_readme(readme, table, keep_other_rows=True) -> dict:
+    """Put ``table`` between START and END in ``readme`` (written to a temporary name, then
+    renamed). With ``keep_other_rows`` the rows of registered experiments that ``table`` has
+    no results for stay as they were, in the registry's order, so one experiment's rerun
+    regenerates its row without rerunning the others. Returns ``{"regenerated": [names],
+    "kept": [names], "dropped": [names]}`` (dropped: rows of experiments no longer
+    registered)."""
     with open(readme) as f:
         text = f.read()
     if START not in text or END not in text:
@@ -161,6 +180,22 @@ def replace_in_readme(readme, table) -> None:
             "where the table goes"
         )
     head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    with open(readme, "w") as f:
-        f.write(head + table + tail)
+    old, tail = rest.split(END, 1)
+    new_rows, old_rows = rows_by_experiment(table), rows_by_experiment(old)
+    if not keep_other_rows:
+        old_rows = {}
+    lines = table.splitlines()[:3]  # START and the header
+    kept = []
+    for name in REGISTRY:
+        if name in new_rows:
+            lines += new_rows[name]
+        elif name in old_rows:
+            lines += old_rows[name]
+            kept.append(name)
+    lines.append(END)
+    write_atomic(readme, (head + "\n".join(lines) + tail).encode())
+    return {
+        "regenerated": [n for n in REGISTRY if n in new_rows],
+        "kept": kept,
+        "dropped": sorted(set(old_rows) - set(REGISTRY)),
+    }
