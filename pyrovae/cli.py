@@ -129,6 +129,16 @@ SHARED_FLAGS = {
             help="quick: minutes on 2 CPU cores (CI); full: paper scale (default quick)",
         ),
     ),
+    "budget-minutes": (
+        "--budget-minutes",
+        dict(
+            type=POSITIVE.argparse_type,
+            default=None,
+            metavar="M",
+            help="stop within M minutes at a stage boundary (experiments that run in stages), "
+            "saving results marked partial; the same command resumes (default: no limit)",
+        ),
+    ),
     "set": (
         "--set",
         dict(
@@ -400,6 +410,7 @@ def _add_reproduce(sub):
         "out",
         "no-progress",
         "set",
+        "budget-minutes",
         data={"help": "folder or file of binarized MNIST where needed"},
         out={"help": "default: runs/NAME"},
     )
@@ -438,7 +449,16 @@ def _add_sweep(sub):
         help="a setting and its values (repeatable: the grid is the product)",
     )
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    _shared(p, "set", "profile")
+    _shared(
+        p,
+        "set",
+        "profile",
+        "budget-minutes",
+        budget_minutes={
+            "help": "start no run after M minutes; runs of staged experiments stop at a stage "
+            "boundary within them (status partial); the same command goes on later"
+        },
+    )
     p.add_argument("--workers", type=int, default=1, help="runs at once (default 1)")
     p.add_argument("--gpus-per-run", type=NON_NEGATIVE.argparse_type, default=0.0)
     p.add_argument("--address", default=None, help="an existing Ray cluster (HEAD_IP:6379)")
@@ -769,10 +789,18 @@ def cmd_reproduce(args):
         data=args.data,
         progress=not args.no_progress,
         overrides=overrides,
+        budget_minutes=args.budget_minutes,
     )
     print(
         json.dumps({k: v for k, v in results.items() if not isinstance(v, (list, dict))}, indent=2)
     )
+    if results.get("partial"):
+        print(
+            f"wrote {out}/results.json, partial: {len(results['stages_done'])} stages done, "
+            f"{len(results['stages_left'])} left ({', '.join(results['stages_left'])}); run the "
+            "same command again to go on"
+        )
+        return 0
     print(f"wrote {out}/results.json and figures")
     return 0
 
@@ -817,6 +845,7 @@ def cmd_sweep(args):
         device=args.device,
         data=args.data,
         threads_per_run=args.threads,
+        budget_minutes=args.budget_minutes,
     )
     failed = [r["run"] for r in sweep["runs"] if r["status"] != "ok"]
     print(f"wrote {out}/sweep.json and sweep.csv: {len(sweep['runs'])} runs, {len(failed)} failed")

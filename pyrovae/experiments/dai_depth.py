@@ -3,7 +3,7 @@ Collapse" (ICML 2020), Figure 1 and the trend of Figure 2.
 
 An autoencoder and a VAE with a Gaussian decoder N(μ(z), γI) and learned γ (one scalar, floored at
 ξ, Mattei & Frellsen 2018), encoder and decoder MLPs with ``depth`` hidden layers of ReLU units
-(512 wide in the paper and the full profile, 256 in the quick one), trained the same number of
+(512 wide, as in the paper, in both profiles), trained the same number of
 Adam steps at each depth. The autoencoder is the same network trained with β = 0
 (reconstruction only: its encoder's noise scale is free to shrink to 0). Measured on the
 training images: the reconstruction error ‖x − μ(μ_q(x))‖² per image (the code is the encoder
@@ -18,7 +18,9 @@ same networks on the fixed binarization of MNIST (the data of this experiment's 
 modelled by the same Gaussian decoder.
 """
 
+import functools
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +32,7 @@ from ..models import VAE, LearnedGaussian
 from ..nets import MLP
 from ..plotting.figure import save_figure, subplots
 from .framework.common import encode_in_batches, fit
+from .framework.stages import run_all_stages
 
 CLAIM = (
     "Training reconstruction error first falls, then rises with depth; the VAE's is at least the "
@@ -53,7 +56,7 @@ class Config:
     n: int = 5000
     dataset: str = "fashion-mnist"
     depths: tuple = (1, 2, 4, 6, 8, 10)
-    width: int = 256
+    width: int = 512
     z_dim: int = 20
     steps: int = 2000
     batch_size: int = 128
@@ -72,17 +75,23 @@ class Config:
 
 
 def training_images(config, data, seed):
-    """``config.n`` random training images of ``config.dataset``, (n, 784) in [0, 1]."""
-    if config.dataset == "fashion-mnist":
+    """``config.n`` random training images of ``config.dataset``, (n, 784) in [0, 1] (read
+    once per data set, path, size and seed, for all the stages)."""
+    return _training_images(config.dataset, data, config.n, seed).clone()
+
+
+@functools.lru_cache(maxsize=2)
+def _training_images(dataset, data, n, seed):
+    if dataset == "fashion-mnist":
         x = load_fashion_mnist(data, "train")[0]
     else:
         x = load_binarized_mnist(data, "train")
-    return random_subset(x, config.n, seed)
+    return random_subset(x, n, seed)
 
 
 PROFILES = {
     "quick": Config(),
-    "full": Config(n=50000, width=512, z_dim=64, steps=30000),
+    "full": Config(n=50000, z_dim=64, steps=30000),
 }
 
 
@@ -112,30 +121,42 @@ def reconstruction(vae, x, batch=1000):
     return torch.cat(errors), scale
 
 
-def run(config, out, device="cpu", seed=0, data=None, progress=False):
+def stages(config):
+    """One stage per model and depth: ``AE-depth-1``, ``VAE-depth-1``, ..."""
+    return [f"{label}-depth-{depth}" for depth in config.depths for label in MODELS]
+
+
+def run_stage(config, stage, out, device="cpu", seed=0, data=None, progress=False):
+    """Train one model at one depth on the training images; its row of numbers."""
+    label, depth = stage.split("-depth-")
+    depth = int(depth)
     x = training_images(config, data, seed)
-    rows = []
-    for depth in config.depths:
-        for label in MODELS:
-            objective = BetaVAE(0.0) if label == "AE" else EvidenceLowerBound()
-            vae = depth_vae(config, depth, seed)
-            trained = fit(vae, x, objective, config, seed=seed, device=device, progress=progress)
-            vae = vae.cpu()
-            errors, sigma_z = reconstruction(vae, x)
-            per_dim = sigma_z.mean(0)  # mean σ_z of each latent dimension over the images
-            rows.append(
-                {
-                    "model": label,
-                    "depth": depth,
-                    "reconstruction_error": errors.mean().item(),
-                    "gamma": vae.likelihood.variance().item(),
-                    "final_loss": trained.last("loss"),
-                    "sigma_z_per_dimension": per_dim.tolist(),
-                    "sigma_z_median": sigma_z.median().item(),
-                    "collapsed_dimensions": int((per_dim > config.collapse_sigma).sum()),
-                }
-            )
+    objective = BetaVAE(0.0) if label == "AE" else EvidenceLowerBound()
+    vae = depth_vae(config, depth, seed)
+    trained = fit(vae, x, objective, config, seed=seed, device=device, progress=progress)
+    vae = vae.cpu()
+    errors, sigma_z = reconstruction(vae, x)
+    per_dim = sigma_z.mean(0)  # mean σ_z of each latent dimension over the images
+    return {
+        "model": label,
+        "depth": depth,
+        "reconstruction_error": errors.mean().item(),
+        "gamma": vae.likelihood.variance().item(),
+        "final_loss": trained.last("loss"),
+        "sigma_z_per_dimension": per_dim.tolist(),
+        "sigma_z_median": sigma_z.median().item(),
+        "collapsed_dimensions": int((per_dim > config.collapse_sigma).sum()),
+    }
+
+
+def assemble(config, done):
+    """The rows of every stage, in the stages' order, and the top-level numbers."""
+    rows = [done[stage] for stage in stages(config)]
     return {"rows": rows, **_scalars(rows)}
+
+
+def run(config, out, device="cpu", seed=0, data=None, progress=False):
+    return run_all_stages(sys.modules[__name__], config, out, device, seed, data, progress)
 
 
 def _scalars(rows):

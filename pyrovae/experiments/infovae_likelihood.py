@@ -12,8 +12,10 @@ binarization; published numbers for this model are about 89 nats test NLL (pytha
 shows that the estimator and its error bars behave (K = 5000 vs K = 500 and the ELBO).
 """
 
+import functools
 import math
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +28,7 @@ from ..models import build_vae, conv_vae
 from ..plotting import save_figure, subplots
 from ..posterior import ais, bdmc
 from .framework.common import fit
+from .framework.stages import run_all_stages
 from .infovae_setup import ConvInfoVAESettings, infovae_objectives
 
 CLAIM = (
@@ -182,22 +185,46 @@ def anchor_nll(x_train, x_test, cfg, seed=0, device="cpu", progress=False):
     }
 
 
-def run(config, out, device="cpu", seed=0, data=None, progress=False):
-    cfg = config
-    train_all = load_binarized_mnist(data, "train")
-    x_train = train_all[: cfg.n_train]
-    # shuffled: the test split is ordered by class
-    x_test = random_subset(load_binarized_mnist(data, "test"), 10000, seed)
-    models = {}
-    for label, objective in infovae_objectives(cfg.alpha, cfg.lam):
-        vae = conv_vae(cfg.z_dim, cfg.channels, cfg.hidden, cfg.decoder, seed=seed)
-        fit(vae, x_train, objective, cfg, seed=seed, device=device, progress=progress)
-        models[label] = _score(vae, x_test[: cfg.n_test], cfg.num_samples, seed, device, progress)
-        models[label]["ais"] = _annealed(vae, x_test, cfg, seed, device)
-    anchor = anchor_nll(
-        train_all[: cfg.anchor_n_train], x_test[: cfg.anchor_n_test], cfg, seed, device, progress
+ANCHOR = "anchor"
+
+
+def stages(config):
+    """One stage per objective (trained, scored by IS and AIS with its BDMC check), then the
+    anchor MLP VAE."""
+    return [label for label, _ in infovae_objectives(config.alpha, config.lam)] + [ANCHOR]
+
+
+@functools.lru_cache(maxsize=2)
+def _splits(data, seed):
+    """The training split and the test split in a random order (it is ordered by class)."""
+    return load_binarized_mnist(data, "train"), random_subset(
+        load_binarized_mnist(data, "test"), 10000, seed
     )
-    return {"paper_nats": PAPER_NATS, "models": models, "anchor": anchor}
+
+
+def run_stage(config, stage, out, device="cpu", seed=0, data=None, progress=False):
+    """Train and score one objective's conv VAE, or the anchor."""
+    cfg = config
+    train_all, x_test = _splits(data, seed)
+    if stage == ANCHOR:
+        x_train, x_scored = train_all[: cfg.anchor_n_train], x_test[: cfg.anchor_n_test]
+        return anchor_nll(x_train, x_scored, cfg, seed, device, progress)
+    objective = dict(infovae_objectives(cfg.alpha, cfg.lam))[stage]
+    vae = conv_vae(cfg.z_dim, cfg.channels, cfg.hidden, cfg.decoder, seed=seed)
+    fit(vae, train_all[: cfg.n_train], objective, cfg, seed=seed, device=device, progress=progress)
+    scores = _score(vae, x_test[: cfg.n_test], cfg.num_samples, seed, device, progress)
+    scores["ais"] = _annealed(vae, x_test, cfg, seed, device)
+    return scores
+
+
+def assemble(config, done):
+    """Every model's scores in the paper's order, and the anchor."""
+    models = {stage: done[stage] for stage in stages(config) if stage != ANCHOR}
+    return {"paper_nats": PAPER_NATS, "models": models, "anchor": done[ANCHOR]}
+
+
+def run(config, out, device="cpu", seed=0, data=None, progress=False):
+    return run_all_stages(sys.modules[__name__], config, out, device, seed, data, progress)
 
 
 def checks(results):

@@ -60,17 +60,26 @@ def _checks(results):
     return out
 
 
-def execute_run(experiment, params, seed, profile, sets, device, data, run_dir, threads):
-    """One run (inside a Ray worker, or in-process): returns its sweep.json row."""
+def execute_run(
+    experiment, params, seed, profile, sets, device, data, run_dir, threads, deadline=None
+):
+    """One run (inside a Ray worker, or in-process): returns its sweep.json row. ``deadline``
+    (``time.time()`` seconds): a staged experiment gets the time left as its budget and may
+    stop part-way (status ``partial``; the next sweep resumes it)."""
     import torch
 
     from .. import experiments
+    from ..experiments.framework.registry import experiment_module
+    from ..experiments.framework.stages import is_staged
 
     start = time.perf_counter()
     row = {"run": os.path.basename(run_dir), "params": params, "seed": seed}
     try:
         torch.set_num_threads(threads)
         os.makedirs(run_dir, exist_ok=True)
+        budget = None
+        if deadline is not None and is_staged(experiment_module(experiment)):
+            budget = max((deadline - time.time()) / 60, 1e-3)
         results = experiments.get(experiment)(
             out=run_dir,
             profile=profile,
@@ -79,8 +88,10 @@ def execute_run(experiment, params, seed, profile, sets, device, data, run_dir, 
             data=data,
             progress=False,
             overrides={**sets, **params},
+            budget_minutes=budget,
         )
-        row.update(status="ok", results=_scalars(results), checks=_checks(results))
+        status = "partial" if results.get("partial") else "ok"
+        row.update(status=status, results=_scalars(results), checks=_checks(results))
     except Exception as err:  # a failed run is recorded; it never stops the sweep
         lines = traceback.format_exception(type(err), err, err.__traceback__)
         row.update(status="failed", error=f"{type(err).__name__}: {err}", traceback=lines[-6:])
@@ -217,6 +228,7 @@ def run_sweep(
     data=None,
     threads_per_run=None,
     progress=True,
+    budget_minutes=None,
 ):
     """Run ``experiment`` at every grid point × seed as Ray tasks; returns the sweep.json dict.
 
@@ -228,12 +240,20 @@ def run_sweep(
     :param gpus_per_run: GPUs Ray reserves per run (fractions share a GPU).
     :param address: an existing Ray cluster's address; default: local Ray started on demand.
     :param threads_per_run: torch threads per run; default: this machine's cores / workers.
+    :param budget_minutes: no run starts after this many minutes, and a staged experiment's
+        run stops at a stage boundary within them (status ``partial``); the same call later
+        runs what is left and resumes the partial runs.
     """
     from .. import experiments
     from ..experiments.framework.settings import parse_assignments
 
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if budget_minutes is not None and not (
+        isinstance(budget_minutes, (int, float)) and 0 < budget_minutes < math.inf
+    ):
+        raise ValueError(f"budget_minutes must be a finite number > 0, got {budget_minutes!r}")
+    deadline = None if budget_minutes is None else time.time() + 60 * budget_minutes
     check_resources(device, gpus_per_run, address)
     grid = dict(grid) if isinstance(grid, dict) else parse_grid(grid)
     grid = {k: [str(v) for v in values] for k, values in grid.items()}
@@ -273,13 +293,31 @@ def run_sweep(
         try:
             pending, queue, finished = {}, list(jobs), 0
             while queue or pending:
+                if queue and deadline is not None and time.time() >= deadline:
+                    if progress:
+                        print(
+                            f"budget of {budget_minutes:g} minutes spent: {len(queue)} runs "
+                            "not started; the same command runs them later"
+                        )
+                    queue = []
                 while queue and len(pending) < workers:
                     name, point, seed = queue.pop(0)
                     run_dir = os.path.abspath(os.path.join(out, name))
                     ref = task.remote(
-                        experiment, point, seed, profile, sets, device, data, run_dir, threads
+                        experiment,
+                        point,
+                        seed,
+                        profile,
+                        sets,
+                        device,
+                        data,
+                        run_dir,
+                        threads,
+                        deadline,
                     )
                     pending[ref] = (name, point, seed)
+                if not pending:
+                    break
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 name, point, seed = pending.pop(ready[0])
                 try:

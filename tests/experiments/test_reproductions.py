@@ -99,7 +99,8 @@ def test_dai_depth_error_rises_with_depth(tmp_path, shared_data):
     23.4, 37.8, 56.5; VAE 33.3, 87.6, 68.5; VAE median σ_z 0.76, 0.93, 0.96. The "first falls"
     part of the claim is not asserted: it holds at neither scale. Measured on binarized MNIST,
     the data of the verdicts before the Fashion-MNIST default."""
-    small = {"n": 2000, "depths": (1, 4, 10), "steps": 1000, "dataset": "binarized-mnist"}
+    small = {"n": 2000, "depths": (1, 4, 10), "steps": 1000}
+    small.update(dataset="binarized-mnist", width=256)
     r = get("dai-depth")(str(tmp_path), "quick", data=str(shared_data), overrides=small)
     for claim in (
         "ae_error_rises_at_the_deepest",

@@ -5,6 +5,7 @@ import os
 
 import torch
 
+from ...checkpoint import write_atomic
 from ...infer import EvidenceLowerBound, train
 
 #: the profiles every experiment defines
@@ -24,23 +25,25 @@ def prepare_out(out):
     return out
 
 
-def _jsonable(value):
+def jsonable(value):
+    """``value`` with tensors and numpy numbers as lists and Python numbers (what JSON stores)."""
     if torch.is_tensor(value):
         return value.detach().cpu().tolist()
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "item") and callable(value.item):
         return value.item()
     return value
 
 
 def write_results(out, results: dict) -> dict:
-    """Write ``results.json`` (tensors become lists) and return the JSON-ready dict."""
-    results = _jsonable(results)
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    """Write ``results.json`` (tensors become lists; a temporary file renamed when complete)
+    and return the JSON-ready dict."""
+    results = jsonable(results)
+    text = json.dumps(results, indent=2)
+    write_atomic(os.path.join(out, "results.json"), text.encode())
     return results
 
 

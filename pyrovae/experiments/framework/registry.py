@@ -36,16 +36,26 @@ def describe(name):
 
 
 def get(name):
-    """``run(out, profile, device, seed, data, progress, overrides) -> results`` of an
-    experiment, through :func:`~pyrovae.experiments.framework.skeleton.run_experiment`."""
+    """``run(out, profile, device, seed, data, progress, overrides, budget_minutes)`` of an
+    experiment (its results), through
+    :func:`~pyrovae.experiments.framework.skeleton.run_experiment`."""
     module = experiment_module(name)
 
     def run(
-        out=None, profile="quick", device="cpu", seed=0, data=None, progress=False, overrides=None
+        out=None,
+        profile="quick",
+        device="cpu",
+        seed=0,
+        data=None,
+        progress=False,
+        overrides=None,
+        budget_minutes=None,
     ):
         from .skeleton import run_experiment
 
-        return run_experiment(module, name, out, profile, device, seed, data, progress, overrides)
+        return run_experiment(
+            module, name, out, profile, device, seed, data, progress, overrides, budget_minutes
+        )
 
     return run
 

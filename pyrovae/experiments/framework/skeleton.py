@@ -13,15 +13,18 @@ An experiment module following it defines
 
 :func:`run_experiment` runs one: it resolves the profile and ``--set`` overrides (type-checked),
 records the whole config, the seed, the profile, the checks and the provenance (the data's
-path and content hash, the library versions) in ``results.json``, then plots.
+path and content hash, the library versions) in ``results.json``, then plots. An experiment
+that also defines ``stages`` / ``run_stage`` / ``assemble`` (:mod:`.stages`) runs stage by
+stage: saved after each, resumable, within ``budget_minutes``.
 """
 
 import dataclasses
 import os
 
 from ...provenance import data_record, versions
-from .common import check_profile, prepare_out, write_results
+from .common import check_profile, jsonable, prepare_out, write_results
 from .settings import resolve_settings
+from .stages import is_staged, run_in_stages
 
 
 def follows_skeleton(module) -> bool:
@@ -56,23 +59,58 @@ def run_experiment(
     data=None,
     progress=False,
     overrides=None,
+    budget_minutes=None,
 ):
-    """Run one experiment; returns the results as written to ``OUT/results.json``."""
+    """Run one experiment; returns the results as written to ``OUT/results.json``.
+
+    ``budget_minutes`` (a staged experiment only, :mod:`.stages`): start no stage that would
+    not fit; a run stopped early writes its finished stages, marked ``"partial": true``, and
+    the same call later resumes it."""
     out = out or os.path.join("runs", name)
     config = configure(module, name, profile, overrides)
+    if budget_minutes is not None and not is_staged(module):
+        raise ValueError(
+            f"{name} does not run in stages, so it cannot stop part-way: run it without "
+            "--budget-minutes (staged experiments: " + ", ".join(_staged_names()) + ")"
+        )
     prepare_out(out)
-    results = module.run(config, out=out, device=device, seed=seed, data=data, progress=progress)
-    results = {
+    head = {
         "experiment": name,
         "claim": module.CLAIM,
         "paper": module.PAPER,
         "profile": profile,
         "seed": seed,
         "config": dataclasses.asdict(config),
-        **results,
-        "provenance": {"data": data_record(data), "versions": versions()},
     }
-    return finish(module, name, out, results)
+    provenance = {"data": data_record(data), "versions": versions()}
+    options = dict(device=device, seed=seed, data=data, progress=progress)
+    if not is_staged(module):
+        results = module.run(config, out=out, **options)
+        return finish(module, name, out, {**head, **results, "provenance": provenance})
+    identity = {**head, "data_sha256": provenance["data"].get("sha256")}
+    identity = {k: identity[k] for k in ("experiment", "profile", "seed", "config", "data_sha256")}
+    identity = jsonable(identity)
+    done, left = run_in_stages(
+        module, config, out, identity, budget_minutes=budget_minutes, **options
+    )
+    if left:
+        partial = {
+            **head,
+            "partial": True,
+            "stages_done": list(done),
+            "stages_left": left,
+            "stage_numbers": done,
+            "provenance": provenance,
+        }
+        return write_results(out, partial)
+    results = module.assemble(config, done)
+    return finish(module, name, out, {**head, **results, "provenance": provenance})
+
+
+def _staged_names():
+    from .registry import REGISTRY, experiment_module
+
+    return [n for n in REGISTRY if is_staged(experiment_module(n))]
 
 
 def finish(module, name, out, results):

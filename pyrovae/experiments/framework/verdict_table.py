@@ -112,6 +112,20 @@ def failed_checks(results):
     ]
 
 
+def _partial_row(name, module, results):
+    """A run stopped by its time budget: which stages it has, no verdict."""
+    done, left = results.get("stages_done", []), results.get("stages_left", [])
+    cells = [
+        results.get("claim", getattr(module, "CLAIM", name)),
+        results.get("paper", getattr(module, "PAPER", "")),
+        f"partial run: {len(done)} of {len(done) + len(left)} stages done (left: "
+        f"{', '.join(left)}); rerun the command to finish it",
+        command(name, module, results),
+        "no verdict (partial run)",
+    ]
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
 def report_table(runs_dir) -> str:
     """The markdown table (with its START / END markers) for every experiment under
     ``runs_dir``, in the registry's order."""
@@ -129,6 +143,9 @@ def report_table(runs_dir) -> str:
     for name in REGISTRY:
         for path, results in found.get(name, []):
             module = experiment_module(name)
+            if results.get("partial"):
+                lines.append(_partial_row(name, module, results))
+                continue
             try:
                 ours = numbers(module, results)
             except (KeyError, IndexError, TypeError) as err:

@@ -1,0 +1,216 @@
+"""Experiments run stage by stage (pyrovae/experiments/framework/stages.py): a time budget that
+stops at a stage boundary with partial results, a run killed mid-way that resumes from its last
+finished stage, a stages file of another run refused, and dai-depth run in parts equal to one
+uninterrupted run."""
+
+import json
+import types
+from dataclasses import dataclass
+
+import pytest
+from conftest import SHARED_DATA
+
+from pyrovae import cli
+from pyrovae.experiments import get
+from pyrovae.experiments.framework.skeleton import run_experiment
+from pyrovae.experiments.framework.stages import STATE_FILE, run_in_stages
+from pyrovae.experiments.framework.verdict_table import report_table
+
+
+@dataclass(frozen=True)
+class Config:
+    stages: tuple = ("a", "b", "c")
+    seconds: float = 10.0
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def staged_module(clock, calls, fail_at=None):
+    """A staged experiment whose stage ``s`` returns {"value": len(s)} and takes
+    ``config.seconds`` on ``clock``; ``fail_at``: that stage raises (a killed run)."""
+
+    def run_stage(config, stage, out, device, seed, data, progress):
+        if stage == fail_at:
+            raise KeyboardInterrupt(f"killed during {stage}")
+        calls.append(stage)
+        clock.now += config.seconds
+        return {"value": len(stage) + seed}
+
+    return types.SimpleNamespace(
+        Config=Config,
+        PROFILES={"quick": Config(), "full": Config(seconds=20.0)},
+        CLAIM="c",
+        PAPER="p",
+        stages=lambda config: list(config.stages),
+        run_stage=run_stage,
+        assemble=lambda config, done: {"total": sum(d["value"] for d in done.values())},
+        run=lambda *a, **k: pytest.fail("a staged experiment runs through its stages"),
+        checks=lambda results: {"total_is_three": results["total"] == 3},
+        plot=lambda results, out: [],
+    )
+
+
+def _identity(seed=0):
+    return {"experiment": "fake", "seed": seed}
+
+
+def test_a_budget_stops_at_a_stage_boundary_and_the_rest_resumes(tmp_path):
+    clock, calls = FakeClock(), []
+    module = staged_module(clock, calls)
+    # 15 s: stage a (10 s) runs; a second stage as long would end at 20 s > 15 s
+    done, left = run_in_stages(
+        module, Config(), tmp_path, _identity(), budget_minutes=0.25, clock=clock, log=print
+    )
+    assert calls == ["a"] and done == {"a": {"value": 1}} and left == ["b", "c"]
+    saved = json.loads((tmp_path / STATE_FILE).read_text())
+    assert saved["done"]["a"] == {"numbers": {"value": 1}, "seconds": 10.0}
+    # 25 s: b fits (0 + 10 ≤ 25), c does not (10 + 10 ≤ 25 fits too), so both run
+    done, left = run_in_stages(
+        module, Config(), tmp_path, _identity(), budget_minutes=25 / 60, clock=clock
+    )
+    assert calls == ["a", "b", "c"] and left == [] and list(done) == ["a", "b", "c"]
+    # everything done: a rerun reads the numbers back and runs nothing
+    run_in_stages(module, Config(), tmp_path, _identity(), clock=clock)
+    assert calls == ["a", "b", "c"]
+
+
+def test_a_killed_run_resumes_from_its_last_finished_stage(tmp_path):
+    clock, calls = FakeClock(), []
+    with pytest.raises(KeyboardInterrupt):
+        run_in_stages(staged_module(clock, calls, fail_at="b"), Config(), tmp_path, _identity())
+    assert calls == ["a"]
+    done, left = run_in_stages(staged_module(clock, calls), Config(), tmp_path, _identity())
+    assert calls == ["a", "b", "c"] and left == [] and done["c"] == {"value": 1}
+
+
+def test_the_stages_of_another_run_are_refused_not_mixed(tmp_path):
+    clock, calls = FakeClock(), []
+    run_in_stages(staged_module(clock, calls), Config(), tmp_path, _identity(seed=0))
+    before = (tmp_path / STATE_FILE).read_text()
+    with pytest.raises(ValueError, match=r"stages of another run \(it differs in seed\)"):
+        run_in_stages(staged_module(clock, calls), Config(), tmp_path, _identity(seed=1))
+    assert (tmp_path / STATE_FILE).read_text() == before  # left as it was
+    (tmp_path / STATE_FILE).write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a stages file"):
+        run_in_stages(staged_module(clock, calls), Config(), tmp_path, _identity())
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="budget_minutes must be a finite number > 0"):
+            run_in_stages(
+                staged_module(clock, calls), Config(), tmp_path / "x", {}, budget_minutes=bad
+            )
+
+
+def test_partial_results_are_marked_and_the_finished_run_is_checked(tmp_path, monkeypatch):
+    clock, calls = FakeClock(), []
+    module = staged_module(clock, calls)
+    monkeypatch.setattr("pyrovae.experiments.framework.stages.time.monotonic", clock)
+    partial = run_experiment(module, "fake", str(tmp_path), budget_minutes=0.25)
+    assert partial["partial"] is True and "checks" not in partial
+    assert partial["stages_done"] == ["a"] and partial["stages_left"] == ["b", "c"]
+    assert partial["stage_numbers"] == {"a": {"value": 1}}
+    assert json.loads((tmp_path / "results.json").read_text()) == partial
+    final = run_experiment(module, "fake", str(tmp_path))
+    assert "partial" not in final and final["total"] == 3
+    assert final["checks"] == {"total_is_three": True} and calls == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="differs in seed"):
+        run_experiment(module, "fake", str(tmp_path), seed=4)
+
+
+def test_a_budget_for_an_experiment_without_stages_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="does not run in stages.*dai-depth"):
+        get("linear-vae-ppca")(str(tmp_path), budget_minutes=5)
+
+
+needs_fashion = pytest.mark.skipif(
+    not (SHARED_DATA / "fashion-mnist" / "train-images-idx3-ubyte.gz").exists(),
+    reason="needs ../shared/data/fashion-mnist",
+)
+TINY = {"n": "120", "steps": "15", "width": "8", "z_dim": "3", "depths": "(1, 2)"}
+
+
+@needs_fashion
+def test_dai_depth_in_budgeted_parts_equals_one_run(tmp_path, capsys):
+    joint = get("dai-depth")(str(tmp_path / "joint"), data=str(SHARED_DATA), overrides=TINY)
+    args = ["reproduce", "dai-depth", "--data", str(SHARED_DATA), "--no-progress"]
+    args += ["--out", str(tmp_path / "parts")]
+    for key, value in TINY.items():
+        args += ["--set", f"{key}={value}"]
+    args += ["--budget-minutes", "0.0001"]
+    assert cli.main(args) == 0  # the first stage runs, then the budget is spent
+    assert "partial: 1 stages done, 3 left" in capsys.readouterr().out
+    first = json.loads((tmp_path / "parts" / "results.json").read_text())
+    assert first["partial"] and first["stages_done"] == ["AE-depth-1"]
+    assert "no verdict (partial run)" in report_table(str(tmp_path / "parts"))
+    assert cli.main(args) == 0  # a stage is known to take longer than the budget: none starts
+    assert "more than the whole budget" in capsys.readouterr().out
+    assert json.loads((tmp_path / "parts" / "results.json").read_text()) == first
+    assert cli.main(args[:-2]) == 0  # no budget: the rest runs, the first stage read back
+    last = json.loads((tmp_path / "parts" / "results.json").read_text())
+    assert "partial" not in last
+    assert last["rows"] == joint["rows"] and last["checks"] == joint["checks"]
+    assert (tmp_path / "parts" / "depth.png").exists()
+
+
+needs_mnist = pytest.mark.skipif(
+    not (SHARED_DATA / "binarized_mnist.npz").exists(), reason="needs ../shared/data"
+)
+TOY_TABLE1 = {
+    "n_train": 200,
+    "steps": 4,
+    "channels": 4,
+    "hidden": 16,
+    "n_test": 8,
+    "num_samples": 20,
+    "ais_points": 4,
+    "ais_steps": 3,
+    "ais_chains": 2,
+    "bdmc_points": 2,
+    "anchor_hidden": (16,),
+    "anchor_z_dim": 4,
+    "anchor_steps": 4,
+    "anchor_n_train": 200,
+    "anchor_n_test": 8,
+}
+
+
+@needs_mnist
+def test_infovae_likelihood_stopped_and_resumed_equals_one_run(tmp_path):
+    run = get("infovae-likelihood")
+    joint = run(str(tmp_path / "joint"), data=str(SHARED_DATA), overrides=TOY_TABLE1)
+    parts = tmp_path / "parts"
+    first = run(str(parts), data=str(SHARED_DATA), overrides=TOY_TABLE1, budget_minutes=1e-6)
+    assert first["partial"] and first["stages_done"] == ["ELBO"]
+    assert first["stages_left"] == [
+        "InfoVAE-MMD",
+        "InfoVAE-Stein",
+        "InfoVAE-adversarial",
+        "anchor",
+    ]
+    assert first["stage_numbers"]["ELBO"]["ais"]["n_points"] == 4
+    last = run(str(parts), data=str(SHARED_DATA), overrides=TOY_TABLE1)
+    assert last["models"] == joint["models"] and last["anchor"] == joint["anchor"]
+    assert last["checks"] == joint["checks"] and (parts / "table1.png").exists()
+
+
+@needs_fashion
+def test_a_sweep_run_past_its_deadline_is_partial_and_resumes(tmp_path):
+    import time
+
+    from pyrovae.sweep.runner import execute_run
+
+    sets = {k: v for k, v in TINY.items() if k != "depths"}
+    run_dir = str(tmp_path / "run")
+    args = ("dai-depth", {"depths": "(1,)"}, 0, "quick", sets, "cpu", str(SHARED_DATA), run_dir, 1)
+    row = execute_run(*args, deadline=time.time())  # no time left: one stage, then stop
+    assert row["status"] == "partial", row
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["stages_left"] == [
+        "VAE-depth-1"
+    ]
+    row = execute_run(*args)  # the next sweep call: no deadline, the run resumes and finishes
+    assert row["status"] == "ok" and row["results"]["VAE_error_depth_1"] > 0
