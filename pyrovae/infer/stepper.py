@@ -111,12 +111,9 @@ class SVIStepper:
         self.check_has_parameters()
         num = record.num_data if math.isfinite(record.num_data) else float(num_data)
         keys = list(record.terms)
-        # one device-to-host transfer for the loss, every term and the gradient norm
-        values = torch.stack(
-            [torch.as_tensor(record.loss).detach().double().cpu().reshape(())]
-            + [torch.as_tensor(record.terms[k]).detach().double().cpu().reshape(()) for k in keys]
-            + [_grad_norm(self.params).double().cpu()]
-        ).tolist()
+        values = host_values(
+            [record.loss] + [record.terms[k] for k in keys] + [_grad_norm(self.params)]
+        )
         loss, term_values, grad_norm = values[0], values[1:-1], values[-1]
         # name the first bad term (log_likelihood, kl, ...) before the loss they sum to
         named = list(zip(keys, term_values, strict=True))
@@ -156,6 +153,22 @@ def _is_constraint_violation(err) -> bool:
 
 def _first_line(err) -> str:
     return str(err).strip().splitlines()[0][:300]
+
+
+def host_values(items) -> list:
+    """``items`` (numbers and one-element tensors) as Python floats, with one device-to-host
+    transfer per device: the tensors are stacked where they live and read at once (on CUDA
+    every separate read would wait for the GPU)."""
+    values = [None if torch.is_tensor(v) else float(v) for v in items]
+    by_device = {}
+    for i, v in enumerate(items):
+        if torch.is_tensor(v):
+            by_device.setdefault(v.device, []).append(i)
+    for where in by_device.values():
+        stacked = torch.stack([items[i].detach().reshape(()).double() for i in where])
+        for i, value in zip(where, stacked.cpu().tolist(), strict=True):
+            values[i] = value
+    return values
 
 
 def _grad_norm(params):

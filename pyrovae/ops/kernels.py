@@ -36,8 +36,10 @@ def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (xx + yy - 2.0 * x @ y.transpose(-1, -2)).clamp_min(0.0)
 
 
-def rbf_denominator(bandwidth: Bandwidth, dim: int, sqdist: torch.Tensor = None) -> float:
-    r"""The :math:`c` of :math:`\exp(-\|z - z'\|^2 / c)` for a bandwidth convention."""
+def rbf_denominator(bandwidth: Bandwidth, dim: int, sqdist: torch.Tensor = None):
+    r"""The :math:`c` of :math:`\exp(-\|z - z'\|^2 / c)` for a bandwidth convention: a float,
+    or for ``"median"`` a 0-d tensor on the distances' device (read on the host it would make
+    every training step wait for the GPU)."""
     if isinstance(bandwidth, str):
         if bandwidth == "dim":
             return 2.0 * dim
@@ -47,8 +49,8 @@ def rbf_denominator(bandwidth: Bandwidth, dim: int, sqdist: torch.Tensor = None)
             if sqdist is None:
                 raise ValueError("the median bandwidth needs the pairwise distances")
             n = sqdist.shape[0]
-            med = sqdist.detach().flatten().median().item()
-            return max(med / math.log(n + 1.0), 1e-8)
+            med = sqdist.detach().flatten().median()
+            return (med / math.log(n + 1.0)).clamp_min(1e-8)
         raise ValueError(
             f"unknown bandwidth {bandwidth!r}: use 'dim', 'infovae', 'median' or a positive float"
         )

@@ -52,7 +52,9 @@ class AdversarialDivergence:
     def _module(self, z):
         if self.discriminator is None:
             self.discriminator = MLP(z.shape[-1], self.hidden, 1, activation="leaky_relu")
-        self.discriminator.to(device=z.device, dtype=z.dtype)
+        weight = next(self.discriminator.parameters())
+        if weight.device != z.device or weight.dtype != z.dtype:  # moved once, not every step
+            self.discriminator.to(device=z.device, dtype=z.dtype)
         return pyro.module(self.module_name, self.discriminator)
 
     #: takes ``weights``: q given as C weighted candidates per point (enumerated discrete sites)
