@@ -69,7 +69,7 @@ def test_a_budget_stops_at_a_stage_boundary_and_the_rest_resumes(tmp_path):
     )
     assert calls == ["a"] and done == {"a": {"value": 1}} and left == ["b", "c"]
     saved = json.loads((tmp_path / STATE_FILE).read_text())
-    assert saved["done"]["a"] == {"numbers": {"value": 1}, "seconds": 10.0}
+    assert saved["finished"]["a"] == {"numbers": {"value": 1}, "seconds": 10.0}
     # 25 s: b fits (0 + 10 ≤ 25), c does not (10 + 10 ≤ 25 fits too), so both run
     done, left = run_in_stages(
         module, Config(), tmp_path, _identity(), budget_minutes=25 / 60, clock=clock
@@ -123,7 +123,7 @@ def test_partial_results_are_marked_and_the_finished_run_is_checked(tmp_path, mo
 
 
 def test_a_budget_for_an_experiment_without_stages_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="does not run in stages.*dai-depth"):
+    with pytest.raises(ValueError, match="does not run in stages.*--budget-minutes"):
         get("linear-vae-ppca")(str(tmp_path), budget_minutes=5)
 
 

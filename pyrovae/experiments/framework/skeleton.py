@@ -71,7 +71,8 @@ def run_experiment(
     if budget_minutes is not None and not is_staged(module):
         raise ValueError(
             f"{name} does not run in stages, so it cannot stop part-way: run it without "
-            "--budget-minutes (staged experiments: " + ", ".join(_staged_names()) + ")"
+            "--budget-minutes (experiments that define stages(), run_stage() and assemble() "
+            "take it: docs/guide/sweeps.md)"
         )
     prepare_out(out)
     head = {
@@ -105,12 +106,6 @@ def run_experiment(
         return write_results(out, partial)
     results = module.assemble(config, done)
     return finish(module, name, out, {**head, **results, "provenance": provenance})
-
-
-def _staged_names():
-    from .registry import REGISTRY, experiment_module
-
-    return [n for n in REGISTRY if is_staged(experiment_module(n))]
 
 
 def finish(module, name, out, results):

@@ -62,14 +62,15 @@ def _differences(saved, identity, prefix=""):
 
 
 def load_state(out, identity) -> dict:
-    """The state of a run in ``out`` with this ``identity`` (``{"identity", "done"}``): the
-    saved one, or a fresh one when ``out`` has none. ``ValueError`` when ``out`` holds the
+    """The state of a run in ``out`` with this ``identity`` (``{"identity", "finished"}``): the
+    saved one (``"finished"``: ``{stage: {"numbers", "seconds"}}``), or a fresh one when
+    ``out`` has none. ``ValueError`` when ``out`` holds the
     stages of another run."""
     path = os.path.join(out, STATE_FILE)
     if not os.path.exists(path):
-        return {"identity": identity, "done": {}}
+        return {"identity": identity, "finished": {}}
     state = read_json(path, f"delete {path} to start this run afresh")
-    if not isinstance(state, dict) or not isinstance(state.get("done"), dict):
+    if not isinstance(state, dict) or not isinstance(state.get("finished"), dict):
         raise ValueError(f"{path} is not a stages file of pyrovae; delete it or use another --out")
     differ = _differences(state.get("identity") or {}, identity)
     if differ:
@@ -115,14 +116,14 @@ def run_in_stages(
     clock = clock or time.monotonic
     names = list(module.stages(config))
     state = load_state(out, identity)
-    resumed = [n for n in names if n in state["done"]]
+    resumed = [n for n in names if n in state["finished"]]
     if resumed:
         log(f"resuming {out}: {len(resumed)} of {len(names)} stages done ({', '.join(resumed)})")
     start = clock()
     for name in names:
-        if name in state["done"]:
+        if name in state["finished"]:
             continue
-        longest = max((s["seconds"] for s in state["done"].values()), default=0.0)
+        longest = max((s["seconds"] for s in state["finished"].values()), default=0.0)
         elapsed = clock() - start
         if elapsed + longest > budget:
             if longest > budget:
@@ -139,7 +140,7 @@ def run_in_stages(
             break
         began = clock()
         numbers = module.run_stage(config, name, out, device, seed, data, progress)
-        state["done"][name] = {"numbers": jsonable(numbers), "seconds": clock() - began}
+        state["finished"][name] = {"numbers": jsonable(numbers), "seconds": clock() - began}
         save_state(out, state)
-    done = {n: state["done"][n]["numbers"] for n in names if n in state["done"]}
-    return done, [n for n in names if n not in state["done"]]
+    done = {n: state["finished"][n]["numbers"] for n in names if n in state["finished"]}
+    return done, [n for n in names if n not in state["finished"]]
