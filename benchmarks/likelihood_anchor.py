@@ -18,6 +18,15 @@ Training runs in segments of ``--segment`` epochs, each resuming the checkpoint 
 ``--budget-minutes`` can stop a run between segments (the JSON then says how far it got).
 
     python benchmarks/likelihood_anchor.py --data ../shared/data --recipe pythae \
+        --out benchmarks/results/likelihood_anchor_search/pythae_500_epochs.json
+    # the recipe search (short proxy runs: 1000 test images, K = 1000), then the long run
+    python benchmarks/likelihood_anchor.py --threads 1 --epochs 100 --test-points 1000 \
+        --k 1000 --lr 1e-3 --analytic-kl --milestones 50 75 --gamma 0.3 \
+        --kl-warmup-epochs 20 --work runs/anchor_search/D \
+        --out benchmarks/results/likelihood_anchor_search/D.json
+    python benchmarks/likelihood_anchor.py --threads 1 --score-threads 2 --epochs 300 \
+        --lr 1e-3 --analytic-kl --milestones 150 225 --gamma 0.3 --kl-warmup-epochs 20 \
+        --search benchmarks/results/likelihood_anchor_search --work runs/anchor_final \
         --out benchmarks/results/likelihood_anchor.json
     python benchmarks/likelihood_anchor.py --data ../shared/data --recipe pythae-200-200-50 \
         --out benchmarks/results/likelihood_anchor_200_200_50.json
@@ -25,6 +34,7 @@ Training runs in segments of ``--segment`` epochs, each resuming the checkpoint 
         --gradient dreg --out benchmarks/results/iwae_anchor_dreg.json
 """
 
+import json
 import math
 import os
 import sys
@@ -118,6 +128,32 @@ def per_epoch(history, steps_per_epoch):
     return rows
 
 
+def search_summary(folder):
+    """One row per proxy run in ``folder`` (this script's JSON): its recipe, how far it ran and
+    its score, best first."""
+    rows = []
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(folder, name)) as f:
+            run = json.load(f)
+        rows.append(
+            {
+                "file": os.path.join(folder, name),
+                "recipe": run["recipe"],
+                "epochs_run": run["epochs_run"],
+                "best_epoch": run["best_epoch"],
+                "best_val_loss": run["best_val_loss"],
+                "test_nll": run["test_nll"],
+                "test_nll_stderr": run["test_nll_stderr"],
+                "test_elbo": run["test_elbo"],
+                "num_samples": run["num_samples"],
+                "test_points": run["test_points"],
+            }
+        )
+    return sorted(rows, key=lambda row: row["test_nll"])
+
+
 def main(argv=None):
     p = parser(__doc__, "benchmarks/results/likelihood_anchor.json")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="pythae")
@@ -127,6 +163,13 @@ def main(argv=None):
     p.add_argument("--patience", type=int, default=None, help="validations without improvement")
     p.add_argument("--test-points", type=int, default=10000)
     p.add_argument("--k", type=int, default=5000)
+    p.add_argument(
+        "--score-threads",
+        type=int,
+        default=None,
+        help="threads for the importance-sampling score (default --threads), e.g. more than "
+        "training had while another job shared the machine",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gradient", choices=("reparam", "stl", "dreg"), default="reparam")
     p.add_argument(
@@ -135,12 +178,30 @@ def main(argv=None):
         help="closed-form KL (pythae's VAE loss uses it) instead of the one-sample estimate",
     )
     p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    p.add_argument("--lr", type=float, help="override the recipe's learning rate")
+    p.add_argument(
+        "--milestones", type=int, nargs="*", help="override the epochs where the rate decays"
+    )
+    p.add_argument("--gamma", type=float, help="override the rate's factor at each milestone")
+    p.add_argument(
+        "--kl-warmup-epochs",
+        type=float,
+        default=0,
+        help="the KL weight rises linearly from 0 to 1 over this many epochs",
+    )
     p.add_argument(
         "--score-only",
         action="store_true",
         help="score the run already in --work (its best checkpoint) without training",
     )
     p.add_argument("--work", default="runs/likelihood_anchor", help="checkpoints and the figure")
+    p.add_argument(
+        "--search",
+        default=None,
+        metavar="DIR",
+        help="folder of this script's proxy runs (JSON): their recipes and scores are recorded "
+        "under 'search' in --out",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     import pyro
@@ -149,11 +210,13 @@ def main(argv=None):
     recipe = dict(RECIPES[args.recipe])
     if args.epochs:
         recipe["epochs"] = args.epochs
-    if args.batch_size:
-        recipe["batch_size"] = args.batch_size
+    for key in ("batch_size", "lr", "milestones", "gamma"):
+        if getattr(args, key) is not None:
+            recipe[key] = getattr(args, key)
     kind = recipe.get("objective", "elbo")
     recipe["gradient"] = args.gradient
     recipe["analytic_kl"] = args.analytic_kl
+    recipe["kl_warmup_epochs"] = args.kl_warmup_epochs
 
     def objective():
         if kind == "iwae":
@@ -216,6 +279,7 @@ def main(argv=None):
             progress=False,
             optim_args={"eps": recipe["eps"]} if "eps" in recipe else None,
             evaluate=clock_and_test,
+            kl_warmup=round(args.kl_warmup_epochs * steps_per_epoch),
             evaluate_every=steps_per_epoch,
         )
         minutes = (time.perf_counter() - start) / 60
@@ -233,6 +297,7 @@ def main(argv=None):
             row["test_loss"] = None
     # the parameters are the best validation epoch's (keep_best)
     vae = vae.to(args.device).eval()
+    torch.set_num_threads(args.score_threads or args.threads)
     start = time.perf_counter()
     with torch.no_grad():
         ll = log_likelihood(
@@ -260,8 +325,11 @@ def main(argv=None):
         "score_seconds": score_seconds,
         "device": args.device,
         "threads": args.threads,
+        "score_threads": args.score_threads or args.threads,
         "curve": curve,
     }
+    if args.search:
+        out["search"] = search_summary(args.search)
     write_json(args.out, out)
     figure = os.path.splitext(args.out)[0] + ".png"
     learning_curve(

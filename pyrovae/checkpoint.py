@@ -10,6 +10,8 @@ import json
 import math
 import os
 import pickle
+import re
+import socket
 import stat
 import tempfile
 import warnings
@@ -34,6 +36,29 @@ def _read_umask():
 _UMASK = _read_umask()  # read once, at import: os.umask can only be read by setting it
 
 
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())
+
+
+def _writer_is_running(tail) -> bool:
+    """Whether the temporary file whose name goes on with ``tail`` ("PID@HOST-...") was made
+    by a process still running on this host (another host's: assumed running)."""
+    match = re.match(r"(\d+)@([^-]*)-", tail)
+    if match is None:
+        return False  # an older layout, without the writer: a stray
+    pid, host = int(match.group(1)), match.group(2)
+    if host != _HOST:
+        return True
+    if pid == os.getpid():
+        return False  # this process's own earlier, unfinished write
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _mode_for(path):
     """The permissions a rewritten file keeps (a new one: what ``open`` would give it, not
     the 0600 of a temporary file)."""
@@ -47,13 +72,19 @@ def _write(path, write_fn, suffix):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     name = os.path.basename(path)
-    # a write killed mid-way leaves a temporary file; the next save of the same file removes it
-    for stray in glob.glob(os.path.join(glob.escape(folder), f"{TMP_PREFIX}{glob.escape(name)}-*")):
+    # a write killed mid-way leaves a temporary file; the next save of the same file removes
+    # it, unless the process that made it is still running (processes writing one file at once)
+    pattern = os.path.join(glob.escape(folder), f"{TMP_PREFIX}{glob.escape(name)}-*")
+    for stray in glob.glob(pattern):
+        if _writer_is_running(os.path.basename(stray)[len(TMP_PREFIX) + len(name) + 1 :]):
+            continue
         try:
             os.unlink(stray)
         except OSError:
             pass
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{name}-", suffix=suffix, dir=folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f"{TMP_PREFIX}{name}-{os.getpid()}@{_HOST}-", suffix=suffix, dir=folder
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             write_fn(f)

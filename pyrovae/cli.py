@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 
 import torch
 
@@ -82,9 +83,10 @@ def _writable_folder(path):
     """Create ``path`` and check a file can be written there, before any training."""
     try:
         os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, ".pyrovae-write-test")
-        with open(probe, "w") as f:
-            f.write("ok")
+        # a name of its own: processes checking one folder at once must not remove each
+        # other's probe
+        fd, probe = tempfile.mkstemp(prefix=".pyrovae-write-test-", dir=path)
+        os.close(fd)
         os.unlink(probe)
     except OSError as err:
         raise ValueError(
@@ -124,9 +126,10 @@ SHARED_FLAGS = {
     "profile": (
         "--profile",
         dict(
-            choices=("quick", "full"),
             default="quick",
-            help="quick: minutes on 2 CPU cores (CI); full: paper scale (default quick)",
+            help="quick: minutes on 2 CPU cores (CI); full: paper scale; some experiments add "
+            "cpu (the paper's ingredients within an hour on 2 cores) and paper (sized for "
+            "minutes of one GPU) (default quick)",
         ),
     ),
     "budget-minutes": (
@@ -400,6 +403,15 @@ def _add_reproduce(sub):
         metavar="README",
         help="with --report: replace the generated table between its markers in this file "
         "(rows of experiments without results under RUNS_DIR are kept as they were)",
+    )
+    p.add_argument(
+        "--stage",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this stage (repeatable) of an experiment that runs in stages; other "
+        "processes may run other stages into the same --out at once, and a last call without "
+        "--stage assembles them",
     )
     _shared(
         p,
@@ -761,12 +773,16 @@ def cmd_reproduce(args):
             )
         return 0
     if args.list and args.name:
-        from .experiments.framework.settings import describe_settings
+        from .experiments.framework.settings import describe_settings, parse_assignments
 
-        settings = experiments.experiment_settings(args.name, args.profile)
+        overrides = parse_assignments(args.set)
+        settings = experiments.experiment_settings(args.name, args.profile, overrides)
         print(f"{args.name} ({args.profile}): --set KEY=VALUE takes")
         for line in describe_settings(settings, with_values=True):
             print(f"  {line}")
+        module = experiments.experiment_module(args.name)
+        if hasattr(module, "stages"):  # one line, for scripts that run stages side by side
+            print("stages: " + " ".join(module.stages(settings)))
         return 0
     if args.list or not args.name:
         for name in experiments.REGISTRY:
@@ -790,6 +806,7 @@ def cmd_reproduce(args):
         progress=not args.no_progress,
         overrides=overrides,
         budget_minutes=args.budget_minutes,
+        stages=args.stage or None,
     )
     print(
         json.dumps({k: v for k, v in results.items() if not isinstance(v, (list, dict))}, indent=2)

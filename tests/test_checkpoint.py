@@ -2,6 +2,8 @@
 changed after it was written is refused (it once loaded, and training blamed the learning rate);
 NaN / inf parameters or optimizer state are refused with the file named."""
 
+import os
+import re
 import struct
 
 import numpy as np
@@ -92,3 +94,26 @@ def test_short_garbage_is_a_checkpoint_error_not_a_traceback(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         load_checkpoint(path)
+
+
+def test_a_write_keeps_the_temporary_file_of_a_writer_still_running(tmp_path):
+    """Processes writing one file at once (stages of one run side by side) must not remove
+    each other's temporary file; a dead writer's is a stray and goes."""
+    import socket
+    import subprocess
+
+    from pyrovae.checkpoint import write_atomic
+
+    host = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    live = tmp_path / f".tmp-r.json-{os.getppid()}@{host}-abc.part"
+    dead = tmp_path / f".tmp-r.json-{finished.pid}@{host}-def.part"
+    elsewhere = tmp_path / f".tmp-r.json-{finished.pid}@another_host-ghi.part"
+    old_layout = tmp_path / ".tmp-r.json-jkl.part"
+    for path in (live, dead, elsewhere, old_layout):
+        path.write_bytes(b"half a write")
+    write_atomic(tmp_path / "r.json", b"{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["r.json", live.name, elsewhere.name]
+    )

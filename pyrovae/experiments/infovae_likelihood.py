@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..checks import POSITIVE
+from ..checks import NON_NEGATIVE, POSITIVE
 from ..data import load_binarized_mnist, random_subset
-from ..diagnostics import log_likelihood
+from ..diagnostics import kl_per_dimension, log_likelihood, mutual_information
 from ..infer import EvidenceLowerBound, train
 from ..models import build_vae, conv_vae
 from ..plotting import save_figure, subplots
 from ..posterior import ais, bdmc
-from .framework.common import fit
+from .framework.common import encode_in_batches, fit
 from .framework.stages import run_all_stages
 from .infovae_setup import ConvInfoVAESettings, infovae_objectives
 
@@ -54,7 +54,14 @@ class Config(ConvInfoVAESettings):
     from the guide) on ``ais_points`` of them and the BDMC gap on ``bdmc_points`` simulated
     images, AIS trusted when the gap ≤ ``trusted_gap``. Anchor: an MLP (``anchor_hidden``, dim
     ``anchor_z_dim``) trained ``anchor_steps`` at ``anchor_lr`` on ``anchor_n_train`` images,
-    scored on ``anchor_n_test``; its target NLL ``anchor_target_nll``."""
+    scored on ``anchor_n_test``; its target NLL ``anchor_target_nll``.
+
+    ``validation_points`` > 0: each model is selected on that many images of the validation
+    split (its own objective, every ``validate_every`` steps; the best step's parameters are
+    scored). ``stage_minutes`` > 0: each model's training stops after that many minutes (the
+    best validated parameters so far are scored; the results say so). KL(q(z|x) ‖ p(z)) and
+    I_q(x; z) are measured on ``information_points`` test images; a model with I below
+    ``ignored_information`` nats ignores z (the regime the paper's argument is about)."""
 
     z_dim: int = 5
     steps: int = 1500
@@ -72,6 +79,11 @@ class Config(ConvInfoVAESettings):
     anchor_n_train: int = 10000
     anchor_n_test: int = 100
     anchor_target_nll: float = POSITIVE.field(89.0)
+    validation_points: int = 0
+    validate_every: int = 500
+    stage_minutes: float = NON_NEGATIVE.field(0.0)
+    information_points: int = 500
+    ignored_information: float = POSITIVE.field(0.5)
 
 
 PROFILES = {
@@ -90,6 +102,52 @@ PROFILES = {
         anchor_steps=300000,
         anchor_n_train=50000,
         anchor_n_test=10000,
+    ),
+    # The paper's ingredients within an hour on 2 CPU cores: the conditional PixelCNN decoder,
+    # selection on validation images, AIS with its BDMC check, I(x;z). Sized from the measured
+    # CPU step (benchmarks/results/objective_step_cost.json: 193 ms for a PixelCNN ELBO step at
+    # 32 channels, 2 threads; InfoVAE ≤ 1.12× that): 4 × 2500 steps ≈ 34 minutes of training.
+    "cpu": Config(
+        n_train=50000,
+        steps=2500,
+        channels=32,
+        hidden=256,
+        decoder="pixelcnn",
+        validation_points=1000,
+        validate_every=500,
+        n_test=200,
+        num_samples=1000,
+        ais_points=50,
+        ais_steps=200,
+        ais_chains=4,
+        bdmc_points=8,
+        information_points=500,
+    ),
+    # Sized for minutes of one H100/H200-class GPU, every stage its own process under CUDA MPS
+    # (benchmarks/gpu_paper_run.sh), from FLOP counts: a training step of this PixelCNN VAE is
+    # 32.8 GFLOP at batch 100 (torch.utils.flop_counter), so 20000 steps are 0.66 PFLOP, about
+    # 4 minutes per process at 3 TFLOP/s effective; stage_minutes = 5 stops a slower one at
+    # that point with its best validated parameters (the results say so). Not yet run: no GPU
+    # was lent since the profile was written.
+    "paper": Config(
+        n_train=50000,
+        steps=20000,
+        channels=64,
+        hidden=1024,
+        decoder="pixelcnn",
+        validation_points=2000,
+        validate_every=1000,
+        stage_minutes=5.0,
+        n_test=1000,
+        num_samples=1000,
+        ais_points=500,
+        ais_steps=500,
+        ais_chains=8,
+        bdmc_points=16,
+        information_points=1000,
+        anchor_steps=50000,
+        anchor_n_train=50000,
+        anchor_n_test=1000,
     ),
 }
 
@@ -211,10 +269,45 @@ def run_stage(config, stage, out, device="cpu", seed=0, data=None, progress=Fals
         return anchor_nll(x_train, x_scored, cfg, seed, device, progress)
     objective = dict(infovae_objectives(cfg.alpha, cfg.lam))[stage]
     vae = conv_vae(cfg.z_dim, cfg.channels, cfg.hidden, cfg.decoder, seed=seed)
-    fit(vae, train_all[: cfg.n_train], objective, cfg, seed=seed, device=device, progress=progress)
+    options = {}
+    if cfg.validation_points:
+        options["validation"] = _validation(data)[: cfg.validation_points]
+        options["validate_every"] = cfg.validate_every
+    if cfg.stage_minutes:
+        options["time_limit"] = cfg.stage_minutes
+    x_train = train_all[: cfg.n_train]
+    trained = fit(
+        vae, x_train, objective, cfg, seed=seed, device=device, progress=progress, **options
+    )
     scores = _score(vae, x_test[: cfg.n_test], cfg.num_samples, seed, device, progress)
     scores["ais"] = _annealed(vae, x_test, cfg, seed, device)
+    scores["information"] = _information(vae, x_test[: cfg.information_points], seed, device)
+    scores["training"] = {
+        "steps_run": trained.steps,
+        "out_of_time": trained.out_of_time,
+        "best_step": trained.best_step,
+        "best_val_loss": trained.best_val_loss,
+    }
     return scores
+
+
+@functools.lru_cache(maxsize=1)
+def _validation(data):
+    return load_binarized_mnist(data, "valid")
+
+
+@torch.no_grad()
+def _information(vae, x, seed, device):
+    """Mean KL(q(z|x) ‖ p(z)) and I_q(x; z) (nats) over the images ``x``."""
+    vae = vae.to(device).eval()
+    loc, scale = encode_in_batches(vae, x.to(device))
+    loc, scale = loc.cpu().double(), scale.cpu().double()
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "kl": kl_per_dimension(loc, scale).sum(-1).mean().item(),
+        "mutual_information": mutual_information(loc, scale, generator=generator).item(),
+        "points": int(x.shape[0]),
+    }
 
 
 def assemble(config, done):
@@ -245,6 +338,14 @@ def checks(results):
             out[f"{k}_at_least_elbo_ais"] = a["log_likelihood"] >= base["log_likelihood"] - margin
     out["ais_trusted_for_every_model"] = all(v["ais"]["trusted"]["ais"] for v in m.values())
     out["anchor_meets_target_nll"] = bool(results["anchor"]["meets_target"])
+    elbo_info = m["ELBO"].get("information")
+    if elbo_info is not None:  # results from before the information was measured have none
+        cut = results["config"].get("ignored_information", 0.5)
+        # the paper's argument: a powerful decoder lets the ELBO model ignore z; InfoVAE not
+        out["elbo_model_ignores_z"] = elbo_info["mutual_information"] < cut
+        out["infovae_models_use_z"] = all(
+            v["information"]["mutual_information"] >= cut for k, v in m.items() if k != "ELBO"
+        )
     return out
 
 
@@ -252,7 +353,7 @@ def summary(results):
     cells = [
         f"{k}: AIS {v['ais']['log_likelihood']:.2f} ± {v['ais']['stderr']:.2f} (BDMC gap "
         f"{v['ais']['bdmc_gap']:.2f}), IS {v['log_likelihood']:.2f} ± {v['stderr']:.2f} "
-        f"(k̂ ≤ {v['khat_max']:.2f})"
+        f"(k̂ ≤ {v['khat_max']:.2f})" + _information_words(v)
         for k, v in results["models"].items()
     ]
     a = results["anchor"]
@@ -261,6 +362,13 @@ def summary(results):
         + f"; anchor test NLL {a['test_nll']:.2f} ± {a['stderr']:.2f} after {a['steps']} steps "
         f"on {a['train_size']} images (pythae {a['published_test_nll']})"
     )
+
+
+def _information_words(scores):
+    info = scores.get("information")
+    if info is None:
+        return ""
+    return f", KL {info['kl']:.2f}, I(x;z) {info['mutual_information']:.2f}"
 
 
 def plot(results, out):

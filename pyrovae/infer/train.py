@@ -16,6 +16,7 @@ the best model kept (pythae; Tomczak's VampPrior code), a decaying learning rate
 import contextlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 
 import pyro
@@ -58,6 +59,9 @@ class TrainingDiverged(FloatingPointError):
         self.result = result
 
 
+_clock = time.monotonic  # the time_limit clock (a test replaces it)
+
+
 @dataclass
 class TrainResult:
     """``history``: one dict per step. Data-set sums (loss, log_likelihood, kl, elbo, iwae_bound)
@@ -75,6 +79,8 @@ class TrainResult:
     stopped_early: bool = False
     #: the ``best`` checkpoint written beside ``checkpoint`` (with ``validation``)
     best_checkpoint: str | None = None
+    #: ``time_limit`` ran out before the last step (resume to continue)
+    out_of_time: bool = False
 
     def last(self, key="loss"):
         return self.history[-1][key] if self.history else float("nan")
@@ -314,6 +320,8 @@ class _TrainingRun:
             leave=False,
         )
         batches = self._batches(state.step, end)
+        deadline = None if opts.time_limit is None else _clock() + 60 * opts.time_limit
+        self.out_of_time = False
         for step in bar:
             row = self._optimize(step, next(batches))
             evaluated = self._monitor(step, row)
@@ -326,6 +334,9 @@ class _TrainingRun:
                 bar.set_postfix(loss=f"{row['loss']:.3f}")
             if state.stopped_early:
                 break  # saved below
+            if deadline is not None and state.step < end and _clock() > deadline:
+                self.out_of_time = True
+                break  # saved below; a resumed run continues from here
             if opts.checkpoint_every and state.step % opts.checkpoint_every == 0:
                 self._save()
         result = self._finish()
@@ -453,6 +464,7 @@ class _TrainingRun:
             checkpoint=os.fspath(opts.checkpoint) if opts.checkpoint else None,
             param_names=list(self.stepper.names),
             stopped_early=state.stopped_early,
+            out_of_time=getattr(self, "out_of_time", False),
         )
         if opts.keeps_best and opts.checkpoint:
             result.best_checkpoint = best_path(opts.checkpoint)

@@ -32,6 +32,9 @@ class TrainOptions:
     :param steps: number of optimizer steps; or ``epochs`` (passes over the data set). Exactly
         one of the two.
     :param batch_size: minibatch size B (cut to N when larger); the data plate scales by N / B.
+    :param time_limit: minutes of training steps (set-up not counted) after which the run stops
+        at a step boundary, saving its checkpoint; the result says ``out_of_time``, and the same
+        call with ``resume=True`` continues where it stopped.
 
     **Data read batch by batch** (a ``Dataset``, ``IterableDataset`` or ``DataLoader``:
     :mod:`pyrovae.infer.streamed`)
@@ -102,6 +105,7 @@ class TrainOptions:
     steps: int | None = None
     epochs: int | None = None
     batch_size: int = 128
+    time_limit: float | None = None
     # data read batch by batch
     num_data: int | None = None
     transform: Callable | None = None
@@ -149,6 +153,8 @@ class TrainOptions:
         if self.epochs is not None:
             self.epochs = check_count("epochs", self.epochs, minimum=0)
         self.batch_size = check_count("batch_size", self.batch_size)
+        if self.time_limit is not None:
+            self.time_limit = check_weight("time_limit (minutes)", self.time_limit, strict=True)
         if self.num_data is not None:
             self.num_data = check_count("num_data", self.num_data)
         if self.num_workers is not None:

@@ -11,6 +11,8 @@ import os
 
 import matplotlib.figure
 
+from ..checkpoint import write_atomic
+
 
 class Figure(matplotlib.figure.Figure):
     """A matplotlib Figure that Jupyter displays as PNG even before any pyplot backend is active
@@ -30,7 +32,11 @@ def subplots(nrows=1, ncols=1, *, figsize=None, squeeze=True, **kwargs):
 
 
 def save_figure(fig, path, dpi=110):
-    """Write ``fig`` to ``path`` (format from the extension); returns the path."""
+    """Write ``fig`` to ``path`` (format from the extension; a temporary file renamed when
+    complete); returns the path."""
     path = os.fspath(path)
-    fig.savefig(path, dpi=dpi)
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, format=fmt)
+    write_atomic(path, buffer.getvalue())  # never a half-written figure
     return path

@@ -4,8 +4,10 @@ finished stage, a stages file of another run refused, and dai-depth run in parts
 uninterrupted run."""
 
 import json
+import os
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from conftest import SHARED_DATA
@@ -13,7 +15,7 @@ from conftest import SHARED_DATA
 from pyrovae import cli
 from pyrovae.experiments import get
 from pyrovae.experiments.framework.skeleton import run_experiment
-from pyrovae.experiments.framework.stages import STATE_FILE, run_in_stages
+from pyrovae.experiments.framework.stages import run_in_stages, stage_path
 from pyrovae.experiments.framework.verdict_table import report_table
 
 
@@ -68,8 +70,9 @@ def test_a_budget_stops_at_a_stage_boundary_and_the_rest_resumes(tmp_path):
         module, Config(), tmp_path, _identity(), budget_minutes=0.25, clock=clock, log=print
     )
     assert calls == ["a"] and done == {"a": {"value": 1}} and left == ["b", "c"]
-    saved = json.loads((tmp_path / STATE_FILE).read_text())
-    assert saved["finished"]["a"] == {"numbers": {"value": 1}, "seconds": 10.0}
+    saved = json.loads(Path(stage_path(tmp_path, "a")).read_text())
+    assert saved["numbers"] == {"value": 1} and saved["seconds"] == 10.0 and saved["stage"] == "a"
+    assert not os.path.exists(stage_path(tmp_path, "b"))
     # 25 s: b fits (0 + 10 ≤ 25), c does not (10 + 10 ≤ 25 fits too), so both run
     done, left = run_in_stages(
         module, Config(), tmp_path, _identity(), budget_minutes=25 / 60, clock=clock
@@ -92,18 +95,31 @@ def test_a_killed_run_resumes_from_its_last_finished_stage(tmp_path):
 def test_the_stages_of_another_run_are_refused_not_mixed(tmp_path):
     clock, calls = FakeClock(), []
     run_in_stages(staged_module(clock, calls), Config(), tmp_path, _identity(seed=0))
-    before = (tmp_path / STATE_FILE).read_text()
-    with pytest.raises(ValueError, match=r"stages of another run \(it differs in seed\)"):
+    before = Path(stage_path(tmp_path, "b")).read_text()
+    with pytest.raises(ValueError, match=r"a stage of another run \(it differs in seed\)"):
         run_in_stages(staged_module(clock, calls), Config(), tmp_path, _identity(seed=1))
-    assert (tmp_path / STATE_FILE).read_text() == before  # left as it was
-    (tmp_path / STATE_FILE).write_text("[1, 2]")
-    with pytest.raises(ValueError, match="not a stages file"):
+    assert Path(stage_path(tmp_path, "b")).read_text() == before  # left as it was
+    Path(stage_path(tmp_path, "c")).write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a stage file"):
         run_in_stages(staged_module(clock, calls), Config(), tmp_path, _identity())
     for bad in (0, -1, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="budget_minutes must be a finite number > 0"):
-            run_in_stages(
-                staged_module(clock, calls), Config(), tmp_path / "x", {}, budget_minutes=bad
-            )
+            module = staged_module(clock, calls)
+            run_in_stages(module, Config(), tmp_path / "x", {}, budget_minutes=bad)
+
+
+def test_stages_run_apart_into_one_folder_are_assembled(tmp_path):
+    """Two processes (here two calls) each run their own stages into one folder; a last call
+    without a selection finds them all and runs nothing."""
+    clock, calls = FakeClock(), []
+    module = staged_module(clock, calls)
+    done, left = run_in_stages(module, Config(), tmp_path, _identity(), only=["c"])
+    assert calls == ["c"] and list(done) == ["c"] and left == ["a", "b"]
+    run_in_stages(module, Config(), tmp_path, _identity(), only=["a", "b"])
+    done, left = run_in_stages(module, Config(), tmp_path, _identity())
+    assert calls == ["c", "a", "b"] and list(done) == ["a", "b", "c"] and left == []
+    with pytest.raises(ValueError, match="no stage 'd' in this run; its stages are: a, b, c"):
+        run_in_stages(module, Config(), tmp_path, _identity(), only=["d"])
 
 
 def test_partial_results_are_marked_and_the_finished_run_is_checked(tmp_path, monkeypatch):
@@ -214,3 +230,13 @@ def test_a_sweep_run_past_its_deadline_is_partial_and_resumes(tmp_path):
     ]
     row = execute_run(*args)  # the next sweep call: no deadline, the run resumes and finishes
     assert row["status"] == "ok" and row["results"]["VAE_error_depth_1"] > 0
+
+
+def test_list_names_the_stages_of_the_settings_given(capsys):
+    code = cli.main(["reproduce", "dai-depth", "--list", "--set", "depths=(1, 3)"])
+    assert code == 0
+    assert "stages: AE-depth-1 VAE-depth-1 AE-depth-3 VAE-depth-3" in capsys.readouterr().out
+    assert cli.main(["reproduce", "linear-vae-ppca", "--stage", "x", "--out", "/tmp/unused"]) == 2
+    assert "does not run in stages" in capsys.readouterr().err
+    assert cli.main(["reproduce", "dai-depth", "--profile", "paper", "--list"]) == 2
+    assert "dai-depth has the profiles quick, full; got 'paper'" in capsys.readouterr().err

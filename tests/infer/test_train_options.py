@@ -106,3 +106,35 @@ def test_record_validation_keeps_the_lowest_finite_loss():
     assert state.record_validation(8, 4.0, Stepper)
     assert (state.best.step, state.best.val_loss, state.since_best) == (8, 4.0, 0)
     assert isinstance(state.best, BestState)
+
+
+def test_a_run_out_of_time_stops_and_resumes_like_an_uninterrupted_one(tmp_path, monkeypatch):
+    """time_limit stops at a step boundary (a fake clock: each step takes 1 s of a 3.5 s limit,
+    so 4 steps run), saves the checkpoint, and the resumed run ends where an uninterrupted
+    one does, bitwise."""
+    import itertools
+    import math
+    import sys
+
+    train_module = sys.modules["pyrovae.infer.train"]
+
+    x = binary_data(48)
+    whole = small_vae()
+    full = train(whole.model, whole.guide, x, steps=10, batch_size=16, seed=2, progress=False)
+    ticks = itertools.count()
+    monkeypatch.setattr(train_module, "_clock", lambda: float(next(ticks)))
+    vae = small_vae()
+    options = TrainOptions(
+        steps=10, batch_size=16, seed=2, progress=False, checkpoint=tmp_path / "c.pt"
+    )
+    first = train(vae.model, vae.guide, x, options=options, time_limit=3.5 / 60)
+    assert first.out_of_time and first.steps == 4
+    assert load_checkpoint(tmp_path / "c.pt")["step"] == 4
+    monkeypatch.setattr(train_module, "_clock", lambda: 0.0)
+    vae = small_vae()
+    rest = train(vae.model, vae.guide, x, options=options, resume=True)
+    assert not rest.out_of_time and rest.steps == 10
+    assert [r["loss"] for r in rest.history] == [r["loss"] for r in full.history]
+    assert all(math.isfinite(r["loss"]) for r in rest.history)
+    with pytest.raises(ValueError, match="time_limit"):
+        TrainOptions(steps=1, time_limit=0)

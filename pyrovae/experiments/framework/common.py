@@ -8,14 +8,16 @@ import torch
 from ...checkpoint import write_atomic
 from ...infer import EvidenceLowerBound, train
 
-#: the profiles every experiment defines
+#: the profiles every experiment defines (some add their own, e.g. "cpu" and "paper")
 PROFILES = ("quick", "full")
 
 
-def check_profile(profile):
-    """``profile`` when it is one of :data:`PROFILES`, else ``ValueError`` naming them."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+def check_profile(profile, module=None, name="this experiment"):
+    """``profile`` when it is one of :data:`PROFILES` or of ``module.PROFILES``, else
+    ``ValueError`` naming the ones there are."""
+    known = list(module.PROFILES) if module is not None else list(PROFILES)
+    if profile not in known:
+        raise ValueError(f"{name} has the profiles {', '.join(known)}; got {profile!r}")
     return profile
 
 

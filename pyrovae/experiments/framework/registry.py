@@ -36,8 +36,8 @@ def describe(name):
 
 
 def get(name):
-    """``run(out, profile, device, seed, data, progress, overrides, budget_minutes)`` of an
-    experiment (its results), through
+    """``run(out, profile, device, seed, data, progress, overrides, budget_minutes,
+    stages)`` of an experiment (its results), through
     :func:`~pyrovae.experiments.framework.skeleton.run_experiment`."""
     module = experiment_module(name)
 
@@ -50,11 +50,22 @@ def get(name):
         progress=False,
         overrides=None,
         budget_minutes=None,
+        stages=None,
     ):
         from .skeleton import run_experiment
 
         return run_experiment(
-            module, name, out, profile, device, seed, data, progress, overrides, budget_minutes
+            module,
+            name,
+            out,
+            profile,
+            device,
+            seed,
+            data,
+            progress,
+            overrides,
+            budget_minutes,
+            stages,
         )
 
     return run

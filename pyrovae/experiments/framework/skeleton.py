@@ -37,7 +37,7 @@ def configure(module, name, profile="quick", overrides=None):
     """The profile's config with ``overrides`` (``{field: text or value}``) applied."""
     if not follows_skeleton(module):
         raise TypeError(f"{name} does not follow the experiment skeleton (see {__name__})")
-    return resolve_settings(module.PROFILES[check_profile(profile)], overrides, name)
+    return resolve_settings(module.PROFILES[check_profile(profile, module, name)], overrides, name)
 
 
 def _check_checks(name, checks):
@@ -60,19 +60,21 @@ def run_experiment(
     progress=False,
     overrides=None,
     budget_minutes=None,
+    stages=None,
 ):
     """Run one experiment; returns the results as written to ``OUT/results.json``.
 
     ``budget_minutes`` (a staged experiment only, :mod:`.stages`): start no stage that would
     not fit; a run stopped early writes its finished stages, marked ``"partial": true``, and
-    the same call later resumes it."""
+    the same call later resumes it. ``stages``: run only these stages (others may run in
+    other processes into the same ``out``; a call without it assembles them)."""
     out = out or os.path.join("runs", name)
     config = configure(module, name, profile, overrides)
-    if budget_minutes is not None and not is_staged(module):
+    if (budget_minutes is not None or stages) and not is_staged(module):
         raise ValueError(
-            f"{name} does not run in stages, so it cannot stop part-way: run it without "
-            "--budget-minutes (experiments that define stages(), run_stage() and assemble() "
-            "take it: docs/guide/sweeps.md)"
+            f"{name} does not run in stages, so it cannot stop part-way or run one stage: run "
+            "it without --budget-minutes and --stage (experiments that define stages(), "
+            "run_stage() and assemble() take them: docs/guide/sweeps.md)"
         )
     prepare_out(out)
     head = {
@@ -92,7 +94,7 @@ def run_experiment(
     identity = {k: identity[k] for k in ("experiment", "profile", "seed", "config", "data_sha256")}
     identity = jsonable(identity)
     done, left = run_in_stages(
-        module, config, out, identity, budget_minutes=budget_minutes, **options
+        module, config, out, identity, budget_minutes=budget_minutes, only=stages, **options
     )
     if left:
         partial = {

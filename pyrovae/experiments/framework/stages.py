@@ -1,6 +1,7 @@
 """Experiments that run stage by stage: each stage's numbers saved the moment it ends, a time
-budget (``pyrovae reproduce NAME --budget-minutes M``), and a killed or stopped run that resumes
-where it left off.
+budget (``pyrovae reproduce NAME --budget-minutes M``), a killed or stopped run that resumes
+where it left off, and stages run side by side (``--stage NAME``, several processes, one
+``--out``).
 
 An experiment opts in by defining, beside the skeleton's ``run`` / ``checks`` / ``plot``:
 
@@ -10,27 +11,31 @@ An experiment opts in by defining, beside the skeleton's ``run`` / ``checks`` / 
 * ``assemble(config, done) -> dict``: the results ``run`` returns, from ``{stage: numbers}`` of
   every stage.
 
-``OUT/stages.json`` holds what identifies the run (experiment, profile, seed, config, the data's
-content hash) and each finished stage's numbers and wall time; it is rewritten atomically after
-every stage. Run the same command again and the finished stages are read back, not rerun; a
-``stages.json`` of another run (other config, seed or data) is refused, never mixed in.
+``OUT/stages/NAME.json`` holds one finished stage: what identifies the run (experiment,
+profile, seed, config, the data's content hash), its numbers and its wall time, written
+atomically when the stage ends. Run the same command again and the finished stages are read
+back, not rerun; a stage file of another run (other config, seed or data) is refused, never
+mixed in. One file per stage lets processes run different stages into the same folder at
+once (``only``); a last call without ``only`` then assembles them.
 
 The budget is planned at stage boundaries: a stage that starts runs to its end, and the next
 one starts only if the elapsed time plus the longest stage so far (this run or the one it
 resumes) fits the budget; the first stage of a fresh run, with nothing to estimate from,
-always starts. A run that stops early writes ``results.json`` marked
-``"partial": true`` with the stages done and left and their numbers; checks and figures wait
-for the whole run.
+always starts. A run that stops early writes ``results.json`` marked ``"partial": true`` with
+the stages done and left and their numbers; checks and figures wait for the whole run.
 """
 
+import json
 import math
 import os
+import re
 import time
 
 from ...checkpoint import read_json, write_atomic
 from .common import jsonable
 
-STATE_FILE = "stages.json"
+STAGES_FOLDER = "stages"
+_SAFE = re.compile(r"[^A-Za-z0-9._=-]")
 
 
 def is_staged(module) -> bool:
@@ -61,36 +66,41 @@ def _differences(saved, identity, prefix=""):
     return out
 
 
-def load_state(out, identity) -> dict:
-    """The state of a run in ``out`` with this ``identity`` (``{"identity", "finished"}``): the
-    saved one (``"finished"``: ``{stage: {"numbers", "seconds"}}``), or a fresh one when
-    ``out`` has none. ``ValueError`` when ``out`` holds the
-    stages of another run."""
-    path = os.path.join(out, STATE_FILE)
-    if not os.path.exists(path):
-        return {"identity": identity, "finished": {}}
-    state = read_json(path, f"delete {path} to start this run afresh")
-    if not isinstance(state, dict) or not isinstance(state.get("finished"), dict):
-        raise ValueError(f"{path} is not a stages file of pyrovae; delete it or use another --out")
-    differ = _differences(state.get("identity") or {}, identity)
-    if differ:
-        raise ValueError(
-            f"{path} holds the stages of another run (it differs in {', '.join(differ)}); "
-            "rerun with that run's settings to resume it, or give another --out"
-        )
-    return state
+def stage_path(out, stage) -> str:
+    """``OUT/stages/NAME.json`` (characters other than letters, digits and ``._=-`` as ``_``)."""
+    return os.path.join(out, STAGES_FOLDER, _SAFE.sub("_", stage) + ".json")
 
 
-def save_state(out, state) -> None:
-    """Write ``OUT/stages.json`` atomically."""
-    text = _dumps(state)
-    write_atomic(os.path.join(out, STATE_FILE), text.encode())
+def load_finished(out, identity, names) -> dict:
+    """``{stage: {"numbers", "seconds"}}`` of the stages among ``names`` finished in ``out``
+    by a run with this ``identity``; ``ValueError`` when a stage file is of another run or
+    not a stage file."""
+    finished = {}
+    for name in names:
+        path = stage_path(out, name)
+        if not os.path.exists(path):
+            continue
+        saved = read_json(path, f"delete {path} to run that stage again")
+        if not isinstance(saved, dict) or not {"numbers", "seconds", "stage"} <= set(saved):
+            raise ValueError(
+                f"{path} is not a stage file of pyrovae; delete it or use another --out"
+            )
+        differ = _differences(saved.get("identity") or {}, identity)
+        if differ or saved["stage"] != name:
+            raise ValueError(
+                f"{path} holds a stage of another run (it differs in "
+                f"{', '.join(differ) or 'stage'}); rerun with that run's settings to resume "
+                "it, or give another --out"
+            )
+        finished[name] = {"numbers": saved["numbers"], "seconds": saved["seconds"]}
+    return finished
 
 
-def _dumps(value):
-    import json
-
-    return json.dumps(jsonable(value), indent=1)
+def save_stage(out, identity, stage, numbers, seconds) -> None:
+    """Write ``OUT/stages/NAME.json`` atomically."""
+    record = {"identity": identity, "stage": stage, "numbers": numbers, "seconds": seconds}
+    text = json.dumps(jsonable(record), indent=1)
+    write_atomic(stage_path(out, stage), text.encode())
 
 
 def run_in_stages(
@@ -104,26 +114,30 @@ def run_in_stages(
     data=None,
     progress=False,
     budget_minutes=None,
+    only=None,
     clock=None,
     log=print,
 ):
-    """Run the stages of ``module`` not yet in ``OUT/stages.json``, saving after each, within
-    ``budget_minutes`` (``None``: no limit). Returns ``(done, left)``: ``{stage: numbers}`` of
-    every finished stage (earlier runs included) and the names of the stages not run."""
+    """Run the stages of ``module`` not yet finished in ``OUT/stages/`` (only those in
+    ``only``, when given), saving each as it ends, within ``budget_minutes`` (``None``: no
+    limit). Returns ``(done, left)``: ``{stage: numbers}`` of every finished stage (earlier
+    runs and other processes included) and the names of the stages not finished."""
     if budget_minutes is not None and not (budget_minutes > 0 and math.isfinite(budget_minutes)):
         raise ValueError(f"budget_minutes must be a finite number > 0, got {budget_minutes!r}")
     budget = math.inf if budget_minutes is None else 60.0 * budget_minutes
     clock = clock or time.monotonic
     names = list(module.stages(config))
-    state = load_state(out, identity)
-    resumed = [n for n in names if n in state["finished"]]
-    if resumed:
-        log(f"resuming {out}: {len(resumed)} of {len(names)} stages done ({', '.join(resumed)})")
+    unknown = [n for n in (only or ()) if n not in names]
+    if unknown:
+        raise ValueError(f"no stage {unknown[0]!r} in this run; its stages are: {', '.join(names)}")
+    finished = load_finished(out, identity, names)
+    if finished:
+        log(f"resuming {out}: {len(finished)} of {len(names)} stages done ({', '.join(finished)})")
     start = clock()
     for name in names:
-        if name in state["finished"]:
+        if name in finished or (only and name not in only):
             continue
-        longest = max((s["seconds"] for s in state["finished"].values()), default=0.0)
+        longest = max((s["seconds"] for s in finished.values()), default=0.0)
         elapsed = clock() - start
         if elapsed + longest > budget:
             if longest > budget:
@@ -139,8 +153,10 @@ def run_in_stages(
                 )
             break
         began = clock()
-        numbers = module.run_stage(config, name, out, device, seed, data, progress)
-        state["finished"][name] = {"numbers": jsonable(numbers), "seconds": clock() - began}
-        save_state(out, state)
-    done = {n: state["finished"][n]["numbers"] for n in names if n in state["finished"]}
-    return done, [n for n in names if n not in state["finished"]]
+        numbers = jsonable(module.run_stage(config, name, out, device, seed, data, progress))
+        seconds = clock() - began
+        save_stage(out, identity, name, numbers, seconds)
+        finished[name] = {"numbers": numbers, "seconds": seconds}
+    finished.update(load_finished(out, identity, [n for n in names if n not in finished]))
+    done = {n: finished[n]["numbers"] for n in names if n in finished}
+    return done, [n for n in names if n not in finished]
