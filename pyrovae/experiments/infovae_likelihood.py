@@ -61,7 +61,9 @@ class Config(ConvInfoVAESettings):
     scored). ``stage_minutes`` > 0: each model's training stops after that many minutes (the
     best validated parameters so far are scored; the results say so). KL(q(z|x) ‖ p(z)) and
     I_q(x; z) are measured on ``information_points`` test images; a model with I below
-    ``ignored_information`` nats ignores z (the regime the paper's argument is about)."""
+    ``ignored_information`` nats ignores z (the regime the paper's argument is about).
+    ``anchor_model``: the path of a saved VAE (``pyrovae.save``, or ``pyrovae train``'s
+    ``model.pt``) scored as the anchor instead of training one."""
 
     z_dim: int = 5
     steps: int = 1500
@@ -84,6 +86,7 @@ class Config(ConvInfoVAESettings):
     stage_minutes: float = NON_NEGATIVE.field(0.0)
     information_points: int = 500
     ignored_information: float = POSITIVE.field(0.5)
+    anchor_model: str = ""
 
 
 PROFILES = {
@@ -215,8 +218,39 @@ def _score(vae, x, num_samples, seed, device, progress=False):
     }
 
 
+def saved_anchor(cfg, x_test, seed=0, device="cpu", progress=False):
+    """Score the VAE saved at ``cfg.anchor_model`` (``pyrovae.save``, or ``pyrovae train``'s
+    ``model.pt``) as the anchor, instead of training one."""
+    from ..models.saved import load
+    from ..provenance import file_digest
+
+    vae = load(cfg.anchor_model, map_location=device)
+    if tuple(vae.data_shape) != (784,):
+        raise ValueError(
+            f"anchor_model {cfg.anchor_model}: a model of data shape {tuple(vae.data_shape)}; "
+            "the anchor scores binarized MNIST (784 values): save a model trained on it"
+        )
+    score = _score(vae, x_test, cfg.num_samples, seed, device, progress)
+    return {
+        **score,
+        "published_test_nll": PUBLISHED_ANCHOR_NLL,
+        "saved_model": {
+            "path": os.path.abspath(cfg.anchor_model),
+            "sha256": file_digest(cfg.anchor_model),
+            "saved_with": getattr(vae, "saved_with", {}),
+        },
+        "train_size": None,
+        "steps": None,
+        "test_nll": -score["log_likelihood"],
+        "meets_target": -score["log_likelihood"] <= cfg.anchor_target_nll,
+    }
+
+
 def anchor_nll(x_train, x_test, cfg, seed=0, device="cpu", progress=False):
-    """Train the anchor MLP VAE (Bernoulli) by the ELBO and score its test NLL."""
+    """Train the anchor MLP VAE (Bernoulli) by the ELBO and score its test NLL (or score the
+    saved model ``cfg.anchor_model``)."""
+    if cfg.anchor_model:
+        return saved_anchor(cfg, x_test, seed, device, progress)
     torch.manual_seed(seed)
     net = {"hidden": list(cfg.anchor_hidden), "z_dim": cfg.anchor_z_dim}
     vae = build_vae({"data_shape": [784], **net})
@@ -359,8 +393,13 @@ def summary(results):
     a = results["anchor"]
     return (
         "; ".join(cells)
-        + f"; anchor test NLL {a['test_nll']:.2f} ± {a['stderr']:.2f} after {a['steps']} steps "
-        f"on {a['train_size']} images (pythae {a['published_test_nll']})"
+        + f"; anchor test NLL {a['test_nll']:.2f} ± {a['stderr']:.2f} "
+        + (
+            f"of the saved model {os.path.basename(a['saved_model']['path'])}"
+            if a.get("saved_model")
+            else f"after {a['steps']} steps on {a['train_size']} images"
+        )
+        + f" (pythae {a['published_test_nll']})"
     )
 
 

@@ -44,6 +44,7 @@ def _run(out):
     )
 
 
+@pytest.mark.slow  # about a minute: five processes, each importing torch and pyro twice
 @pytest.mark.skipif(
     not (SHARED_DATA / "binarized_mnist.npz").exists(), reason="needs ../shared/data"
 )
