@@ -95,3 +95,23 @@ def write_results_part(path, **fields):
     path.mkdir()
     (path / "results.json").write_text(json.dumps({**base, **fields}))
     return str(path)
+
+
+#: infovae-likelihood at toy size: every stage in seconds on a CPU (tests of its stages)
+TOY_TABLE1 = {
+    "n_train": 200,
+    "steps": 4,
+    "channels": 4,
+    "hidden": 16,
+    "n_test": 8,
+    "num_samples": 20,
+    "ais_points": 4,
+    "ais_steps": 3,
+    "ais_chains": 2,
+    "bdmc_points": 2,
+    "anchor_hidden": (16,),
+    "anchor_z_dim": 4,
+    "anchor_steps": 4,
+    "anchor_n_train": 200,
+    "anchor_n_test": 8,
+}

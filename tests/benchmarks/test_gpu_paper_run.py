@@ -10,28 +10,15 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED_DATA
+from helpers import TOY_TABLE1
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_paper_run.sh"
 TOY = {
-    "n_train": 200,
-    "steps": 4,
-    "channels": 4,
-    "hidden": 16,
+    **TOY_TABLE1,
     "decoder": "pixelcnn",
-    "n_test": 8,
-    "num_samples": 20,
-    "ais_points": 4,
-    "ais_steps": 3,
-    "ais_chains": 2,
-    "bdmc_points": 2,
     "validation_points": 20,
     "validate_every": 2,
     "information_points": 8,
-    "anchor_hidden": (16,),
-    "anchor_z_dim": 4,
-    "anchor_steps": 4,
-    "anchor_n_train": 200,
-    "anchor_n_test": 8,
 }
 
 

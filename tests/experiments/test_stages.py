@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED_DATA
+from helpers import TOY_TABLE1
 
 from pyrovae import cli
 from pyrovae.experiments import get
@@ -176,23 +177,6 @@ def test_dai_depth_in_budgeted_parts_equals_one_run(tmp_path, capsys):
 needs_mnist = pytest.mark.skipif(
     not (SHARED_DATA / "binarized_mnist.npz").exists(), reason="needs ../shared/data"
 )
-TOY_TABLE1 = {
-    "n_train": 200,
-    "steps": 4,
-    "channels": 4,
-    "hidden": 16,
-    "n_test": 8,
-    "num_samples": 20,
-    "ais_points": 4,
-    "ais_steps": 3,
-    "ais_chains": 2,
-    "bdmc_points": 2,
-    "anchor_hidden": (16,),
-    "anchor_z_dim": 4,
-    "anchor_steps": 4,
-    "anchor_n_train": 200,
-    "anchor_n_test": 8,
-}
 
 
 @needs_mnist
