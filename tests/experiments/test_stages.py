@@ -73,6 +73,7 @@ def test_a_budget_stops_at_a_stage_boundary_and_the_rest_resumes(tmp_path):
     assert calls == ["a"] and done == {"a": {"value": 1}} and left == ["b", "c"]
     saved = json.loads(Path(stage_path(tmp_path, "a")).read_text())
     assert saved["numbers"] == {"value": 1} and saved["seconds"] == 10.0 and saved["stage"] == "a"
+    assert saved["ran_on"]["device"] == "cpu" and "pyrovae" in saved["ran_on"]["versions"]
     assert not os.path.exists(stage_path(tmp_path, "b"))
     # 25 s: b fits (0 + 10 ≤ 25), c does not (10 + 10 ≤ 25 fits too), so both run
     done, left = run_in_stages(

@@ -96,9 +96,12 @@ def load_finished(out, identity, names) -> dict:
     return finished
 
 
-def save_stage(out, identity, stage, numbers, seconds) -> None:
-    """Write ``OUT/stages/NAME.json`` atomically."""
+def save_stage(out, identity, stage, numbers, seconds, device="cpu") -> None:
+    """Write ``OUT/stages/NAME.json`` atomically, with where it ran (device, versions)."""
+    from ...provenance import versions
+
     record = {"identity": identity, "stage": stage, "numbers": numbers, "seconds": seconds}
+    record["ran_on"] = {"device": str(device), "versions": versions()}
     text = json.dumps(jsonable(record), indent=1)
     write_atomic(stage_path(out, stage), text.encode())
 
@@ -155,7 +158,7 @@ def run_in_stages(
         began = clock()
         numbers = jsonable(module.run_stage(config, name, out, device, seed, data, progress))
         seconds = clock() - began
-        save_stage(out, identity, name, numbers, seconds)
+        save_stage(out, identity, name, numbers, seconds, device)
         finished[name] = {"numbers": numbers, "seconds": seconds}
     finished.update(load_finished(out, identity, [n for n in names if n not in finished]))
     done = {n: finished[n]["numbers"] for n in names if n in finished}
