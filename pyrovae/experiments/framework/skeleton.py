@@ -90,9 +90,11 @@ def run_experiment(
     if not is_staged(module):
         results = module.run(config, out=out, **options)
         return finish(module, name, out, {**head, **results, "provenance": provenance})
-    identity = {**head, "data_sha256": provenance["data"].get("sha256")}
-    identity = {k: identity[k] for k in ("experiment", "profile", "seed", "config", "data_sha256")}
-    identity = jsonable(identity)
+    # what a stage file must match to be this run's (claim and paper are prose, not identity)
+    same_run = ("experiment", "profile", "seed", "config")
+    identity = jsonable(
+        {**{k: head[k] for k in same_run}, "data_sha256": provenance["data"].get("sha256")}
+    )
     done, left = run_in_stages(
         module, config, out, identity, budget_minutes=budget_minutes, only=stages, **options
     )
