@@ -56,6 +56,27 @@ def trained_vae(data_path, z_dim=10, hidden=200, steps=1500, seed=0):
     return vae, random_subset(load_binarized_mnist(data_path, "test"), 10000, seed)
 
 
+def train_infovae_network(network, objective, x, args, steps, seed, callback):
+    """A fresh InfoVAE-paper VAE (dim z = 5, ``network`` "conv" or "pixelcnn", the width
+    ``args.channels`` / ``args.hidden``) trained ``steps`` steps of batch 100 with ``callback``
+    watching (the objective-cost benchmarks time or count its steps)."""
+    from pyrovae.models import conv_vae
+
+    vae = conv_vae(5, channels=args.channels, hidden=args.hidden, decoder=network, seed=seed)
+    train(
+        vae.model,
+        vae.guide,
+        x,
+        objective,
+        steps=steps,
+        batch_size=100,
+        device=args.device,
+        seed=seed,
+        progress=False,
+        callbacks=[callback],
+    )
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 
 

@@ -17,29 +17,15 @@ import statistics
 
 import pyro
 import torch
-from _common import LoopTimer, command_line, parser, write_json
+from _common import LoopTimer, command_line, parser, train_infovae_network, write_json
 
 from pyrovae.data import load_binarized_mnist
 from pyrovae.experiments.infovae_setup import infovae_objectives
-from pyrovae.infer import train
-from pyrovae.models import conv_vae
 
 
 def step_ms(network, objective, x, args, seed):
-    vae = conv_vae(5, channels=args.channels, hidden=args.hidden, decoder=network, seed=seed)
     timer = LoopTimer(args.warmup)
-    train(
-        vae.model,
-        vae.guide,
-        x,
-        objective,
-        steps=args.warmup + args.steps,
-        batch_size=100,
-        device=args.device,
-        seed=seed,
-        progress=False,
-        callbacks=[timer],
-    )
+    train_infovae_network(network, objective, x, args, args.warmup + args.steps, seed, timer)
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
     return timer.seconds / args.steps * 1e3

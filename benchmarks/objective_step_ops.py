@@ -20,13 +20,11 @@ import traceback
 
 import pyro
 import torch
-from _common import Callback, command_line, parser, write_json
+from _common import Callback, command_line, parser, train_infovae_network, write_json
 from torch.overrides import TorchFunctionMode
 
 from pyrovae.data import load_binarized_mnist
 from pyrovae.experiments.infovae_setup import infovae_objectives
-from pyrovae.infer import train
-from pyrovae.models import conv_vae
 
 HOST_READS = {"item", "tolist", "cpu", "numpy", "__float__", "__bool__", "__int__", "__index__"}
 MOVES = {"to", "cuda", "double", "float", "half"}
@@ -67,20 +65,9 @@ class ProbeSteps(Callback):
 
 
 def counts(network, objective, x, args):
-    vae = conv_vae(5, channels=args.channels, hidden=args.hidden, decoder=network, seed=0)
     probe = ProbeSteps(args.warmup, args.steps)
-    train(
-        vae.model,
-        vae.guide,
-        x,
-        objective,
-        steps=args.warmup + args.steps + 1,
-        batch_size=100,
-        device=args.device,
-        seed=0,
-        progress=False,
-        callbacks=[probe],
-    )
+    steps = args.warmup + args.steps + 1
+    train_infovae_network(network, objective, x, args, steps, seed=0, callback=probe)
     operators = sum(1 for e in probe.profiler.events() if e.name.startswith("aten::"))
 
     def per_step(counter):
