@@ -50,10 +50,11 @@ PUBLISHED_ANCHOR_NLL = 89.78  # pythae's VAE on this binarization
 class Config(ConvInfoVAESettings):
     """Table 1: conv VAEs with dim z trained as :class:`ConvInfoVAESettings` says (``n_train``,
     ``steps``, ``batch_size``, ``channels``, ``hidden``, ``decoder``, α, λ); IS with
-    K = ``num_samples`` on ``n_test`` random test images; AIS (``ais_steps`` × ``ais_chains``,
-    from the guide) on ``ais_points`` of them and the BDMC gap on ``bdmc_points`` simulated
-    images, AIS trusted when the gap ≤ ``trusted_gap``. Anchor: an MLP (``anchor_hidden``, dim
-    ``anchor_z_dim``) trained ``anchor_steps`` at ``anchor_lr`` on ``anchor_n_train`` images,
+    K = ``num_samples`` on ``n_test`` random test images; AIS (``ais_steps`` ×
+    ``ais_chains``, HMC with ``ais_leapfrog_steps`` leapfrog steps, from the guide) on
+    ``ais_points`` of them and the BDMC gap on ``bdmc_points`` simulated images, AIS trusted
+    when the gap ≤ ``trusted_gap``. Anchor: an MLP (``anchor_hidden``, dim ``anchor_z_dim``)
+    trained ``anchor_steps`` at ``anchor_lr`` on ``anchor_n_train`` images,
     scored on ``anchor_n_test``; its target NLL ``anchor_target_nll``.
 
     ``validation_points`` > 0: each model is selected on that many images of the validation
@@ -72,6 +73,7 @@ class Config(ConvInfoVAESettings):
     ais_points: int = 50
     ais_steps: int = 100
     ais_chains: int = 4
+    ais_leapfrog_steps: int = 10
     bdmc_points: int = 8
     trusted_gap: float = POSITIVE.field(1.0)
     anchor_hidden: tuple = (200, 200)
@@ -107,22 +109,26 @@ PROFILES = {
         anchor_n_test=10000,
     ),
     # The paper's ingredients within an hour on 2 CPU cores: the conditional PixelCNN decoder,
-    # selection on validation images, AIS with its BDMC check, I(x;z). Sized from the measured
-    # CPU step (benchmarks/results/objective_step_cost.json: 193 ms for a PixelCNN ELBO step at
-    # 32 channels, 2 threads; InfoVAE ≤ 1.12× that): 4 × 2500 steps ≈ 34 minutes of training.
+    # selection on validation images, AIS with its BDMC check, I(x;z). Sized from measured CPU
+    # costs: a PixelCNN ELBO step at 32 channels takes 193 ms on 2 threads
+    # (benchmarks/results/objective_step_cost.json; InfoVAE ≤ 1.12× that), and a first run with
+    # 2500 steps, AIS on 50 points × 4 chains × 200 steps × 10 leapfrog steps and IS on 200
+    # points took 28.4 min for one model, two thirds of it scoring. Here a model is about 8
+    # minutes: 1500 steps (≈ 5 min) and a third of that scoring (AIS gradients dominate).
     "cpu": Config(
         n_train=50000,
-        steps=2500,
+        steps=1500,
         channels=32,
         hidden=256,
         decoder="pixelcnn",
         validation_points=1000,
-        validate_every=500,
-        n_test=200,
+        validate_every=250,
+        n_test=100,
         num_samples=1000,
-        ais_points=50,
-        ais_steps=200,
-        ais_chains=4,
+        ais_points=32,
+        ais_steps=100,
+        ais_chains=2,
+        ais_leapfrog_steps=5,
         bdmc_points=8,
         information_points=500,
     ),
@@ -159,7 +165,9 @@ def _annealed(vae, x, cfg, seed, device):
     """AIS from the guide on the first ``ais_points`` test images, IS (K as in Table 1) on the
     same images, and the BDMC gap on as many images simulated from the model itself."""
     x = x[: cfg.ais_points].to(device)
-    options = dict(num_steps=cfg.ais_steps, num_chains=cfg.ais_chains)
+    options = dict(
+        num_steps=cfg.ais_steps, num_chains=cfg.ais_chains, leapfrog_steps=cfg.ais_leapfrog_steps
+    )
     with torch.no_grad():
         res = ais(vae.model, x, vae.guide, seed=seed, **options)
         same = log_likelihood(vae.model, vae.guide, x, num_samples=cfg.num_samples, seed=seed)
