@@ -115,3 +115,18 @@ TOY_TABLE1 = {
     "anchor_n_train": 200,
     "anchor_n_test": 8,
 }
+
+# infovae-comparison at toy size: one latent size, a few steps, tiny nets (seconds a stage)
+TOY_FIGURE6 = {
+    "z_dims": "(2,)",
+    "steps": "4",
+    "n_train": "200",
+    "n_test": "50",
+    "n_eval": "20",
+    "evaluate_every": "2",
+    "n_generated": "5",
+    "classifier_epochs": "1",
+    "n_labels": "100",
+    "channels": "4",
+    "hidden": "16",
+}

@@ -23,11 +23,15 @@ stably in MMD. The paper used a PixelCNN decoder (the ``full`` profile here uses
 DCGAN-style conv decoder.
 """
 
+import functools
+import hashlib
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
 
+from ..checks import NON_NEGATIVE
 from ..data import load_binarized_mnist, load_mnist_idx, random_subset
 from ..diagnostics import aggregate_posterior_moments
 from ..diagnostics.label_probes import (
@@ -43,6 +47,7 @@ from ..ops import mmd2, rbf_kernel
 from ..plotting import plot_image_rows
 from ..plotting.figure import save_figure, subplots
 from .framework.common import encode_in_batches
+from .framework.stages import run_all_stages
 from .infovae_setup import ConvInfoVAESettings, infovae_objectives
 
 CLAIM = (
@@ -60,7 +65,9 @@ class Config(ConvInfoVAESettings):
     held-out MMD² on ``n_eval`` test images every
     ``evaluate_every`` steps; final metrics on ``n_test`` random test images; the digit
     classifier trained ``classifier_epochs`` on the labelled set minus ``heldout_labelled``
-    images; the SVM on ``n_labels`` labelled latents; ``n_generated`` samples per model."""
+    images; the SVM on ``n_labels`` labelled latents; ``n_generated`` samples per model.
+    ``stage_minutes`` > 0: each model's training stops after that many minutes (its row says
+    ``out_of_time`` and how many steps ran)."""
 
     z_dims: tuple = (2, 5)
     n_test: int = 2000
@@ -70,6 +77,7 @@ class Config(ConvInfoVAESettings):
     heldout_labelled: int = 2000
     n_labels: int = 1000
     n_generated: int = 2000
+    stage_minutes: float = NON_NEGATIVE.field(0.0)
 
 
 PROFILES = {
@@ -86,6 +94,40 @@ PROFILES = {
         n_eval=2000,
         classifier_epochs=20,
         n_generated=10000,
+    ),
+    # The paper's decoder family (the conditional PixelCNN) on 2 CPU cores, dim z = 5 (Table 1's
+    # size), about 5 minutes a model: 1000 steps at 32 channels (193 ms a step on 2 threads,
+    # benchmarks/results/objective_step_cost.json) and 200 samples (PixelCNN sampling is 784
+    # passes of the whole net).
+    "cpu": Config(
+        z_dims=(5,),
+        n_train=50000,
+        steps=1000,
+        channels=32,
+        hidden=256,
+        decoder="pixelcnn",
+        n_test=2000,
+        evaluate_every=100,
+        n_eval=500,
+        n_generated=200,
+    ),
+    # Minutes of one H100/H200-class GPU beside infovae-likelihood's paper profile, every stage
+    # its own process under CUDA MPS (benchmarks/gpu_paper_run.sh): 10000 steps of the
+    # 64-channel PixelCNN VAE are 0.33 PFLOP (32.8 GFLOP a step at batch 100), stopped at
+    # stage_minutes with what the model has. Not yet run: no GPU was lent.
+    "paper": Config(
+        z_dims=(5,),
+        n_train=50000,
+        steps=10000,
+        channels=64,
+        hidden=1024,
+        decoder="pixelcnn",
+        n_test=10000,
+        evaluate_every=500,
+        n_eval=2000,
+        classifier_epochs=20,
+        n_generated=2000,
+        stage_minutes=5.0,
     ),
 }
 
@@ -114,85 +156,162 @@ def _labelled_data(data, seed, heldout):
     return tr_x, tr_y, ho_x, ho_y, frequencies
 
 
-def run(config, out, device="cpu", seed=0, data=None, progress=False):
-    cfg = config
-    x_train = load_binarized_mnist(data, "train")[: cfg.n_train]
-    # a random subset: the test split is ordered by class
-    x_test = random_subset(load_binarized_mnist(data, "test"), cfg.n_test, seed)
-    tr_x, tr_y, ho_x, ho_y, frequencies = _labelled_data(data, seed, cfg.heldout_labelled)
-    classifier, accuracy = train_digit_classifier(
-        tr_x, tr_y, ho_x, ho_y, epochs=cfg.classifier_epochs, seed=seed
-    )
+@functools.lru_cache(maxsize=2)
+def _classifier(data, seed, heldout, epochs):
+    """The labelled split, the digit classifier and what identifies it. Trained on one thread
+    whatever the process's thread count, so that every stage (several processes, ``--stage``)
+    scores its samples with the same weights; ``sha256`` of the weights lets :func:`assemble`
+    check it."""
+    tr_x, tr_y, ho_x, ho_y, frequencies = _labelled_data(data, seed, heldout)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        classifier, accuracy = train_digit_classifier(
+            tr_x, tr_y, ho_x, ho_y, epochs=epochs, seed=seed
+        )
+    finally:
+        torch.set_num_threads(threads)
+    digest = hashlib.sha256()
+    for value in classifier.state_dict().values():
+        digest.update(value.numpy().tobytes())
     heldout_ce = generated_class_cross_entropy(classifier, ho_x, frequencies)
-    results = {
-        "classifier_heldout_accuracy": accuracy,
-        "class_cross_entropy_minimum": heldout_ce["minimum"],
-        "classifier_cross_entropy_on_heldout_data": heldout_ce["cross_entropy"],
-        "rows": [],
+    facts = {
+        "heldout_accuracy": accuracy,
+        "cross_entropy_minimum": heldout_ce["minimum"],
+        "cross_entropy_on_heldout_data": heldout_ce["cross_entropy"],
+        "sha256": digest.hexdigest(),
     }
+    return (tr_x, tr_y, ho_x, ho_y, frequencies), classifier, facts
+
+
+@functools.lru_cache(maxsize=2)
+def _images(data, n_train, n_test, seed):
+    # a random test subset: the test split is ordered by class
+    x_train = load_binarized_mnist(data, "train")[:n_train]
+    return x_train, random_subset(load_binarized_mnist(data, "test"), n_test, seed)
+
+
+def _stage_names(config):
+    """``{stage: (z_dim, objective label)}`` in the order the models are trained."""
+    return {
+        f"z{d}-{label}": (d, label)
+        for d in config.z_dims
+        for label, _ in objectives(config.alpha, config.lam)
+    }
+
+
+def stages(config):
+    """One stage per (latent size, objective): train, then measure q(z), samples, SVM."""
+    return list(_stage_names(config))
+
+
+def run_stage(config, stage, out, device="cpu", seed=0, data=None, progress=False):
+    """Train one model and measure it: MMD², aggregate log det, class cross entropy of its
+    samples (the shared digit classifier), SVM error on its latent means."""
+    cfg = config
+    z_dim, label = _stage_names(cfg)[stage]
+    objective = dict(objectives(cfg.alpha, cfg.lam))[label]
+    x_train, x_test = _images(data, cfg.n_train, cfg.n_test, seed)
+    labelled, classifier, classifier_facts = _classifier(
+        data, seed, cfg.heldout_labelled, cfg.classifier_epochs
+    )
+    tr_x, tr_y, ho_x, ho_y, frequencies = labelled
     x_eval = x_test[: cfg.n_eval].to(device)
-    samples = {"data": x_test[:12]}
-    for z_dim in cfg.z_dims:
-        for label, objective in objectives(cfg.alpha, cfg.lam):
-            vae = conv_vae(z_dim, cfg.channels, cfg.hidden, cfg.decoder, seed=seed)
+    vae = conv_vae(z_dim, cfg.channels, cfg.hidden, cfg.decoder, seed=seed)
 
-            def evaluate(step, vae=vae):
-                vae.eval()
-                value = latent_mmd2(vae, x_eval, seed + step)
-                vae.train()
-                return {"eval_mmd2": value}
+    def evaluate(step):
+        vae.eval()
+        value = latent_mmd2(vae, x_eval, seed + step)
+        vae.train()
+        return {"eval_mmd2": value}
 
-            result = train(
-                vae.model,
-                vae.guide,
-                x_train,
-                objective,
-                steps=cfg.steps,
-                batch_size=cfg.batch_size,
-                seed=seed,
-                device=device,
-                progress=progress,
-                evaluate=evaluate,
-                evaluate_every=cfg.evaluate_every,
-            )
-            vae = vae.eval()  # evaluated on the training device (PixelCNN sampling is 784 passes)
-            with torch.no_grad():
-                loc, scale = (t.cpu() for t in encode_in_batches(vae, x_test.to(device)))
-                moments = aggregate_posterior_moments(loc, scale)
-                means = vae.sample(
-                    cfg.n_generated, torch.Generator(device=device).manual_seed(seed)
-                )
-                generated = torch.bernoulli(
-                    means, generator=torch.Generator(device=device).manual_seed(seed + 1)
-                ).cpu()
-                feats_tr = encode_in_batches(vae, tr_x[: cfg.n_labels].to(device))[0].cpu()
-                feats_ho = encode_in_batches(vae, ho_x.to(device))[0].cpu()
-                mmd = latent_mmd2(vae, x_test.to(device), seed)
-            ce = generated_class_cross_entropy(classifier, generated, frequencies)
-            trajectory = [(r["step"], r["eval_mmd2"]) for r in result.history if "eval_mmd2" in r]
-            results["rows"].append(
-                {
-                    "objective": label,
-                    "z_dim": z_dim,
-                    "mmd2": mmd,
-                    "log_det_per_dim": moments["log_det"].item() / z_dim,
-                    "class_cross_entropy": ce["cross_entropy"],
-                    "class_cross_entropy_excess": ce["excess"],
-                    "generated_class_distribution": ce["generated_class_distribution"],
-                    "svm_error": latent_svm_error(feats_tr, tr_y[: cfg.n_labels], feats_ho, ho_y),
-                    "mmd_trajectory": trajectory,
-                    "final_loss": sum(r["loss"] for r in result.history[-50:])
-                    / min(50, len(result.history)),
-                }
-            )
-            if z_dim == cfg.z_dims[-1]:
-                samples[label] = vae.sample(12, torch.Generator(device=device).manual_seed(seed))
-    results["samples"] = {k: v.cpu().tolist() for k, v in samples.items()}
+    options = {"time_limit": cfg.stage_minutes} if cfg.stage_minutes else {}
+    result = train(
+        vae.model,
+        vae.guide,
+        x_train,
+        objective,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        seed=seed,
+        device=device,
+        progress=progress,
+        evaluate=evaluate,
+        evaluate_every=cfg.evaluate_every,
+        **options,
+    )
+    vae = vae.eval()  # evaluated on the training device (PixelCNN sampling is 784 passes)
+    with torch.no_grad():
+        loc, scale = (t.cpu() for t in encode_in_batches(vae, x_test.to(device)))
+        moments = aggregate_posterior_moments(loc, scale)
+        means = vae.sample(cfg.n_generated, torch.Generator(device=device).manual_seed(seed))
+        generated = torch.bernoulli(
+            means, generator=torch.Generator(device=device).manual_seed(seed + 1)
+        ).cpu()
+        feats_tr = encode_in_batches(vae, tr_x[: cfg.n_labels].to(device))[0].cpu()
+        feats_ho = encode_in_batches(vae, ho_x.to(device))[0].cpu()
+        mmd = latent_mmd2(vae, x_test.to(device), seed)
+        shown = None
+        if z_dim == cfg.z_dims[-1]:  # the samples figure shows the last latent size
+            shown = vae.sample(12, torch.Generator(device=device).manual_seed(seed)).cpu()
+    ce = generated_class_cross_entropy(classifier, generated, frequencies)
+    trajectory = [(r["step"], r["eval_mmd2"]) for r in result.history if "eval_mmd2" in r]
+    row = {
+        "objective": label,
+        "z_dim": z_dim,
+        "mmd2": mmd,
+        "log_det_per_dim": moments["log_det"].item() / z_dim,
+        "class_cross_entropy": ce["cross_entropy"],
+        "class_cross_entropy_excess": ce["excess"],
+        "generated_class_distribution": ce["generated_class_distribution"],
+        "svm_error": latent_svm_error(feats_tr, tr_y[: cfg.n_labels], feats_ho, ho_y),
+        "mmd_trajectory": trajectory,
+        "final_loss": sum(r["loss"] for r in result.history[-50:]) / min(50, len(result.history)),
+        "steps_run": result.steps,
+        "out_of_time": result.out_of_time,
+    }
+    return {
+        "row": row,
+        "classifier": classifier_facts,
+        "samples": None if shown is None else shown.tolist(),
+        "data_samples": x_test[:12].tolist() if shown is not None else None,
+    }
+
+
+def assemble(config, done):
+    """The rows in training order, the classifier's numbers (one classifier for every stage:
+    refused otherwise) and the samples of the last latent size."""
+    names = stages(config)
+    digests = {done[n]["classifier"]["sha256"] for n in names}
+    if len(digests) > 1:
+        raise ValueError(
+            "the stages of this run scored their samples with different digit classifiers "
+            "(another machine or library version trained it): rerun every stage in one place, "
+            "or delete OUT/stages and run again"
+        )
+    facts = done[names[0]]["classifier"]
+    results = {
+        "classifier_heldout_accuracy": facts["heldout_accuracy"],
+        "class_cross_entropy_minimum": facts["cross_entropy_minimum"],
+        "classifier_cross_entropy_on_heldout_data": facts["cross_entropy_on_heldout_data"],
+        "classifier_sha256": facts["sha256"],
+        "rows": [done[n]["row"] for n in names],
+    }
+    samples = {}
+    for n in names:
+        if done[n]["samples"] is not None:
+            samples.setdefault("data", done[n]["data_samples"])
+            samples[done[n]["row"]["objective"]] = done[n]["samples"]
+    results["samples"] = samples
     for row in results["rows"]:  # top-level numbers, for sweep summaries over seeds
         tag = f"z{row['z_dim']}_{row['objective']}"
         for key in ("mmd2", "class_cross_entropy", "svm_error"):
             results[f"{tag}_{key}"] = row[key]
     return results
+
+
+def run(config, out, device="cpu", seed=0, data=None, progress=False):
+    return run_all_stages(sys.modules[__name__], config, out, device, seed, data, progress)
 
 
 def checks(results):

@@ -3,7 +3,8 @@ r"""An autoregressive Bernoulli likelihood with a conditional PixelCNN, p(x|z) =
 The decoder net maps z to a conditioning map ``(*batch, C, H, W)``
 (e.g. ``ConvDecoder28(z_dim, out_channels=C)``); :class:`PixelCNNBernoulli` holds the masked
 PixelCNN and turns that map into a distribution whose ``log_prob(x)`` is one teacher-forced pass
-(exact and normalized) and whose ``sample()`` runs H·W passes, one pixel at a time. The mean of
+(exact and normalized) and whose ``sample()`` runs H·W passes, one pixel at a time, each on
+the band of rows the pixel's logit can see (7 of 28 for the default net). The mean of
 such a distribution has no closed form: ``mean`` returns the per-pixel probabilities met along
 one ancestral sample (what "samples" shows for PixelCNN VAEs in the InfoVAE paper).
 """
@@ -50,8 +51,12 @@ class AutoregressiveBernoulli(TorchDistribution):
         return self.net(x, self._flat_condition(batch)).reshape(*batch, *self.data_shape)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """Summed over the 784 pixels in at least float32: under ``torch.autocast`` the PixelCNN
+        may run in bfloat16 / float16, but its logits are widened before the sum, so the
+        rounding of a low-precision sum of hundreds of terms does not enter log p(x|z)."""
         logits = self.logits(value)
-        value = value.expand_as(logits)
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+        value = value.to(logits.dtype).expand_as(logits)
         ll = -nn.functional.binary_cross_entropy_with_logits(logits, value, reduction="none")
         return ll.flatten(-len(self.data_shape)).sum(-1)
 
@@ -62,11 +67,15 @@ class AutoregressiveBernoulli(TorchDistribution):
         x = cond.new_zeros(cond.shape[0], 1, *self.image_shape)
         probs = torch.zeros_like(x)
         h, w = self.image_shape
-        for i in range(h * w):
-            r, c = divmod(i, w)
-            p = torch.sigmoid(self.net(x, cond)[:, 0, r, c])
-            probs[:, 0, r, c] = p
-            x[:, 0, r, c] = torch.bernoulli(p)
+        above = getattr(self.net, "rows_above", h)  # another net: every row, every pass
+        for r in range(h):
+            # row r's logits depend on rows r - above .. r only: run the net on that band
+            top = max(0, r - above)
+            band, band_cond = x[:, :, top : r + 1], cond[:, :, top : r + 1]
+            for c in range(w):
+                p = torch.sigmoid(self.net(band, band_cond)[:, 0, -1, c])
+                probs[:, 0, r, c] = p
+                x[:, 0, r, c] = torch.bernoulli(p)  # band is a view: it sees the new pixel
         return x.reshape(*shape, *self.data_shape), probs.reshape(*shape, *self.data_shape)
 
     def sample(self, sample_shape=()):

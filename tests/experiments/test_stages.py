@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED_DATA
-from helpers import TOY_TABLE1
+from helpers import TOY_FIGURE6, TOY_TABLE1
 
 from pyrovae import cli
 from pyrovae.experiments import get
@@ -197,6 +197,41 @@ def test_infovae_likelihood_stopped_and_resumed_equals_one_run(tmp_path):
     last = run(str(parts), data=str(SHARED_DATA), overrides=TOY_TABLE1)
     assert last["models"] == joint["models"] and last["anchor"] == joint["anchor"]
     assert last["checks"] == joint["checks"] and (parts / "table1.png").exists()
+
+
+@needs_mnist
+def test_infovae_comparison_run_as_separate_stages_equals_one_run(tmp_path):
+    """Each model a stage (``--stage``), the digit classifier trained in each process on one
+    thread: the assembled run equals an uninterrupted one, classifier included."""
+    run = get("infovae-comparison")
+    joint = run(str(tmp_path / "joint"), data=str(SHARED_DATA), overrides=TOY_FIGURE6)
+    parts = tmp_path / "parts"
+    args = ["reproduce", "infovae-comparison", "--data", str(SHARED_DATA), "--no-progress"]
+    args += ["--out", str(parts), "--threads", "2"]
+    for key, value in TOY_FIGURE6.items():
+        args += ["--set", f"{key}={value}"]
+    assert cli.main([*args, "--stage", "z2-InfoVAE-adversarial"]) == 0
+    assert sorted(os.listdir(parts / "stages")) == ["z2-InfoVAE-adversarial.json"]
+    assert cli.main(args) == 0  # the other stages, then the whole run assembled
+    last = json.loads((parts / "results.json").read_text())
+    assert last["rows"] == joint["rows"] and last["checks"] == joint["checks"]
+    assert last["classifier_sha256"] == joint["classifier_sha256"]
+    assert list(last["samples"]) == ["data", *(row["objective"] for row in joint["rows"])]
+    assert (parts / "figure6.png").exists() and (parts / "samples_z2.png").exists()
+
+
+def test_infovae_comparison_refuses_stages_scored_by_different_classifiers():
+    from pyrovae.experiments.infovae_comparison import PROFILES, assemble, stages
+
+    config = PROFILES["cpu"]
+    facts = {"heldout_accuracy": 0.9, "cross_entropy_minimum": 2.3}
+    facts["cross_entropy_on_heldout_data"] = 2.4
+    done = {
+        name: {"row": {}, "samples": None, "classifier": {**facts, "sha256": f"{i % 2}"}}
+        for i, name in enumerate(stages(config))
+    }
+    with pytest.raises(ValueError, match="different digit classifiers.*rerun every stage"):
+        assemble(config, done)
 
 
 @needs_fashion

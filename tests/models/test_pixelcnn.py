@@ -132,3 +132,38 @@ def test_full_profile_pixelcnn_vae_of_the_infovae_experiments_scores_28x28_image
     assert torch.isfinite(torch.tensor(loss))
     with torch.no_grad():
         assert vae.decode(vae.encode(x)[0]).log_prob(x).shape == (4,)
+
+
+def test_log_prob_is_summed_in_float32_under_bfloat16_autocast():
+    """Under ``torch.autocast`` the PixelCNN's logits come out in bfloat16; the 784-term sum of
+    log p(x_i | x_<i, z) is taken in float32 from those logits, not in bfloat16, and a float64
+    model stays float64."""
+    lik = tiny_likelihood()
+    condition = torch.randn(5, C, H, W)
+    x = torch.bernoulli(torch.full((5, H * W), 0.4))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        dist = lik(condition, (H * W,))
+        logits = dist.logits(x)
+        log_p = dist.log_prob(x)
+    assert logits.dtype == torch.bfloat16 and log_p.dtype == torch.float32
+    by_hand = -nn.functional.binary_cross_entropy_with_logits(
+        logits.float(), x, reduction="none"
+    ).sum(-1)
+    assert torch.allclose(log_p, by_hand, atol=1e-5)
+    wide = lik.double()(condition.double(), (H * W,)).log_prob(x.double())
+    assert wide.dtype == torch.float64
+
+
+def test_ancestral_sampling_on_a_band_of_rows_matches_the_whole_image_pass():
+    """Sampling runs the net on the ``rows_above`` + 1 rows a pixel's logit can see; the
+    probability recorded for every pixel equals the teacher-forced one of the finished sample
+    from the whole image (12x12 images, reach 5 rows: most passes see half the image)."""
+    torch.manual_seed(1)
+    lik = PixelCNNBernoulli(image_shape=(12, 12), condition_channels=C, channels=8, layers=3)
+    for p in lik.parameters():
+        nn.init.normal_(p, std=0.5)
+    assert lik.net.rows_above == 5  # 7x7 "A" kernel: 3 rows, two 3x3 "B": 1 each, 1x1: none
+    d = lik(torch.randn(6, C, 12, 12), (144,))
+    x, probs = d._ancestral()
+    assert torch.allclose(probs, torch.sigmoid(d.logits(x)), atol=1e-5)
+    assert 0.05 < x.mean() < 0.95  # a sample with both values, not a constant image
