@@ -25,6 +25,7 @@ DCGAN-style conv decoder.
 
 import functools
 import hashlib
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from ..ops import mmd2, rbf_kernel
 from ..plotting import plot_image_rows
 from ..plotting.figure import save_figure, subplots
 from .framework.common import encode_in_batches
+from .framework.judgement import claim_words, compare, difference_stderr
 from .framework.stages import run_all_stages
 from .infovae_setup import ConvInfoVAESettings, infovae_objectives
 
@@ -262,9 +264,11 @@ def run_stage(config, stage, out, device="cpu", seed=0, data=None, progress=Fals
         "mmd2": mmd,
         "log_det_per_dim": moments["log_det"].item() / z_dim,
         "class_cross_entropy": ce["cross_entropy"],
+        "class_cross_entropy_stderr": ce["stderr"],
         "class_cross_entropy_excess": ce["excess"],
         "generated_class_distribution": ce["generated_class_distribution"],
         "svm_error": latent_svm_error(feats_tr, tr_y[: cfg.n_labels], feats_ho, ho_y),
+        "svm_test_points": int(ho_y.shape[0]),
         "mmd_trajectory": trajectory,
         "final_loss": sum(r["loss"] for r in result.history[-50:]) / min(50, len(result.history)),
         "steps_run": result.steps,
@@ -328,6 +332,62 @@ def checks(results):
             )
             out[f"z={d} {k}: SVM error at most the ELBO's"] = mine["svm_error"] <= elbo["svm_error"]
     return out
+
+
+def scale(results) -> str:
+    """The size of the run, in the words a verdict needs."""
+    c = results["config"]
+    dims = ", ".join(map(str, c["z_dims"]))
+    return (
+        f"{results.get('profile', 'quick')} profile: {c['steps']} steps on {c['n_train']} images, "
+        f"{c['decoder']} decoder ({c['channels']} channels), dim z {dims}, "
+        f"{c['n_generated']} samples per model"
+    )
+
+
+def judge(results) -> str:
+    """Each of Fig. 6's claims judged over the InfoVAE divergences and latent sizes, with the
+    Monte Carlo error: the class cross entropy by its bootstrap standard error, the SVM error
+    by its binomial one ("as good as": a tie holds); MMD² compared as measured."""
+    claims = {
+        "q(z) closer to p(z) than the ELBO's (MMD²)": ("mmd2", "ELBO"),
+        "closer than the autoencoder's": ("mmd2", "Autoencoder"),
+        "classes in better proportion than the ELBO (class cross entropy)": (
+            "class_cross_entropy",
+            "ELBO",
+        ),
+        "latents as good for an SVM as the ELBO's": ("svm_error", "ELBO"),
+    }
+    words = []
+    for claim, (key, base_label) in claims.items():
+        outcomes = {}
+        for d in results["config"]["z_dims"]:
+            by = {r["objective"]: r for r in results["rows"] if r["z_dim"] == d}
+            for label, row in by.items():
+                if not label.startswith("InfoVAE"):
+                    continue
+                base = by[base_label]
+                case = label.removeprefix("InfoVAE-") + (
+                    f" (z={d})" if len(results["config"]["z_dims"]) > 1 else ""
+                )
+                outcomes[case] = compare(
+                    row[key], base[key], _stderr(row, base, key), ties_hold=key == "svm_error"
+                )
+        words.append(f"{claim}: {claim_words(outcomes)}")
+    return f"at the {scale(results)}: " + "; ".join(words)
+
+
+def _stderr(row, base, key):
+    if key == "class_cross_entropy":
+        return difference_stderr(
+            row.get("class_cross_entropy_stderr"), base.get("class_cross_entropy_stderr")
+        )
+    if key == "svm_error" and "svm_test_points" in row:
+        n = row["svm_test_points"]
+        return difference_stderr(
+            *(math.sqrt(e * (1 - e) / n) for e in (row["svm_error"], base["svm_error"]))
+        )
+    return 0.0
 
 
 def summary(results):

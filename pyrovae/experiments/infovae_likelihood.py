@@ -28,6 +28,7 @@ from ..models import build_vae, conv_vae
 from ..plotting import save_figure, subplots
 from ..posterior import ais, bdmc
 from .framework.common import encode_in_batches, fit
+from .framework.judgement import claim_words, compare, difference_stderr
 from .framework.stages import run_all_stages
 from .infovae_setup import ConvInfoVAESettings, infovae_objectives
 
@@ -389,6 +390,62 @@ def checks(results):
             v["information"]["mutual_information"] >= cut for k, v in m.items() if k != "ELBO"
         )
     return out
+
+
+def scale(results) -> str:
+    """The size of the run, in the words a verdict needs."""
+    c = results["config"]
+    return (
+        f"{results.get('profile', 'quick')} profile: {c['steps']} steps on {c['n_train']} images, "
+        f"{c['decoder']} decoder ({c['channels']} channels), AIS on {c['ais_points']} test images"
+    )
+
+
+def judge(results) -> str:
+    """Table 1's claim judged by AIS (the same test images for every model): reproduced when
+    every InfoVAE model is at least the ELBO's (within 2 standard errors); undecided when AIS
+    is not trusted (BDMC gap) for a model, or when InfoVAE falls short while the ELBO model
+    still uses z — the paper's argument is that a powerful decoder lets the ELBO ignore z, a
+    regime such a run has not reached; not reproduced otherwise. The anchor apart."""
+    m, cfg = results["models"], results["config"]
+    base = m["ELBO"]["ais"]
+    outcomes = {
+        k.removeprefix("InfoVAE-"): compare(
+            v["ais"]["log_likelihood"],
+            base["log_likelihood"],
+            difference_stderr(v["ais"]["stderr"], base["stderr"]),
+            better="higher",
+            ties_hold=True,
+        )
+        for k, v in m.items()
+        if k != "ELBO"
+    }
+    words = claim_words(outcomes)
+    untrusted = [k for k, v in m.items() if not v["ais"]["trusted"]["ais"]]
+    info = m["ELBO"].get("information")
+    cut = cfg.get("ignored_information", 0.5)
+    if untrusted:
+        gaps = ", ".join(f"{k} {m[k]['ais']['bdmc_gap']:.2f}" for k in untrusted)
+        verdict = (
+            f"undecided: AIS not trusted (BDMC gap above {cfg['trusted_gap']} nats: {gaps}); "
+            f"as measured, {words}"
+        )
+    elif words == "reproduced":
+        verdict = "reproduced"
+    elif info is not None and info["mutual_information"] >= cut:
+        verdict = (
+            f"undecided at this scale: as measured, {words}, but the ELBO model still uses z "
+            f"(I(x;z) = {info['mutual_information']:.2f} nats ≥ {cut}), so the regime of the "
+            "paper's argument (a decoder strong enough for the ELBO to ignore z) was not reached"
+        )
+    else:
+        verdict = words
+    anchor = results["anchor"]
+    met = "met" if anchor["meets_target"] else "not met"
+    return (
+        f"at the {scale(results)}: InfoVAE at least the ELBO in log-likelihood: {verdict}; "
+        f"anchor NLL {anchor['test_nll']:.2f} against the target {cfg['anchor_target_nll']}: {met}"
+    )
 
 
 def summary(results):

@@ -5,7 +5,10 @@ One row per experiment found under ``RUNS_DIR`` (a folder holding ``results.json
 depth): the claim, the paper, the numbers (the experiment's ``summary(results)`` where it has
 one, else its scalar results), the command that reproduces them (profile, seed and every
 setting that differs from the profile, as ``--set``), and the verdict from ``checks``: ✓ when
-every check holds, "partly" when some do, ✗ when none do.
+every check holds, "partly" when some do, ✗ when none do; followed by the experiment's own
+verdict in words where it has a ``judge`` (:mod:`.judgement`: each claim reproduced, not
+reproduced, partly or undecided, with the run's scale and the reason), else by the checks that
+fail.
 """
 
 import dataclasses
@@ -155,7 +158,9 @@ def report_table(runs_dir) -> str:
                 ) from err
             missed = failed_checks(results)
             held = verdict(results.get("checks"))
-            if missed and held != "✗":
+            if hasattr(module, "judge"):  # the experiment's own verdict in words, with its scale
+                held += ": " + module.judge(results)
+            elif missed and held != "✗":
                 held += " (fails: " + ", ".join(m.replace("_", " ") for m in missed) + ")"
             cells = [
                 results.get("claim", getattr(module, "CLAIM", name)),
