@@ -18,6 +18,11 @@ variant's. The log-likelihood pass: ``--ll-points`` test images, z the guide's m
 ``--ll-repeats`` times. ``max_abs_error_nats``: the largest |log p(x|z) − the float32 value| over
 those images, the variant's weights equal to the baseline's (what a lower precision costs).
 
+Ancestral sampling (``sampling``, float32): ``--sample-points`` samples drawn pixel by pixel with
+the net run on the band of rows each pixel's logit can see (``PixelCNN.rows_above``), side by
+side with the same sampler running the whole image every pass (the net wrapped so that it
+hides ``rows_above``); same seed, ``max_abs_probability_difference`` between the two.
+
     python benchmarks/pixelcnn_throughput.py --data ../shared/data --threads 2
 
 Writes ``benchmarks/results/pixelcnn_throughput.json`` (``pixelcnn_throughput_cuda.json`` is the
@@ -96,6 +101,52 @@ def log_likelihood_pass(vae, context, x):
         return vae.likelihood(vae.decoder(loc), vae.data_shape).log_prob(x).float()
 
 
+class WholeImage(torch.nn.Module):
+    """The PixelCNN without ``rows_above``: the sampler then runs it on the whole image."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, condition):
+        return self.net(x, condition)
+
+
+@torch.no_grad()
+def sampling(args):
+    """ms per ancestral sample, banded and whole-image, from one model and seed."""
+    vae, _ = build("float32", args)
+    z = torch.randn(args.sample_points, 5, device=args.device)
+    condition = vae.decoder(z)
+    out = {}
+    for name, net in (
+        ("band", vae.likelihood.net),
+        ("whole_image", WholeImage(vae.likelihood.net)),
+    ):
+        likelihood = vae.likelihood
+        dist = type(likelihood.forward(condition, vae.data_shape))(
+            net, likelihood._condition(condition, None), likelihood.image_shape, vae.data_shape
+        )
+        torch.manual_seed(0)
+        _sync(args.device)
+        began = time.perf_counter()
+        _, probs = dist._ancestral()
+        _sync(args.device)
+        out[name] = {"seconds": time.perf_counter() - began, "probs": probs}
+    return {
+        "points": args.sample_points,
+        "ms_per_sample_band": round(out["band"]["seconds"] / args.sample_points * 1e3, 2),
+        "ms_per_sample_whole_image": round(
+            out["whole_image"]["seconds"] / args.sample_points * 1e3, 2
+        ),
+        "speedup": round(out["whole_image"]["seconds"] / out["band"]["seconds"], 3),
+        "max_abs_probability_difference": (out["band"]["probs"] - out["whole_image"]["probs"])
+        .abs()
+        .max()
+        .item(),
+    }
+
+
 def main():
     p = parser(__doc__, "benchmarks/results/pixelcnn_throughput.json")
     p.add_argument("--variants", default=",".join(VARIANTS))
@@ -106,6 +157,7 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--ll-points", type=int, default=500)
     p.add_argument("--ll-repeats", type=int, default=5)
+    p.add_argument("--sample-points", type=int, default=50)
     args = p.parse_args()
     variants = args.variants.split(",")
     torch.set_num_threads(args.threads)
@@ -173,6 +225,7 @@ def main():
             "torch": torch.__version__,
             "model": {"z_dim": 5, "channels": args.channels, "hidden": args.hidden},
             "variants": results,
+            "sampling": sampling(args),
         },
     )
 

@@ -98,20 +98,20 @@ PROFILES = {
         n_generated=10000,
     ),
     # The paper's decoder family (the conditional PixelCNN) on 2 CPU cores, dim z = 5 (Table 1's
-    # size), about 5 minutes a model: 1000 steps at 32 channels (193 ms a step on 2 threads,
-    # benchmarks/results/objective_step_cost.json) and 200 samples (PixelCNN sampling is 784
-    # passes of the whole net).
+    # size), about 5 minutes a model: 800 steps at 32 channels (infovae-likelihood's cpu
+    # profile measured about 0.37 s a step in an experiment stage, 2 threads) and 300 samples
+    # (PixelCNN sampling: 784 passes of the net on a band of 7 rows).
     "cpu": Config(
         z_dims=(5,),
         n_train=50000,
-        steps=1000,
+        steps=800,
         channels=32,
         hidden=256,
         decoder="pixelcnn",
         n_test=2000,
         evaluate_every=100,
         n_eval=500,
-        n_generated=200,
+        n_generated=300,
     ),
     # Minutes of one H100/H200-class GPU beside infovae-likelihood's paper profile, every stage
     # its own process under CUDA MPS (benchmarks/gpu_paper_run.sh): 10000 steps of the

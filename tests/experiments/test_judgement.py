@@ -108,7 +108,7 @@ def test_figure6_verdicts_appear_in_the_readme_table(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "results.json").write_text(json.dumps(results))
     table = report_table(str(tmp_path))
-    assert "at the cpu profile: 1000 steps on 50000 images, pixelcnn decoder" in table
+    assert "at the cpu profile: 800 steps on 50000 images, pixelcnn decoder" in table
     assert "(MMD²): partly: holds for MMD, Stein; fails for adversarial;" in table
     assert "closer than the autoencoder's: reproduced;" in table
     assert "(class cross entropy): undecided (within noise for MMD, Stein, adversarial)" in table
