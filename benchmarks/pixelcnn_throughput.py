@@ -9,6 +9,8 @@ Variants (``--variants``, each applied to a fresh ``conv_vae(5, decoder="pixelcn
 * ``channels_last``: the decoder and the PixelCNN in ``torch.channels_last`` memory format;
 * ``compile``: the PixelCNN's forward through ``torch.compile`` (inductor; its compile time is
   spent in the warm-up steps and reported apart);
+* ``pyro_validation``: as ``float32`` with Pyro's argument and support checks on (Pyro's default;
+  the other variants run with them off, as every benchmark here does);
 * ``bfloat16``: the step under ``torch.autocast(dtype=torch.bfloat16)`` on the device: convs in
   bfloat16, the log-likelihood summed in float32 (``AutoregressiveBernoulli.log_prob``).
 
@@ -41,7 +43,7 @@ from pyrovae.data import load_binarized_mnist, random_subset
 from pyrovae.infer import EvidenceLowerBound, train
 from pyrovae.models import conv_vae
 
-VARIANTS = ("float32", "channels_last", "compile", "bfloat16")
+VARIANTS = ("float32", "pyro_validation", "channels_last", "compile", "bfloat16")
 
 
 def build(variant, args, seed=0):
@@ -52,6 +54,11 @@ def build(variant, args, seed=0):
     if variant == "channels_last":
         vae.decoder.to(memory_format=torch.channels_last)
         vae.likelihood.net.to(memory_format=torch.channels_last)
+    elif variant == "pyro_validation":
+
+        def context():
+            return pyro.validation_enabled(True)
+
     elif variant == "compile":
         vae.likelihood.net.compile()
     elif variant == "bfloat16":

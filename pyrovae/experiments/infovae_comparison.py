@@ -18,9 +18,14 @@ latent sizes. For each model:
 Claims (paper, Fig. 6): the InfoVAE models have much smaller MMD and log det closer to 0 than the
 ELBO and the autoencoder, generate classes in better proportion (lower cross entropy), give
 latent features at least as good for semi-supervised classification, and converge faster and more
-stably in MMD. The paper used a PixelCNN decoder (the ``full`` profile here uses
-:class:`pyrovae.models.PixelCNNBernoulli` on the conv decoder's map); ``quick`` uses the
-DCGAN-style conv decoder.
+stably in MMD. The paper used a PixelCNN decoder (the ``full``, ``cpu`` and ``paper`` profiles
+here use :class:`pyrovae.models.PixelCNNBernoulli` on the conv decoder's map); ``quick`` uses the
+DCGAN-style conv decoder. ``judge`` gives each claim's verdict with the Monte Carlo error and the
+run's scale.
+
+Each model is a stage (``z5-InfoVAE-MMD``, ...: ``--stage``, ``--budget-minutes``); the digit
+classifier that scores the samples is retrained in each process on one thread from the same seed,
+so every stage uses the same weights, which :func:`assemble` checks by their hash.
 """
 
 import functools

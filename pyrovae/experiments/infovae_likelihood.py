@@ -449,9 +449,11 @@ def judge(results) -> str:
 
 
 def summary(results):
+    paper = results.get("paper_nats", PAPER_NATS)
     cells = [
-        f"{k}: AIS {v['ais']['log_likelihood']:.2f} ± {v['ais']['stderr']:.2f} (BDMC gap "
-        f"{v['ais']['bdmc_gap']:.2f}), IS {v['log_likelihood']:.2f} ± {v['stderr']:.2f} "
+        f"{k}: AIS {v['ais']['log_likelihood']:.2f} ± {v['ais']['stderr']:.2f} "
+        + (f"(paper {paper[k]}; BDMC gap " if k in paper else "(BDMC gap ")
+        + f"{v['ais']['bdmc_gap']:.2f}), IS {v['log_likelihood']:.2f} ± {v['stderr']:.2f} "
         f"(k̂ ≤ {v['khat_max']:.2f})" + _information_words(v)
         for k, v in results["models"].items()
     ]
