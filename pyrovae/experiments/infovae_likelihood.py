@@ -440,6 +440,13 @@ def judge(results) -> str:
         )
     else:
         verdict = words
+    ignoring = [
+        f"{k} {v['information']['mutual_information']:.2f}"
+        for k, v in m.items()
+        if k != "ELBO" and "information" in v and v["information"]["mutual_information"] < cut
+    ]
+    if ignoring:  # the reverse of the paper's argument: InfoVAE models that ignore z
+        verdict += f" (InfoVAE models that ignore z, I(x;z) in nats: {', '.join(ignoring)})"
     anchor = results["anchor"]
     met = "met" if anchor["meets_target"] else "not met"
     return (

@@ -70,6 +70,14 @@ def test_table1_verdict_is_undecided_while_the_elbo_model_still_uses_z():
 def test_table1_verdict_is_not_reproduced_once_the_elbo_model_ignores_z():
     words = infovae_likelihood.judge(_table1(-87.0, elbo_information=0.1))
     assert "InfoVAE at least the ELBO in log-likelihood: not reproduced;" in words
+    assert "ignore z" not in words  # every InfoVAE model here has I(x;z) = 3 nats
+
+
+def test_table1_verdict_names_the_infovae_models_that_ignore_z():
+    results = _table1(-87.0)
+    results["models"]["InfoVAE-MMD"]["information"]["mutual_information"] = 0.29
+    words = infovae_likelihood.judge(results)
+    assert "(InfoVAE models that ignore z, I(x;z) in nats: InfoVAE-MMD 0.29);" in words
 
 
 def test_table1_verdict_is_reproduced_within_noise_and_undecided_when_ais_is_untrusted():
