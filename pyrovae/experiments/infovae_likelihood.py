@@ -486,18 +486,19 @@ def _information_words(scores):
 
 def plot(results, out):
     path = os.path.join(out, "table1.png")
-    plot_estimates(results["models"], path)
+    plot_estimates(results["models"], path, results.get("paper_nats"))
     return [path]
 
 
-def plot_estimates(models, path):
+def plot_estimates(models, path, paper=None):
     """log p̂(x) per model by estimator, with ± 2 standard errors: IS on the Table 1 test subset,
-    IS and AIS on the AIS subset (the same images for every model), and the BDMC gap above AIS."""
+    IS and AIS on the AIS subset (the same images for every model), the BDMC gap above AIS, and
+    the paper's number (``paper``: {model: nats}) where given."""
     fig, ax = subplots(figsize=(7, 4))
     labels = list(models)
     rows = [
         (
-            "IS, K = 5000",
+            f"IS, K = {models[labels[0]]['num_samples']}",
             [models[k]["log_likelihood"] for k in labels],
             [models[k]["stderr"] for k in labels],
         ),
@@ -521,6 +522,10 @@ def plot_estimates(models, path):
         a = models[k]["ais"]
         ax.vlines(j + 0.2, a["log_likelihood"], a["log_likelihood"] + a["bdmc_gap"], "C2", ":")
     ax.plot([], [], "C2:", label="AIS + BDMC gap")
+    if paper:
+        shown = [(j, paper[k]) for j, k in enumerate(labels) if k in paper]
+        xs, ys = zip(*shown, strict=True)
+        ax.plot(xs, ys, "kx", markersize=8, label="paper (Table 1)")
     ax.set_xticks(range(len(labels)), labels, rotation=10)
     ax.set_ylabel("test log p̂(x), nats per image")
     ax.legend(loc="lower left", fontsize="small")
