@@ -103,9 +103,8 @@ PROFILES = {
         n_generated=10000,
     ),
     # The paper's decoder family (the conditional PixelCNN) on 2 CPU cores, dim z = 5 (Table 1's
-    # size), about 5 minutes a model: 800 steps at 32 channels (infovae-likelihood's cpu
-    # profile measured about 0.37 s a step in an experiment stage, 2 threads) and 300 samples
-    # (PixelCNN sampling: 784 passes of the net on a band of 7 rows).
+    # size): 800 steps at 32 channels and 300 samples (PixelCNN sampling: 784 passes of the net
+    # on a band of 7 rows) took about 3 minutes a model, 15 for the five, on this 2-core machine.
     "cpu": Config(
         z_dims=(5,),
         n_train=50000,

@@ -51,7 +51,7 @@ class AutoregressiveBernoulli(TorchDistribution):
         return self.net(x, self._flat_condition(batch)).reshape(*batch, *self.data_shape)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        """Summed over the 784 pixels in at least float32: under ``torch.autocast`` the PixelCNN
+        """Summed over the pixels in at least float32: under ``torch.autocast`` the PixelCNN
         may run in bfloat16 / float16, but its logits are widened before the sum, so the
         rounding of a low-precision sum of hundreds of terms does not enter log p(x|z)."""
         logits = self.logits(value)
