@@ -2,6 +2,7 @@
 VAE that trains and is scored with it."""
 
 import itertools
+import shutil
 
 import pytest
 import torch
@@ -167,3 +168,23 @@ def test_ancestral_sampling_on_a_band_of_rows_matches_the_whole_image_pass():
     x, probs = d._ancestral()
     assert torch.allclose(probs, torch.sigmoid(d.logits(x)), atol=1e-5)
     assert 0.05 < x.mean() < 0.95  # a sample with both values, not a constant image
+
+
+@pytest.mark.slow  # compiling takes seconds to tens of seconds
+# torch's inductor imports its own deprecated torch.jit code on CPU (torch 2.13)
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script_method.*:DeprecationWarning")
+@pytest.mark.skipif(
+    shutil.which("g++") is None and shutil.which("c++") is None,
+    reason="torch.compile's CPU backend needs a C++ compiler",
+)
+def test_compiled_pixelcnn_gives_the_eager_log_likelihood():
+    """The scoring recipe of docs/benchmarks.md: ``likelihood.net.compile()`` before IS / AIS;
+    log p(x|z) equals the eager pass's to 1e-4 nats."""
+    lik = tiny_likelihood()
+    condition = torch.randn(6, C, H, W)
+    x = torch.bernoulli(torch.full((6, H * W), 0.5))
+    with torch.no_grad():
+        eager = lik(condition, (H * W,)).log_prob(x)
+        lik.net.compile()
+        compiled = lik(condition, (H * W,)).log_prob(x)
+    assert torch.allclose(compiled, eager, atol=1e-4)
