@@ -114,8 +114,9 @@ PROFILES = {
     # costs: a PixelCNN ELBO step at 32 channels takes 193 ms on 2 threads
     # (benchmarks/results/objective_step_cost.json; InfoVAE ≤ 1.12× that), and a first run with
     # 2500 steps, AIS on 50 points × 4 chains × 200 steps × 10 leapfrog steps and IS on 200
-    # points took 28.4 min for one model, two thirds of it scoring. Here a model is about 8
-    # minutes: 1500 steps (≈ 5 min) and a third of that scoring (AIS gradients dominate).
+    # points took 28.4 min for one model, two thirds of it scoring. At this size a model took
+    # 10.4-11.4 minutes (1500 steps ≈ 5 min, the rest scoring, AIS gradients first) and the
+    # whole run 46.6 minutes on this 2-core machine (docs/reproductions/infovae.md).
     "cpu": Config(
         n_train=50000,
         steps=1500,
