@@ -63,10 +63,11 @@ class PixelCNN(nn.Module):
 
     @property
     def rows_above(self) -> int:
-        """How many rows above a pixel its logit can see: the masked kernels' reach, summed over
-        the layers (rows below are masked out, the 1x1 conditioning is pointwise), so the
-        logits of row r computed from rows ``r - rows_above .. r`` alone equal the whole
-        image's (what ancestral sampling uses)."""
+        """The number of rows above a pixel that its logit can see.
+
+        It is the masked kernels' reach summed over the layers (rows below are masked out, the
+        1x1 conditioning is pointwise), so the logits of row r computed from rows
+        ``r - rows_above .. r`` alone equal the whole image's (what ancestral sampling uses)."""
         return sum(m.kernel_size[0] // 2 for m in self.modules() if isinstance(m, MaskedConv2d))
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
