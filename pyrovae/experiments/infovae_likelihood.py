@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..checks import NON_NEGATIVE, POSITIVE
+from ..checks import POSITIVE
 from ..data import load_binarized_mnist, random_subset
 from ..diagnostics import kl_per_dimension, log_likelihood, mutual_information
 from ..infer import EvidenceLowerBound, train
@@ -86,7 +86,6 @@ class Config(ConvInfoVAESettings):
     anchor_target_nll: float = POSITIVE.field(89.0)
     validation_points: int = 0
     validate_every: int = 500
-    stage_minutes: float = NON_NEGATIVE.field(0.0)
     information_points: int = 500
     ignored_information: float = POSITIVE.field(0.5)
     anchor_model: str = ""
@@ -317,8 +316,6 @@ def run_stage(config, stage, out, device="cpu", seed=0, data=None, progress=Fals
     if cfg.validation_points:
         options["validation"] = _validation(data)[: cfg.validation_points]
         options["validate_every"] = cfg.validate_every
-    if cfg.stage_minutes:
-        options["time_limit"] = cfg.stage_minutes
     x_train = train_all[: cfg.n_train]
     trained = fit(
         vae, x_train, objective, cfg, seed=seed, device=device, progress=progress, **options

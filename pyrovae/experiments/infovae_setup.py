@@ -11,7 +11,9 @@ from ..infer import BetaVAE, EvidenceLowerBound, InfoVAE
 @dataclass(frozen=True)
 class ConvInfoVAESettings:
     """``n_train`` binarized-MNIST images, ``steps`` of Adam at batch ``batch_size``; conv nets
-    (``channels``, ``hidden``) with a ``decoder`` "conv" or "pixelcnn"; InfoVAE with (α, λ)."""
+    (``channels``, ``hidden``) with a ``decoder`` "conv" or "pixelcnn"; InfoVAE with (α, λ).
+    ``stage_minutes`` > 0: each model's training stops after that many minutes (what it ran
+    is recorded)."""
 
     n_train: int = 10000
     steps: int = 1000
@@ -21,6 +23,7 @@ class ConvInfoVAESettings:
     decoder: str = "conv"
     alpha: float = 1.0
     lam: float = NON_NEGATIVE.field(1000.0)
+    stage_minutes: float = NON_NEGATIVE.field(0.0)
 
 
 def infovae_objectives(alpha=1.0, lam=1000.0, autoencoder=False):

@@ -260,3 +260,19 @@ def test_list_names_the_stages_of_the_settings_given(capsys):
     assert "does not run in stages" in capsys.readouterr().err
     assert cli.main(["reproduce", "dai-depth", "--profile", "paper", "--list"]) == 2
     assert "dai-depth has the profiles quick, full; got 'paper'" in capsys.readouterr().err
+
+
+def test_fit_passes_an_experiments_stage_minutes_to_train_as_its_time_limit(monkeypatch):
+    """Both InfoVAE experiments share ``stage_minutes`` (ConvInfoVAESettings); ``fit`` turns a
+    positive value into ``train(time_limit=...)`` and passes nothing for 0."""
+    from pyrovae.experiments.framework import common
+    from pyrovae.experiments.infovae_setup import ConvInfoVAESettings
+
+    seen = []
+    monkeypatch.setattr(common, "train", lambda *args, **options: seen.append(options))
+    vae = types.SimpleNamespace(model=None, guide=None)
+    for minutes in (0.0, 2.5):
+        config = ConvInfoVAESettings(steps=7, stage_minutes=minutes)
+        common.fit(vae, None, None, config, seed=0, device="cpu", progress=False)
+    assert "time_limit" not in seen[0] and seen[1]["time_limit"] == 2.5
+    assert seen[1]["steps"] == 7 and seen[1]["batch_size"] == 100

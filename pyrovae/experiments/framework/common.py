@@ -60,9 +60,12 @@ def encode_in_batches(vae, x, batch=500):
 
 def fit(vae, x, objective, config, *, seed, device, progress, **options):
     """``train(vae.model, vae.guide, x, objective)`` with the experiment config's ``steps``,
-    ``batch_size`` and ``lr`` (those it has); ``options`` override them or add any other
-    :func:`pyrovae.infer.train` option. Returns its ``TrainResult``."""
+    ``batch_size`` and ``lr`` (those it has), and its ``stage_minutes`` > 0 as ``time_limit``;
+    ``options`` override them or add any other :func:`pyrovae.infer.train` option. Returns its
+    ``TrainResult``."""
     settings = {k: getattr(config, k) for k in ("steps", "batch_size", "lr") if hasattr(config, k)}
+    if getattr(config, "stage_minutes", 0):
+        settings["time_limit"] = config.stage_minutes
     settings.update(options)
     return train(
         vae.model, vae.guide, x, objective, seed=seed, device=device, progress=progress, **settings
