@@ -42,6 +42,7 @@ from _common import LoopTimer, command_line, parser, write_json
 from pyrovae.data import load_binarized_mnist, random_subset
 from pyrovae.infer import EvidenceLowerBound, train
 from pyrovae.models import conv_vae
+from pyrovae.models.autoregressive import AutoregressiveBernoulli
 
 VARIANTS = ("float32", "pyro_validation", "channels_last", "compile", "bfloat16")
 
@@ -125,15 +126,12 @@ def sampling(args):
     vae, _ = build("float32", args)
     z = torch.randn(args.sample_points, 5, device=args.device)
     condition = vae.decoder(z)
+    banded = vae.likelihood(condition, vae.data_shape)
+    whole = AutoregressiveBernoulli(
+        WholeImage(banded.net), banded.condition, banded.image_shape, banded.data_shape
+    )
     out = {}
-    for name, net in (
-        ("band", vae.likelihood.net),
-        ("whole_image", WholeImage(vae.likelihood.net)),
-    ):
-        likelihood = vae.likelihood
-        dist = type(likelihood.forward(condition, vae.data_shape))(
-            net, likelihood._condition(condition, None), likelihood.image_shape, vae.data_shape
-        )
+    for name, dist in (("band", banded), ("whole_image", whole)):
         torch.manual_seed(0)
         _sync(args.device)
         began = time.perf_counter()
